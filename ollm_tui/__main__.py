@@ -1,0 +1,333 @@
+"""The ``ollm`` command: the chat app, one scripted turn (``-p``), and headless commands.
+
+Exit codes (documented in docs/cli.md):
+  0 success; 1 other failure (e.g. the chat database cannot be opened);
+  2 bad arguments; 3 model not found, unreadable or failing to load;
+  4 generation failed (including a message too long for the context); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ollm_tui import __version__
+from ollm_tui.settings import Settings, SettingsError, parse_context, parse_threads
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_MODEL = 3
+EXIT_GENERATION = 4
+EXIT_INTERRUPTED = 130
+
+
+def _version() -> str:
+    try:
+        llama = metadata.version("llama-cpp-python")
+    except metadata.PackageNotFoundError:
+        llama = "not installed"
+    return f"ollm_tui {__version__} (llama-cpp-python {llama}, Python {sys.version.split()[0]})"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used by the docs consistency tests)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", "-m", metavar="NAME|PATH", help="model name (see `ollm models`) or path to a .gguf file")
+    common.add_argument("--context", metavar="SIZE", help="context window in tokens, e.g. 4096 or 8k (default 4096)")
+    common.add_argument("--threads", metavar="N", help="CPU threads for generation (default: usable cores - 1)")
+
+    parser = argparse.ArgumentParser(
+        prog="ollm",
+        description="Chat with local GGUF models in a full-screen terminal app.",
+        parents=[common],
+        epilog="Exit codes: 0 ok, 1 failure, 2 bad arguments, 3 model problem, 4 generation failed, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("-p", "--prompt", metavar="TEXT", help="send one message, print the reply and exit ('-' reads stdin)")
+    parser.add_argument("--output", choices=["text", "json"], default="text", help="with -p: plain reply text or a JSON object")
+    parser.add_argument("--chat", metavar="NAME", help="with -p: continue (or start) the saved chat of this title")
+    parser.add_argument("--max-tokens", type=int, metavar="N", help="with -p: longest reply in tokens")
+    parser.add_argument("--temperature", type=float, metavar="T", help="sampling temperature (default 0.3)")
+    parser.add_argument("--seed", type=int, metavar="N", help="with -p: sampling seed, for repeatable replies")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    models = sub.add_parser("models", parents=[common], help="list the models ollm can find")
+    models.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Environment settings with the command line's overrides."""
+    settings = Settings.from_env()
+    if args.model:
+        settings = settings.with_(model=args.model)
+    if args.context:
+        settings = settings.with_(context_size=parse_context(args.context, "--context"))
+    if args.threads:
+        n = parse_threads(args.threads, "--threads")
+        settings = settings.with_(n_threads=n, n_threads_batch=n)
+    if getattr(args, "temperature", None) is not None:
+        if not 0.0 <= args.temperature <= 5.0:
+            raise SettingsError(f"--temperature must be between 0 and 5, got {args.temperature}")
+        settings = settings.with_(temperature=args.temperature)
+    if getattr(args, "max_tokens", None) is not None:
+        if args.max_tokens < 1:
+            raise SettingsError(f"--max-tokens must be at least 1, got {args.max_tokens}")
+        settings = settings.with_(max_tokens=args.max_tokens)
+    return settings
+
+
+def _err(message: str) -> None:
+    print(f"ollm: {message}", file=sys.stderr)
+
+
+def load_options(settings: Settings):  # noqa: ANN201 - avoid importing the engine early
+    """LoadOptions from settings."""
+    from ollm_tui.engine.base import LoadOptions
+
+    return LoadOptions(
+        n_ctx=settings.context_size,
+        n_threads=settings.n_threads,
+        n_threads_batch=settings.n_threads_batch,
+        flash_attn=settings.flash_attn,
+    )
+
+
+def make_engine(settings: Settings):  # noqa: ANN201
+    """The in-process engine with bundled and user profiles. Returns (engine, profile errors)."""
+    from ollm_tui.core.profiles import load_profiles
+    from ollm_tui.engine.llama import LlamaEngine
+    from ollm_tui.resources import bundled_dir
+
+    profiles = load_profiles([bundled_dir("profiles"), settings.user_profiles_dir])
+    return LlamaEngine(profiles), profiles.errors
+
+
+# -- ollm models -----------------------------------------------------------------------
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return str(n)
+
+
+def cmd_models(settings: Settings, as_json: bool) -> int:
+    """Print every model found, usable or not."""
+    from ollm_tui.engine.registry import discover
+
+    entries = discover(settings)
+    rows: list[dict[str, Any]] = []
+    for e in entries:
+        i = e.info
+        rows.append(
+            {
+                "name": e.name,
+                "path": str(e.path),
+                "size_bytes": e.size_bytes,
+                "source": e.source,
+                "architecture": i.architecture if i else None,
+                "quantization": i.quantization if i else None,
+                "context_length": i.context_length if i else None,
+                "chat_template": i.has_chat_template if i else None,
+                "parameters": i.parameter_count if i else None,
+                "usable": e.usable,
+                "error": e.error,
+                "note": e.note,
+            }
+        )
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("No models found. Put .gguf files in", settings.user_models_dir)
+        return EXIT_OK
+    header = ("NAME", "SIZE", "ARCH", "QUANT", "CONTEXT", "TEMPLATE", "SOURCE")
+    table = [header]
+    for r in rows:
+        table.append(
+            (
+                r["name"],
+                _size(r["size_bytes"]),
+                r["architecture"] or "-",
+                r["quantization"] or "-",
+                str(r["context_length"] or "-"),
+                "-" if r["chat_template"] is None else ("yes" if r["chat_template"] else "no"),
+                r["source"],
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    for r in rows:
+        if r["error"]:
+            print(f"unusable: {r['path']}: {r['error']}")
+        elif r["note"]:
+            print(f"note: {r['name']}: {r['note']}")
+    return EXIT_OK
+
+
+# -- ollm -p ---------------------------------------------------------------------------
+
+
+def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
+    """One turn without the full-screen app; optionally part of a saved chat."""
+    from ollm_tui.engine.base import CancelToken, EngineError, GenParams
+    from ollm_tui.engine.registry import resolve
+    from ollm_tui.logs import setup_logging
+    from ollm_tui.session import ChatSession, MessageTooLong, TurnDelta, TurnFinished
+    from ollm_tui.store.db import Store, StoreError
+
+    text = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if not text.strip():
+        _err("the prompt is empty")
+        return EXIT_USAGE
+    setup_logging(settings.log_file)
+    try:
+        entry = resolve(settings, settings.model)
+    except EngineError as exc:
+        _err(str(exc))
+        return EXIT_MODEL
+    engine, profile_errors = make_engine(settings)
+    for problem in profile_errors:
+        _err(f"warning: {problem}")
+    try:
+        info = engine.load(entry.path, load_options(settings))
+    except EngineError as exc:
+        _err(str(exc))
+        return EXIT_MODEL
+    if info.format_note:
+        _err(f"note: {info.format_note}")
+    try:
+        store = Store(settings.db_path if args.chat else Path(":memory:"))
+    except StoreError as exc:
+        _err(str(exc))
+        return EXIT_FAILURE
+    try:
+        chat = (store.find_chat(args.chat) or store.create_chat(args.chat)) if args.chat else store.create_chat("ollm -p")
+        session = ChatSession(store, engine, settings, chat)
+        cancel = CancelToken()
+        signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
+        params = GenParams(
+            temperature=settings.temperature, max_tokens=settings.max_tokens, seed=args.seed
+        )
+        streaming = args.output == "text"
+        finished: TurnFinished | None = None
+        try:
+            for event in session.send(text, cancel, params):
+                if isinstance(event, TurnDelta) and streaming:
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+                elif isinstance(event, TurnFinished):
+                    finished = event
+        except MessageTooLong as exc:
+            _err(str(exc))
+            return EXIT_GENERATION
+        except EngineError as exc:
+            _err(f"generation failed: {exc}")
+            return EXIT_GENERATION
+        if streaming:
+            sys.stdout.write("\n")
+        assert finished is not None
+        if finished.error:
+            _err(f"generation failed: {finished.error}")
+            return EXIT_GENERATION
+        done = finished.done
+        if args.output == "json":
+            print(
+                json.dumps(
+                    {
+                        "reply": finished.reply.content,
+                        "model": info.name,
+                        "chat": session.chat.title if args.chat else None,
+                        "prompt_tokens": done.prompt_tokens if done else None,
+                        "completion_tokens": done.completion_tokens if done else None,
+                        "time_to_first_token_s": round(done.ttft_s, 4) if done else None,
+                        "tokens_per_s": round(done.tokens_per_s, 2) if done else None,
+                        "finish_reason": done.finish_reason if done else None,
+                        "context_size": info.n_ctx,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        if done is not None and done.stopped:
+            return EXIT_INTERRUPTED
+        return EXIT_OK
+    finally:
+        engine.close()
+        store.close()
+
+
+# -- the app -----------------------------------------------------------------------------
+
+
+def cmd_app(settings: Settings) -> int:
+    """Open the full-screen chat."""
+    from ollm_tui.engine.base import EngineError
+    from ollm_tui.engine.registry import resolve
+    from ollm_tui.logs import setup_logging
+    from ollm_tui.store.db import Store, StoreError
+
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        _err("the chat app needs a terminal; use `ollm -p TEXT` for scripts")
+        return EXIT_USAGE
+    setup_logging(settings.log_file)
+    try:
+        store = Store(settings.db_path)
+    except StoreError as exc:
+        _err(str(exc))
+        return EXIT_FAILURE
+    model_path: Path | None = None
+    startup_error: str | None = None
+    try:
+        model_path = resolve(settings, settings.model).path
+    except EngineError as exc:
+        startup_error = str(exc)
+    engine, profile_errors = make_engine(settings)
+    if profile_errors and not startup_error:
+        startup_error = "; ".join(profile_errors)
+    from ollm_tui.ui.app import make_app
+
+    app = make_app(settings, store, engine, model_path, startup_error, load_options(settings))
+    try:
+        app.run()
+    finally:
+        engine.close()
+        store.close()
+    return app.return_code or EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ollm`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+    except SettingsError as exc:
+        parser.print_usage(sys.stderr)
+        _err(str(exc))
+        return EXIT_USAGE
+    if args.command == "models":
+        return cmd_models(settings, args.json)
+    if args.prompt is not None:
+        return cmd_prompt(settings, args)
+    for flag in ("chat", "seed", "max_tokens"):
+        if getattr(args, flag) is not None:
+            _err(f"--{flag.replace('_', '-')} only works with -p")
+            return EXIT_USAGE
+    if args.output != "text":
+        _err("--output only works with -p")
+        return EXIT_USAGE
+    return cmd_app(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Model profiles: per-family facts that GGUF metadata does not carry.
+
+A profile is a TOML file (``profiles/*.toml`` shipped with the app, plus the user's
+``<config dir>/profiles/*.toml``, which override shipped files of the same name). It is
+matched against a model's GGUF metadata. See ``docs/profiles.md`` for the format.
+
+    name = "Gemma 3"
+    [match]
+    architecture = ["gemma3"]          # general.architecture, any of
+    name_contains = ["gemma-3"]        # optional: general.name or the file name, lower-case
+    [chat]
+    format = "gemma"                   # named format when the GGUF has no chat template
+    override_template = false          # true: use `format` even if the GGUF has a template
+
+A broken file is reported (file and error) and skipped; the others still load.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ollm_tui.core.chat_format import NAMED_FORMATS
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One model family's profile."""
+
+    name: str
+    source: Path
+    architectures: tuple[str, ...] = ()
+    name_contains: tuple[str, ...] = ()
+    chat_format: str | None = None
+    override_template: bool = False
+
+    def matches(self, architecture: str, names: Iterable[str]) -> int:
+        """0 when it does not match, else a score: higher is more specific."""
+        lowered = [n.lower() for n in names if n]
+        arch_ok = not self.architectures or architecture in self.architectures
+        if not arch_ok:
+            return 0
+        if self.name_contains:
+            if not any(s in n for s in self.name_contains for n in lowered):
+                return 0
+            return 2
+        return 1 if self.architectures else 0
+
+
+@dataclass
+class ProfileSet:
+    """Loaded profiles plus the errors met while loading them."""
+
+    profiles: list[Profile] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def match(self, architecture: str, names: Iterable[str]) -> Profile | None:
+        """The most specific profile for a model, or None."""
+        names = list(names)
+        best, best_score = None, 0
+        for p in self.profiles:
+            score = p.matches(architecture, names)
+            if score > best_score:
+                best, best_score = p, score
+        return best
+
+
+def parse_profile(path: Path) -> Profile:
+    """Read one profile file; ValueError with a readable reason if it is wrong."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read it: {exc}") from None
+    match = data.get("match", {})
+    chat = data.get("chat", {})
+    if not isinstance(match, dict) or not isinstance(chat, dict):
+        raise ValueError("[match] and [chat] must be tables")
+
+    def strings(key: str) -> tuple[str, ...]:
+        value = match.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"match.{key} must be a list of strings")
+        return tuple(v.lower() for v in value)
+
+    fmt = chat.get("format")
+    if fmt is not None and fmt not in NAMED_FORMATS:
+        known = ", ".join(sorted(NAMED_FORMATS))
+        raise ValueError(f"chat.format {fmt!r} is not a known format ({known})")
+    override = chat.get("override_template", False)
+    if not isinstance(override, bool):
+        raise ValueError("chat.override_template must be true or false")
+    profile = Profile(
+        name=str(data.get("name", path.stem)),
+        source=path,
+        architectures=strings("architecture"),
+        name_contains=strings("name_contains"),
+        chat_format=fmt,
+        override_template=override,
+    )
+    if not profile.architectures and not profile.name_contains:
+        raise ValueError("[match] needs architecture or name_contains")
+    return profile
+
+
+def load_profiles(dirs: Iterable[Path]) -> ProfileSet:
+    """Profiles from ``dirs`` in order; a later dir's file overrides an earlier one's."""
+    by_name: dict[str, Profile] = {}
+    result = ProfileSet()
+    for folder in dirs:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.toml")):
+            try:
+                by_name[path.name] = parse_profile(path)
+            except ValueError as exc:
+                result.errors.append(f"profile {path}: {exc}")
+    result.profiles = list(by_name.values())
+    return result

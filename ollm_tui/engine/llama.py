@@ -1,0 +1,365 @@
+"""The in-process engine: llama-cpp-python running a GGUF model in this process.
+
+Facts this module is built on (measured, see ENGINE-NOTES): llama.cpp is not thread-safe,
+so one lock guards the model; ``verbose=False`` would dup2 the terminal's file
+descriptors away and blank a running TUI, so we keep ``verbose=True`` during load with our
+own log callback (llama.cpp's logs go to the log file) and then switch verbose off; a
+long prefill is stopped with llama.cpp's abort callback; ``close()`` frees the model.
+
+The engine renders prompts itself (``core.chat_format``) and feeds token lists, so the
+prompt token count it reports is exactly what ``count_prompt_tokens`` returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+
+from ollm_tui.core.chat_format import (
+    FALLBACK_FORMAT,
+    ChatFormat,
+    ChatFormatError,
+    NamedFormat,
+    TemplateFormat,
+)
+from ollm_tui.core.gguf_info import GGUFError, GGUFInfo, read_gguf_info
+from ollm_tui.core.profiles import ProfileSet
+from ollm_tui.engine.base import (
+    CancelToken,
+    ChatMessage,
+    ContextOverflowError,
+    Delta,
+    Done,
+    GenerationError,
+    GenParams,
+    LoadOptions,
+    ModelInfo,
+    ModelLoadError,
+    StreamEvent,
+)
+
+log = logging.getLogger("ollm.engine")
+llama_log = logging.getLogger("ollm.llama_cpp")
+
+# ggml log levels (llama-cpp-python's own map is stale): NONE0 DEBUG1 INFO2 WARN3 ERROR4 CONT5
+_GGML_LEVELS = {0: logging.INFO, 1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
+_last_level = [logging.INFO]
+_log_lines: list[str] = []  # recent llama.cpp lines, for error messages
+
+
+@llama_cpp.llama_log_callback
+def _on_llama_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+    lvl = _last_level[0] if level == 5 else _GGML_LEVELS.get(level, logging.INFO)
+    _last_level[0] = lvl
+    line = text.decode("utf-8", "replace").rstrip("\n")
+    if line:
+        _log_lines.append(line)
+        del _log_lines[:-40]
+        llama_log.log(lvl, line)
+
+
+def install_llama_logging() -> None:
+    """Route llama.cpp's logs to our logger (idempotent; the callback lives at module level)."""
+    llama_cpp.llama_log_set(_on_llama_log, ctypes.c_void_p(0))
+
+
+LARGE_VOCAB = 100_000
+"""Vocabularies above this get a smaller micro-batch: the compute buffer is about
+n_ubatch x n_vocab x 4 bytes (514 MiB for Gemma's 262K vocab at 512, 128 MiB at 128) and
+prompt speed was measured the same."""
+
+
+def choose_format(
+    info: GGUFInfo, profiles: ProfileSet, override: str | None, bos: str, eos: str
+) -> tuple[ChatFormat, str]:
+    """The chat format for a model, and a note for the user when it is not the model's own."""
+    profile = profiles.match(info.architecture, [info.name or "", info.path.name])
+    if override:
+        return NamedFormat(override), f"prompts use the '{override}' format (set by you)"
+    if profile and profile.override_template and profile.chat_format:
+        fmt = profile.chat_format
+        return NamedFormat(fmt), f"prompts use the '{fmt}' format from the {profile.name} profile"
+    problem = ""
+    if info.chat_template:
+        try:
+            return TemplateFormat(info.chat_template, bos, eos), ""
+        except ChatFormatError as exc:
+            problem = f"{exc}; "
+    else:
+        problem = "this model has no chat template; "
+    if profile and profile.chat_format:
+        fmt = profile.chat_format
+        return NamedFormat(fmt), f"{problem}using the '{fmt}' format from the {profile.name} profile"
+    return NamedFormat(FALLBACK_FORMAT), (
+        f"{problem}no profile matches it either, so prompts use the '{FALLBACK_FORMAT}' "
+        "fallback format and replies may be poor (see Profiles in the guide)"
+    )
+
+
+class LlamaEngine:
+    """A GGUF model loaded in this process. One model at a time; not thread-safe by itself,
+    so every call takes the engine's lock."""
+
+    def __init__(self, profiles: ProfileSet | None = None) -> None:
+        install_llama_logging()
+        self.profiles = profiles or ProfileSet()
+        self._lock = threading.RLock()
+        self._llm: llama_cpp.Llama | None = None
+        self._info: ModelInfo | None = None
+        self._format: ChatFormat | None = None
+        self._add_bos = False
+        self._bos_text = ""
+        self._cancel: CancelToken | None = None
+        self._abort_cb: Any = None
+        self.gguf: GGUFInfo | None = None
+
+    # -- loading -------------------------------------------------------------------------
+
+    @property
+    def info(self) -> ModelInfo | None:
+        """The loaded model, or None."""
+        return self._info
+
+    def load(self, path: Path, options: LoadOptions, cancel: CancelToken | None = None) -> ModelInfo:
+        """Load ``path``, closing the current model first. Raises ``ModelLoadError``."""
+        path = Path(path).expanduser()
+        with self._lock:
+            self.close()
+            try:
+                gguf = read_gguf_info(path)
+            except GGUFError as exc:
+                raise ModelLoadError(f"{path.name}: {exc}") from None
+            start = time.perf_counter()
+            n_ubatch = options.n_ubatch
+            if (gguf.vocab_size or 0) > LARGE_VOCAB:
+                n_ubatch = min(n_ubatch, 128)
+            kwargs: dict[str, Any] = dict(
+                n_ctx=options.n_ctx,
+                n_batch=options.n_batch,
+                n_ubatch=n_ubatch,
+                n_threads=options.n_threads,
+                n_threads_batch=options.n_threads_batch,
+                n_gpu_layers=options.n_gpu_layers,
+                flash_attn=options.flash_attn,
+                # verbose=False dup2's fds 1 and 2 away during load and blanks the TUI
+                verbose=True,
+            )
+            llm = self._construct(path, kwargs)
+            llm.verbose = False  # no more prints from Python-side helpers
+            self._llm = llm
+            self.gguf = gguf
+            self._bos_text = _token_text(llm, llm.token_bos())
+            eos_text = _token_text(llm, llm.token_eos())
+            try:
+                self._format, note = choose_format(
+                    gguf, self.profiles, options.chat_format, self._bos_text, eos_text
+                )
+            except ChatFormatError as exc:
+                self.close()
+                raise ModelLoadError(str(exc)) from None
+            self._add_bos = bool(llm._model.add_bos_token()) and llm.token_bos() >= 0
+            self._abort_cb = llama_cpp.ggml_abort_callback(self._should_abort)
+            llama_cpp.llama_set_abort_callback(llm._ctx.ctx, self._abort_cb, None)
+            seconds = time.perf_counter() - start
+            self._info = ModelInfo(
+                name=path.stem,
+                path=path,
+                n_ctx=llm.n_ctx(),
+                n_ctx_train=llm._model.n_ctx_train(),
+                chat_format=self._format.name,
+                format_note=note,
+                load_seconds=seconds,
+            )
+            log.info(
+                "loaded %s in %.2fs: n_ctx=%d threads=%d/%d flash_attn=%s n_ubatch=%d format=%s %s",
+                path, seconds, self._info.n_ctx, options.n_threads, options.n_threads_batch,
+                options.flash_attn, n_ubatch, self._format.name, note,
+            )
+            return self._info
+
+    def _construct(self, path: Path, kwargs: dict[str, Any]) -> llama_cpp.Llama:
+        # verbose=True makes llama-cpp-python print a few lines to sys.stderr: keep them
+        # out of the terminal (they go to the log).
+        printed = io.StringIO()
+        del _log_lines[:]
+        try:
+            with contextlib.redirect_stderr(printed):
+                try:
+                    return llama_cpp.Llama(str(path), **kwargs)
+                except (ValueError, RuntimeError) as exc:
+                    if not kwargs.get("flash_attn"):
+                        raise
+                    log.warning("load with flash attention failed (%s); retrying without", exc)
+                    return llama_cpp.Llama(str(path), **{**kwargs, "flash_attn": False})
+        except (ValueError, RuntimeError, OSError) as exc:
+            detail = next(
+                (l for l in reversed(_log_lines) if "error" in l.lower() or "failed" in l.lower()),
+                "",
+            )
+            hint = f" ({detail.strip()})" if detail else ""
+            raise ModelLoadError(
+                f"llama.cpp could not load {path.name}: {exc}{hint}. The log has details."
+            ) from None
+        finally:
+            if printed.getvalue().strip():
+                llama_log.info(printed.getvalue().strip())
+
+    def close(self) -> None:
+        """Free the model (llama.cpp memory included). Safe to call twice."""
+        with self._lock:
+            if self._llm is not None:
+                with contextlib.suppress(Exception):
+                    llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, llama_cpp.ggml_abort_callback(0), None)
+                self._llm.close()
+                log.info("closed %s", self._info.path if self._info else "model")
+            self._llm = None
+            self._info = None
+            self._format = None
+            self._abort_cb = None
+
+    # -- prompts and tokens --------------------------------------------------------------
+
+    def _require(self) -> llama_cpp.Llama:
+        if self._llm is None or self._format is None:
+            raise GenerationError("no model is loaded")
+        return self._llm
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> tuple[list[int], tuple[str, ...]]:
+        """The exact token list fed for ``messages``, and the reply's stop strings."""
+        with self._lock:
+            llm = self._require()
+            assert self._format is not None
+            try:
+                rendered = self._format.render(messages)  # type: ignore[arg-type]
+            except ChatFormatError as exc:
+                raise GenerationError(str(exc)) from None
+            add_bos = self._add_bos and not (
+                self._bos_text and rendered.text.startswith(self._bos_text)
+            )
+            tokens = llm.tokenize(rendered.text.encode("utf-8"), add_bos=add_bos, special=True)
+            return tokens, rendered.stop
+
+    def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """Exact number of prompt tokens ``stream`` feeds for ``messages``."""
+        return len(self.prompt_tokens(messages)[0])
+
+    def tokenize(self, text: str) -> list[int]:
+        """Plain text to tokens (no special tokens, no BOS)."""
+        with self._lock:
+            return self._require().tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    # -- generation ----------------------------------------------------------------------
+
+    def _should_abort(self, _data: Any) -> bool:
+        cancel = self._cancel
+        return bool(cancel is not None and cancel.cancelled)
+
+    def _reusable_prefix(self, llm: llama_cpp.Llama, tokens: list[int]) -> int:
+        """How many leading prompt tokens llama-cpp-python will reuse from its KV cache
+        (mirrors ``Llama.generate``'s prefix logic)."""
+        n = llm.n_tokens
+        if n == 0:
+            return 0
+        cached = llm.input_ids[:n].tolist()
+        common = 0
+        for a, b in zip(cached, tokens):
+            if a != b:
+                break
+            common += 1
+        return common - 1 if common == len(tokens) else common
+
+    def stream(
+        self, messages: Sequence[ChatMessage], params: GenParams, cancel: CancelToken
+    ) -> Iterator[StreamEvent]:
+        """Stream a reply: ``Delta`` events, then one ``Done``. Stops within a fraction of
+        a second of ``cancel`` in prefill (abort callback) and in decode (stop criterion)."""
+        with self._lock:
+            llm = self._require()
+            tokens, stop = self.prompt_tokens(messages)
+            n_ctx = llm.n_ctx()
+            if len(tokens) >= n_ctx:
+                raise ContextOverflowError(
+                    f"the prompt needs {len(tokens)} tokens but the context holds {n_ctx}"
+                )
+            max_tokens = max(1, min(params.max_tokens, n_ctx - len(tokens)))
+            evaluated = len(tokens) - self._reusable_prefix(llm, tokens)
+            sampled = [0]
+
+            def count_and_check(_ids: Any, _logits: Any) -> bool:
+                sampled[0] += 1
+                return cancel.cancelled
+
+            start = time.perf_counter()
+            first: float | None = None
+            finish = "length"
+            self._cancel = cancel
+            try:
+                if cancel.cancelled:
+                    finish = "cancelled"
+                else:
+                    chunks = llm.create_completion(
+                        prompt=tokens,
+                        max_tokens=max_tokens,
+                        temperature=params.temperature,
+                        top_p=params.top_p,
+                        top_k=params.top_k,
+                        repeat_penalty=params.repeat_penalty,
+                        seed=params.seed,
+                        stop=list(stop),
+                        stream=True,
+                        stopping_criteria=llama_cpp.StoppingCriteriaList([count_and_check]),
+                    )
+                    for chunk in chunks:  # type: ignore[union-attr]
+                        choice = chunk["choices"][0]
+                        text = choice.get("text") or ""
+                        if text:
+                            if first is None:
+                                first = time.perf_counter()
+                            yield Delta(text)
+                        if choice.get("finish_reason"):
+                            finish = choice["finish_reason"]
+                        if cancel.cancelled:
+                            break
+                    if cancel.cancelled:
+                        finish = "cancelled"
+            except RuntimeError as exc:
+                if not cancel.cancelled:
+                    raise GenerationError(f"llama.cpp failed while generating: {exc}") from None
+                finish = "cancelled"  # the abort callback stopped a prefill
+                llm.n_tokens = min(llm.n_tokens, len(tokens))
+            except ValueError as exc:
+                if "context window" in str(exc):
+                    raise ContextOverflowError(str(exc)) from None
+                raise GenerationError(str(exc)) from None
+            finally:
+                self._cancel = None
+            end = time.perf_counter()
+            completion = sampled[0]
+            decode_s = end - first if first is not None else 0.0
+            yield Done(
+                prompt_tokens=len(tokens),
+                completion_tokens=completion,
+                ttft_s=(first - start) if first is not None else end - start,
+                tokens_per_s=(completion - 1) / decode_s if completion > 1 and decode_s > 0 else 0.0,
+                total_s=end - start,
+                finish_reason=finish if finish in ("stop", "length", "cancelled") else "stop",  # type: ignore[arg-type]
+                evaluated_prompt_tokens=evaluated,
+            )
+
+
+def _token_text(llm: llama_cpp.Llama, token: int) -> str:
+    if token < 0:
+        return ""
+    try:
+        return llm.detokenize([token], special=True).decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - a model without that token
+        return ""

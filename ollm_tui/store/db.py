@@ -1,0 +1,310 @@
+"""Chats and messages in one SQLite file (WAL, schema versioned by ``PRAGMA user_version``).
+
+The store is the only owner of chat data. Every write commits at once, so a crash or a
+``kill`` loses at most the reply text streamed since the last save. It is safe to use from
+several threads: one connection, guarded by a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+MessageStatus = Literal["complete", "stopped", "streaming", "interrupted", "error"]
+"""complete: finished normally; stopped: the user pressed Esc; streaming: being written now;
+interrupted: was streaming when the app died (fixed up on open); error: generation failed."""
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is of an unknown, newer schema."""
+
+
+@dataclass(frozen=True)
+class Chat:
+    """A saved conversation."""
+
+    id: int
+    title: str
+    created_at: float
+    updated_at: float
+    model: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message of a chat, in order (``seq``)."""
+
+    id: int
+    chat_id: int
+    seq: int
+    role: str
+    content: str
+    status: MessageStatus
+    created_at: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    # executescript() would COMMIT the migration's transaction half-way: run statements one by one
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE chats (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            model TEXT,
+            settings_json TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'divider')),
+            content TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'complete',
+            created_at REAL NOT NULL,
+            meta_json TEXT NOT NULL DEFAULT '{}',
+            UNIQUE (chat_id, seq)
+        );
+        CREATE INDEX messages_by_chat ON messages(chat_id, seq);
+        """
+    )
+
+
+# Append only: migration N brings a database from user_version N-1 to N.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Store:
+    """The chat database. Open with a path; ``close()`` when done."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the chat database {self.path}: {exc}") from exc
+        self._recover_interrupted()
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer ollm_tui (schema {version} > {SCHEMA_VERSION})"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self._tx() as db:
+                MIGRATIONS[number](db)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def _recover_interrupted(self) -> None:
+        """A reply still marked 'streaming' at open time was cut off by a crash."""
+        with self._tx() as db:
+            db.execute("UPDATE messages SET status = 'interrupted' WHERE status = 'streaming'")
+
+    @property
+    def schema_version(self) -> int:
+        """The database's ``PRAGMA user_version``."""
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the connection. Further calls fail."""
+        with self._lock:
+            self._db.close()
+
+    # -- chats ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _chat(row: sqlite3.Row | tuple) -> Chat:
+        return Chat(row[0], row[1], row[2], row[3], row[4], json.loads(row[5] or "{}"))
+
+    _CHAT_COLS = "id, title, created_at, updated_at, model, settings_json"
+
+    def create_chat(self, title: str = "New chat", model: str | None = None) -> Chat:
+        """Create an empty chat."""
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO chats (title, created_at, updated_at, model) VALUES (?, ?, ?, ?)",
+                (title, now, now, model),
+            )
+            chat_id = cur.lastrowid
+        return Chat(int(chat_id or 0), title, now, now, model, {})
+
+    def list_chats(self) -> list[Chat]:
+        """All chats, most recently used first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._CHAT_COLS} FROM chats ORDER BY updated_at DESC, id DESC"
+            ).fetchall()
+        return [self._chat(r) for r in rows]
+
+    def get_chat(self, chat_id: int) -> Chat | None:
+        """The chat with this id, or None."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {self._CHAT_COLS} FROM chats WHERE id = ?", (chat_id,)
+            ).fetchone()
+        return self._chat(row) if row else None
+
+    def find_chat(self, title: str) -> Chat | None:
+        """The most recent chat with exactly this title, or None."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {self._CHAT_COLS} FROM chats WHERE title = ? "
+                "ORDER BY updated_at DESC, id DESC LIMIT 1",
+                (title,),
+            ).fetchone()
+        return self._chat(row) if row else None
+
+    def rename_chat(self, chat_id: int, title: str) -> None:
+        """Give a chat a new title."""
+        title = title.strip()
+        if not title:
+            raise ValueError("a chat title cannot be empty")
+        with self._tx() as db:
+            db.execute("UPDATE chats SET title = ? WHERE id = ?", (title, chat_id))
+
+    def set_chat_model(self, chat_id: int, model: str | None) -> None:
+        """Remember which model the chat last used."""
+        with self._tx() as db:
+            db.execute("UPDATE chats SET model = ? WHERE id = ?", (model, chat_id))
+
+    def update_chat_settings(self, chat_id: int, **values: Any) -> None:
+        """Merge ``values`` into the chat's settings (tier, model options...)."""
+        with self._tx() as db:
+            row = db.execute("SELECT settings_json FROM chats WHERE id = ?", (chat_id,)).fetchone()
+            if row is None:
+                return
+            merged = {**json.loads(row[0] or "{}"), **values}
+            db.execute(
+                "UPDATE chats SET settings_json = ? WHERE id = ?", (json.dumps(merged), chat_id)
+            )
+
+    def touch_chat(self, chat_id: int) -> None:
+        """Mark a chat as just used."""
+        with self._tx() as db:
+            db.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (time.time(), chat_id))
+
+    def delete_chat(self, chat_id: int) -> None:
+        """Delete a chat and all its messages."""
+        with self._tx() as db:
+            db.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+
+    # -- messages ------------------------------------------------------------------------
+
+    _MSG_COLS = "id, chat_id, seq, role, content, status, created_at, meta_json"
+
+    @staticmethod
+    def _message(row: sqlite3.Row | tuple) -> Message:
+        return Message(
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7] or "{}")
+        )
+
+    def add_message(
+        self,
+        chat_id: int,
+        role: str,
+        content: str,
+        status: MessageStatus = "complete",
+        meta: dict[str, Any] | None = None,
+    ) -> Message:
+        """Append a message to a chat (and mark the chat as used)."""
+        now = time.time()
+        meta = meta or {}
+        with self._tx() as db:
+            seq = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE chat_id = ?", (chat_id,)
+            ).fetchone()[0]
+            cur = db.execute(
+                "INSERT INTO messages (chat_id, seq, role, content, status, created_at, meta_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (chat_id, seq, role, content, status, now, json.dumps(meta)),
+            )
+            db.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (now, chat_id))
+            msg_id = cur.lastrowid
+        return Message(int(msg_id or 0), chat_id, int(seq), role, content, status, now, meta)
+
+    def update_message(
+        self,
+        message_id: int,
+        content: str | None = None,
+        status: MessageStatus | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        """Change a message's text, status or metadata (metadata is merged)."""
+        with self._tx() as db:
+            if content is not None:
+                db.execute("UPDATE messages SET content = ? WHERE id = ?", (content, message_id))
+            if status is not None:
+                db.execute("UPDATE messages SET status = ? WHERE id = ?", (status, message_id))
+            if meta:
+                row = db.execute(
+                    "SELECT meta_json FROM messages WHERE id = ?", (message_id,)
+                ).fetchone()
+                if row is not None:
+                    merged = {**json.loads(row[0] or "{}"), **meta}
+                    db.execute(
+                        "UPDATE messages SET meta_json = ? WHERE id = ?",
+                        (json.dumps(merged), message_id),
+                    )
+
+    def delete_message(self, message_id: int) -> None:
+        """Remove one message (used by regenerate to replace the last reply)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+
+    def messages(self, chat_id: int) -> list[Message]:
+        """A chat's messages in order."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._MSG_COLS} FROM messages WHERE chat_id = ? ORDER BY seq",
+                (chat_id,),
+            ).fetchall()
+        return [self._message(r) for r in rows]
+
+    def get_message(self, message_id: int) -> Message | None:
+        """One message by id, or None."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {self._MSG_COLS} FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+        return self._message(row) if row else None
