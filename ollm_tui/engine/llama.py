@@ -343,7 +343,8 @@ class LlamaEngine:
             finally:
                 self._cancel = None
             end = time.perf_counter()
-            completion = sampled[0]
+            # tokens the model produced, the end-of-turn token included
+            completion = min(sampled[0], max_tokens)
             decode_s = end - first if first is not None else 0.0
             yield Done(
                 prompt_tokens=len(tokens),

@@ -1,0 +1,82 @@
+"""`ollm -p` end to end on the real starter model, in a subprocess like a script would."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    e = {**os.environ}
+    e.update(
+        OLLM_DATA_DIR=str(tmp_path / "data"),
+        OLLM_CONFIG_DIR=str(tmp_path / "config"),
+        OLLM_LOG_DIR=str(tmp_path / "logs"),
+        OLLM_THREADS="1",
+    )
+    e.pop("OLLM_MODEL", None)
+    return e
+
+
+def ollm(env, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ollm_tui", *args],
+        capture_output=True, text=True, env=env, input=stdin, timeout=180,
+    )
+
+
+def test_prompt_text_mode_answers_paris(env) -> None:
+    out = ollm(env, "-p", "What is the capital of France?", "--temperature", "0")
+    assert out.returncode == 0, out.stderr
+    assert "Paris" in out.stdout
+    assert out.stderr == ""  # llama.cpp's logs went to the log file, not the terminal
+    log = Path(env["OLLM_LOG_DIR"]) / "ollm.log"
+    assert "llama" in log.read_text()
+
+
+def test_prompt_json_mode_reports_figures(env) -> None:
+    out = ollm(env, "-p", "-", "--output", "json", "--seed", "7", "--max-tokens", "40", stdin="Say hi.")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["model"] == "SmolLM2-135M-Instruct.Q4_1"
+    assert data["reply"].strip()
+    assert data["prompt_tokens"] > 5 and 1 <= data["completion_tokens"] <= 40
+    assert data["time_to_first_token_s"] > 0 and data["tokens_per_s"] > 0
+    assert data["finish_reason"] in ("stop", "length")
+    assert data["chat"] is None
+    assert not (Path(env["OLLM_DATA_DIR"]) / "ollm.db").exists()  # a one-off turn is not saved
+
+
+def test_chat_continues_across_invocations(env) -> None:
+    first = ollm(env, "--chat", "trip", "-p", "My name is Ada. Remember it.", "--output", "json")
+    assert first.returncode == 0, first.stderr
+    second = ollm(env, "--chat", "trip", "-p", "What is my name?", "--output", "json")
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["prompt_tokens"] > json.loads(first.stdout)["prompt_tokens"]
+    db = sqlite3.connect(Path(env["OLLM_DATA_DIR"]) / "ollm.db")
+    rows = db.execute(
+        "SELECT role, content FROM messages JOIN chats ON chats.id = chat_id "
+        "WHERE chats.title = 'trip' ORDER BY seq"
+    ).fetchall()
+    assert [r[0] for r in rows] == ["user", "assistant", "user", "assistant"]
+    assert rows[0][1] == "My name is Ada. Remember it."
+
+
+def test_gemma_by_name_through_its_profile(env) -> None:
+    out = ollm(env, "--model", "gemma", "-p", "Hello", "--max-tokens", "16", "--output", "json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["model"] == "gemma-3-270m-q4_k_m"
+    assert "note:" in out.stderr and "gemma" in out.stderr  # the format choice is announced
+
+
+def test_message_too_long_exits_4(env) -> None:
+    out = ollm(env, "--context", "512", "-p", "word " * 2000)
+    assert out.returncode == 4
+    assert "tokens" in out.stderr and "Traceback" not in out.stderr
