@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--temperature", type=float, metavar="T", help="sampling temperature (default 0.3)")
     parser.add_argument("--seed", type=int, metavar="N", help="with -p: sampling seed, for repeatable replies")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    models = sub.add_parser("models", parents=[common], help="list the models ollm can find")
+    models = sub.add_parser("models", help="list the models ollm can find")
     models.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
@@ -99,14 +99,27 @@ def load_options(settings: Settings):  # noqa: ANN201 - avoid importing the engi
     )
 
 
-def make_engine(settings: Settings):  # noqa: ANN201
-    """The in-process engine with bundled and user profiles. Returns (engine, profile errors)."""
+def make_engine(settings: Settings, lazy: bool = False):  # noqa: ANN201
+    """The in-process engine with bundled and user profiles. Returns (engine, profile errors).
+
+    ``lazy`` defers importing llama-cpp-python until the first model load (the app does
+    that in a worker, so the first frame does not wait for the import).
+    """
     from ollm_tui.core.profiles import load_profiles
-    from ollm_tui.engine.llama import LlamaEngine
     from ollm_tui.resources import bundled_dir
 
     profiles = load_profiles([bundled_dir("profiles"), settings.user_profiles_dir])
-    return LlamaEngine(profiles), profiles.errors
+
+    def build():  # noqa: ANN202
+        from ollm_tui.engine.llama import LlamaEngine
+
+        return LlamaEngine(profiles)
+
+    if lazy:
+        from ollm_tui.engine.lazy import LazyEngine
+
+        return LazyEngine(build), profiles.errors
+    return build(), profiles.errors
 
 
 # -- ollm models -----------------------------------------------------------------------
@@ -190,6 +203,8 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
     if not text.strip():
         _err("the prompt is empty")
         return EXIT_USAGE
+    cancel = CancelToken()
+    signal.signal(signal.SIGINT, lambda *_: cancel.cancel())  # Ctrl+C: stop, keep what we have
     setup_logging(settings.log_file)
     try:
         entry = resolve(settings, settings.model)
@@ -206,6 +221,9 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_MODEL
     if info.format_note:
         _err(f"note: {info.format_note}")
+    if cancel.cancelled:  # Ctrl+C while the model was loading
+        engine.close()
+        return EXIT_INTERRUPTED
     try:
         store = Store(settings.db_path if args.chat else Path(":memory:"))
     except StoreError as exc:
@@ -214,8 +232,6 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
     try:
         chat = (store.find_chat(args.chat) or store.create_chat(args.chat)) if args.chat else store.create_chat("ollm -p")
         session = ChatSession(store, engine, settings, chat)
-        cancel = CancelToken()
-        signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
         params = GenParams(
             temperature=settings.temperature, max_tokens=settings.max_tokens, seed=args.seed
         )
@@ -291,7 +307,7 @@ def cmd_app(settings: Settings) -> int:
         model_path = resolve(settings, settings.model).path
     except EngineError as exc:
         startup_error = str(exc)
-    engine, profile_errors = make_engine(settings)
+    engine, profile_errors = make_engine(settings, lazy=True)
     if profile_errors and not startup_error:
         startup_error = "; ".join(profile_errors)
     from ollm_tui.ui.app import make_app

@@ -48,7 +48,7 @@ class Settings:
     data_dir: Path
     config_dir: Path
     log_dir: Path
-    model: str | None = None  # name or path; None = the last used or the starter model
+    model: str | None = None  # name or path; None = the starter model
     model_dirs: tuple[Path, ...] = ()
     context_size: int = 4096
     n_threads: int = field(default_factory=default_threads)

@@ -1,0 +1,491 @@
+"""The Textual app: chat list, transcript, composer, status line, and the keys that drive them.
+
+The screen comes up at once; the model loads in a thread worker (group ``model``) and each
+reply is generated in another (group ``generate``), so the UI never waits on the engine.
+A failed load or a failed reply becomes an error toast; the app keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import ClassVar
+
+from textual import getters, on, work
+from textual.app import App, ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
+
+from ollm_tui.engine.base import Backend, CancelToken, LoadOptions, ModelInfo
+from ollm_tui.session import ChatSession
+from ollm_tui.settings import Settings
+from ollm_tui.store.db import Chat, Store
+from ollm_tui.ui.bindings import APP_BINDINGS
+from ollm_tui.ui.chat_list import ChatList
+from ollm_tui.ui.clipboard import last_code_block, sent_note
+from ollm_tui.ui.composer import Composer
+from ollm_tui.ui.dialogs import ConfirmDialog, RenameDialog
+from ollm_tui.ui.generation import Turn, describe, run_turn
+from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
+from ollm_tui.ui.status import LoadState, StatusLine
+from ollm_tui.ui.transcript import AssistantMessage, MessageView, Transcript
+
+STOP_WAIT_S = 5.0
+"""How long switching or deleting a chat waits for a stopped reply to be stored."""
+
+STREAMING_REFUSAL = "A reply is streaming: press Esc to stop it"
+
+TOO_SMALL = "Terminal too small.\nMake it at least 40×10."
+
+# Actions that act on the chat screen; off while a dialog is open (see check_action).
+_SCREEN_ACTIONS = {
+    "stop",
+    "regenerate",
+    "new_chat",
+    "toggle_chats",
+    "rename_chat",
+    "delete_chat",
+    "copy_code",
+}
+
+
+def load_options_from(settings: Settings) -> LoadOptions:
+    """The engine's load options from the user's settings."""
+    return LoadOptions(
+        n_ctx=settings.context_size,
+        n_threads=settings.n_threads,
+        n_threads_batch=settings.n_threads_batch,
+        flash_attn=settings.flash_attn,
+    )
+
+
+class OllmApp(App[None], inherit_bindings=False):
+    """A full-screen chat with a local GGUF model."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "ollm"
+    BINDINGS: ClassVar[list[BindingType]] = APP_BINDINGS
+    # (App annotates these oddly, so a ClassVar annotation here upsets mypy)
+    HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (40, "-narrow"), (100, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (10, "-tall")]  # noqa: RUF012
+
+    chat_list = getters.query_one("#chat-list", ChatList)
+    transcript = getters.query_one("#transcript", Transcript)
+    composer = getters.query_one("#composer", Composer)
+    status_line = getters.query_one("#status", StatusLine)
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        engine: Backend,
+        model_path: Path | None,
+        startup_error: str | None = None,
+        load_options: LoadOptions | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.store = store
+        self.engine = engine
+        self.model_path = model_path
+        self.startup_error = startup_error
+        self.load_options = load_options or load_options_from(settings)
+        self.session: ChatSession | None = None
+        """The open chat (set on mount)."""
+        self.turn: Turn | None = None
+        """The generation in progress, if any."""
+        self.load_state: LoadState = "none"
+        """Whether a model is loading, ready, failed to load, or there is none."""
+        self.load_error: str | None = None
+        """Why the model did not load."""
+        self._load_cancel = CancelToken()
+
+    # -- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield ChatList(id="chat-list")
+            with Vertical(id="chat-pane"):
+                yield Transcript(id="transcript")
+                yield Composer(id="composer")
+        yield StatusLine(id="status")
+        yield Footer(id="footer", compact=True, show_command_palette=False)
+        yield Static(TOO_SMALL, id="too-small", markup=False)
+
+    async def on_mount(self) -> None:
+        self.chat_list.border_title = "Chats"
+        self.composer.border_title = "Message"
+        self.composer.border_subtitle = "Enter send · ^J new line"
+        self._start_model()
+        chats = self.store.list_chats()
+        await self.open_chat(chats[0] if chats else self.store.create_chat())
+        self.composer.focus()
+
+    # -- the model -----------------------------------------------------------------------
+
+    def _set_load_state(self, state: LoadState) -> None:
+        self.load_state = state
+        self.status_line.load_state = state
+
+    def _start_model(self) -> None:
+        if self.startup_error:
+            self.load_error = self.startup_error
+            self._set_load_state("none")
+            self.notify(self.startup_error, severity="error", timeout=10, markup=False)
+            return
+        if self.model_path is None:
+            self._set_load_state("none")
+            self.notify(
+                "No model found. Put a .gguf file in "
+                f"{self.settings.user_models_dir} or start with --model PATH.",
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
+            return
+        self.status_line.model_name = self.model_path.stem
+        self._set_load_state("loading")
+        self._load_model(self.model_path)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="model")
+    def _load_model(self, path: Path) -> ModelInfo:
+        return self.engine.load(path, self.load_options, self._load_cancel)
+
+    def _model_loaded(self, info: ModelInfo) -> None:
+        self.load_error = None
+        self.status_line.model_name = info.name
+        self.status_line.n_ctx = info.n_ctx
+        self._set_load_state("ready")
+        if info.format_note:
+            self.notify(info.format_note, severity="warning", timeout=10, markup=False)
+
+    def _model_failed(self, error: BaseException | None) -> None:
+        reason = (str(error) or describe(error)) if error is not None else "unknown error"
+        self.load_error = reason
+        self._set_load_state("failed")
+        name = self.model_path.name if self.model_path else "the model"
+        self.notify(f"Could not load {name}: {reason}", severity="error", timeout=15, markup=False)
+
+    def no_model_reason(self) -> str | None:
+        """Why a message cannot be sent now, or None when the model is ready."""
+        if self.load_state == "ready" and self.engine.info is not None:
+            return None
+        if self.load_state == "loading":
+            name = self.model_path.stem if self.model_path else "the model"
+            return f"No model loaded: {name} is still loading"
+        if self.load_state == "failed":
+            return f"No model loaded: loading failed ({self.load_error})"
+        return f"No model loaded: {self.load_error or 'no GGUF model was found'}"
+
+    @on(Worker.StateChanged)
+    def _worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place where worker results and unexpected worker errors become UI."""
+        worker = event.worker
+        if worker.group == "model":
+            info = worker.result or self.engine.info
+            if event.state == WorkerState.SUCCESS and info is not None:
+                self._model_loaded(info)
+            elif event.state == WorkerState.ERROR:
+                self._model_failed(worker.error)
+        elif worker.group == "generate" and event.state == WorkerState.ERROR:
+            # run_turn turns every Exception into TurnFailed; this is the net below it.
+            self.notify(
+                f"Generation stopped unexpectedly: {describe(worker.error or Exception())}",
+                severity="error",
+                markup=False,
+            )
+            if self.turn is not None and self.turn.worker is worker:
+                self._end_turn()
+
+    # -- chats ---------------------------------------------------------------------------
+
+    @property
+    def chat(self) -> Chat:
+        """The open chat (as last read from the store)."""
+        assert self.session is not None
+        return self.session.chat
+
+    async def open_chat(self, chat: Chat) -> None:
+        """Show ``chat`` and make it the one new messages go to."""
+        self.session = ChatSession(self.store, self.engine, self.settings, chat)
+        messages = self.store.messages(chat.id)
+        await self.transcript.show(messages)
+        self.transcript.border_subtitle = ""
+        self._show_chat_title()
+        self.refresh_chat_list()
+        users = [m for m in messages if m.role == "user"]
+        self.composer.recall = users[-1].content if users else None
+        replies = [m for m in messages if m.role == "assistant" and "tokens_per_s" in m.meta]
+        if replies:
+            meta = replies[-1].meta
+            self.status_line.show_done(meta.get("tokens_per_s"), meta.get("ttft_s"))
+        else:
+            self.status_line.perf = ""
+
+    def _show_chat_title(self) -> None:
+        if self.session is None:
+            return
+        self.session.chat = self.store.get_chat(self.session.chat.id) or self.session.chat
+        self.transcript.border_title = Content(self.session.chat.title)
+
+    def refresh_chat_list(self) -> None:
+        """Reread the chats from the store."""
+        self.chat_list.show_chats(self.store.list_chats(), self.chat.id)
+
+    async def _stop_and_wait(self) -> None:
+        """Stop the reply being written (it is kept, marked stopped) and wait until stored."""
+        turn = self.turn
+        if turn is None:
+            return
+        self.action_stop()
+        if turn.worker is not None:
+            # a timeout leaves the reply to finish on its own; worker errors are reported
+            # by _worker_state_changed
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(turn.worker.wait()), STOP_WAIT_S)
+
+    @on(ChatList.ChatChosen)
+    async def _chat_chosen(self, message: ChatList.ChatChosen) -> None:
+        if message.chat_id != self.chat.id:
+            chat = self.store.get_chat(message.chat_id)
+            if chat is None:
+                self.refresh_chat_list()
+                return
+            await self._stop_and_wait()
+            await self.open_chat(chat)
+        self.composer.focus()
+
+    async def action_new_chat(self) -> None:
+        """Open a new, empty chat (the open one if it is still empty)."""
+        await self._stop_and_wait()
+        if not self.store.messages(self.chat.id):
+            self.notify("This chat is still empty: type a message below.")
+        else:
+            await self.open_chat(self.store.create_chat())
+        self.composer.focus()
+
+    def action_toggle_chats(self) -> None:
+        """Show (and focus) or hide the chat list."""
+        chat_list = self.chat_list
+        chat_list.display = not chat_list.display
+        if chat_list.display:
+            chat_list.focus()
+        elif self.focused is None or self.focused is chat_list:
+            self.composer.focus()
+
+    def action_rename_chat(self) -> None:
+        """Ask for a new title for the open chat."""
+        self._show_chat_title()
+        chat = self.chat
+
+        def renamed(title: str | None) -> None:
+            if title and self.session is not None and self.session.chat.id == chat.id:
+                self.session.rename(title)
+                self._show_chat_title()
+                self.refresh_chat_list()
+
+        self.push_screen(RenameDialog(chat.title), renamed)
+
+    def action_delete_chat(self) -> None:
+        """Delete the open chat, after asking."""
+        self._confirm_delete(self.chat.id)
+
+    @on(ChatList.DeleteRequested)
+    def _delete_requested(self, message: ChatList.DeleteRequested) -> None:
+        self._confirm_delete(message.chat_id)
+
+    def _confirm_delete(self, chat_id: int) -> None:
+        chat = self.store.get_chat(chat_id)
+        if chat is None:
+            return
+        count = len(self.store.messages(chat_id))
+        noun = "message" if count == 1 else "messages"
+        question = f"Delete “{chat.title}” and its {count} {noun}? This cannot be undone."
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                await self._delete_chat(chat)
+
+        self.push_screen(ConfirmDialog("Delete chat", question, yes_label="Delete"), answered)
+
+    async def _delete_chat(self, chat: Chat) -> None:
+        if self.turn is not None and self.turn.chat_id == chat.id:
+            await self._stop_and_wait()
+        order = [c.id for c in self.store.list_chats()]
+        self.store.delete_chat(chat.id)
+        if chat.id == self.chat.id:
+            rest = self.store.list_chats()
+            index = min(order.index(chat.id), len(rest) - 1) if chat.id in order else 0
+            await self.open_chat(rest[index] if rest else self.store.create_chat())
+        else:
+            self.refresh_chat_list()
+        self.notify(f"Deleted “{chat.title}”", markup=False)
+
+    # -- turns ---------------------------------------------------------------------------
+
+    @on(Composer.Submitted)
+    async def _submitted(self, event: Composer.Submitted) -> None:
+        if self.turn is not None:
+            self.notify(STREAMING_REFUSAL, severity="warning")
+            return
+        reason = self.no_model_reason()
+        if reason is not None:
+            self.notify(reason, severity="error", markup=False)
+            return
+        text = event.text
+        self.composer.clear()
+        self.composer.recall = text
+        user_view = await self.transcript.add_user(text)
+        reply_view = await self.transcript.add_reply(self._model_name())
+        self._start_turn(Turn(self._session(), text, reply_view, user_view))
+
+    async def action_regenerate(self) -> None:
+        """Replace the last reply with a new one."""
+        if self.turn is not None:
+            self.notify(STREAMING_REFUSAL, severity="warning")
+            return
+        reason = self.no_model_reason()
+        if reason is not None:
+            self.notify(reason, severity="error", markup=False)
+            return
+        if not any(m.role == "user" for m in self.store.messages(self.chat.id)):
+            self.notify("Nothing to regenerate: send a message first.", severity="warning")
+            return
+        await self.transcript.drop_trailing_replies()
+        reply_view = await self.transcript.add_reply(self._model_name())
+        self._start_turn(Turn(self._session(), None, reply_view))
+
+    def action_stop(self) -> None:
+        """Stop the reply being written; what it wrote so far is kept."""
+        turn = self.turn
+        if turn is None:
+            return
+        turn.stop()
+        turn.reply_view.mark_stopping()
+        self.status_line.activity = "stopping…"
+
+    def _session(self) -> ChatSession:
+        assert self.session is not None
+        return self.session
+
+    def _model_name(self) -> str | None:
+        info = self.engine.info
+        return info.name if info else None
+
+    def _start_turn(self, turn: Turn) -> None:
+        self.turn = turn
+        turn.reply_view.begin_stream(turn.buffer)
+        self.status_line.activity = "generating…"
+        self.refresh_bindings()
+        turn.worker = self._generate(turn)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
+    def _generate(self, turn: Turn) -> None:
+        run_turn(turn, self.post_message)
+
+    def _end_turn(self) -> None:
+        self.turn = None
+        self.status_line.activity = ""
+        self.refresh_bindings()
+
+    @on(TurnBegan)
+    def _turn_began(self, message: TurnBegan) -> None:
+        turn = message.turn
+        if turn.user_view is not None:
+            turn.user_view.message = message.event.user
+        turn.reply_view.message = message.event.reply
+        if turn.chat_id == self.chat.id:
+            self._show_chat_title()  # the first message names the chat
+            self.refresh_chat_list()
+
+    @on(TurnEnded)
+    def _turn_ended(self, message: TurnEnded) -> None:
+        turn, event = message.turn, message.event
+        turn.reply_view.post_message(AssistantMessage.Finalize(event.reply))
+        if turn is self.turn:
+            self._end_turn()
+        if event.done is not None:
+            self.status_line.show_done(event.done.tokens_per_s, event.done.ttft_s)
+        if event.error:
+            self.notify(f"The reply failed: {event.error}", severity="error", markup=False)
+        if turn.chat_id == self.chat.id:
+            trimmed = turn.session.trimmed_messages
+            self.transcript.border_subtitle = (
+                f"{trimmed} older messages left out of the prompt" if trimmed else ""
+            )
+            self.refresh_chat_list()
+
+    @on(TurnFailed)
+    async def _turn_failed(self, message: TurnFailed) -> None:
+        turn = message.turn
+        if turn is self.turn:
+            self._end_turn()
+        if turn.chat_id == self.chat.id:
+            await self.transcript.show(self.store.messages(turn.chat_id))  # what is stored
+            if turn.text is not None and not message.started:
+                self._restore_composer(turn.text)
+        if message.too_long:
+            self.notify(f"Message too long: {message.reason}", severity="error", markup=False)
+        else:
+            self.notify(f"The reply failed: {message.reason}", severity="error", markup=False)
+
+    def _restore_composer(self, text: str) -> None:
+        typed = self.composer.text
+        self.composer.load_text(text if not typed.strip() else f"{text}\n{typed}")
+        self.composer.move_cursor(self.composer.document.end)
+        self.composer.focus()
+
+    # -- copying -------------------------------------------------------------------------
+
+    @on(MessageView.CopyRequested)
+    def _copy_message(self, message: MessageView.CopyRequested) -> None:
+        text = message.view.text
+        if not text:
+            self.notify("This message is empty: nothing was copied.", severity="warning")
+            return
+        self.copy_to_clipboard(text)
+        self.notify(sent_note(text))
+
+    def action_copy_code(self) -> None:
+        """Copy the last fenced code block of the last reply."""
+        reply = self.transcript.last_reply()
+        if reply is None:
+            self.notify("No reply in this chat yet: nothing was copied.", severity="warning")
+            return
+        code = last_code_block(reply.text)
+        if code is None:
+            self.notify("No code block in the last reply", severity="warning")
+            return
+        self.copy_to_clipboard(code)
+        self.notify(sent_note(code, "the last code block"))
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Chat keys are off while a dialog is open; Esc only stops while a reply streams."""
+        if action in _SCREEN_ACTIONS and isinstance(self.screen, ModalScreen):
+            return False
+        return not (action == "stop" and self.turn is None)
+
+    async def action_quit(self) -> None:
+        """Stop a reply being written (it is kept, marked stopped), then quit."""
+        self._load_cancel.cancel()
+        await self._stop_and_wait()
+        self.exit()
+
+
+def make_app(
+    settings: Settings,
+    store: Store,
+    engine: Backend,
+    model_path: Path | None,
+    startup_error: str | None = None,
+    load_options: LoadOptions | None = None,
+) -> OllmApp:
+    """Build the app (the CLI's entry point into the UI)."""
+    return OllmApp(settings, store, engine, model_path, startup_error, load_options)

@@ -1,0 +1,94 @@
+"""The composer: a multi-line text area where Enter sends and Ctrl+J adds a line.
+
+Many terminals send the same bytes for Shift+Enter and Enter, so Shift+Enter can only add a
+line where the terminal tells them apart (kitty keyboard protocol and friends); Ctrl+J
+always works, and so does Alt+Enter in most terminals.
+
+The composer never clears itself: the app clears it once it has accepted the message, so a
+refused message (a reply is streaming, no model, too long) stays where it was typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import ClassVar
+
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import TextArea
+
+from ollm_tui.ui.bindings import COMPOSER_BINDINGS
+
+PLACEHOLDER = "Message… (Enter sends · Ctrl+J new line)"
+
+APP_KEYS = {"ctrl+d", "ctrl+y"}
+"""Keys ``TextArea`` binds (delete right, redo) that belong to the app here."""
+
+
+def _without_keys(bindings: list[BindingType], keys: set[str]) -> list[BindingType]:
+    """``bindings`` with ``keys`` taken out of every ``Binding``."""
+    kept: list[BindingType] = []
+    for binding in bindings:
+        if not isinstance(binding, Binding):
+            kept.append(binding)
+            continue
+        left = [k for k in binding.key.split(",") if k.strip() not in keys]
+        if left:
+            kept.append(replace(binding, key=",".join(left)))
+    return kept
+
+
+class Composer(TextArea, inherit_bindings=False):
+    """Where the user writes. Posts ``Composer.Submitted`` on Enter with non-blank text."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *_without_keys(TextArea.BINDINGS, APP_KEYS),
+        *COMPOSER_BINDINGS,
+    ]
+
+    class Submitted(Message):
+        """The user pressed Enter with some text."""
+
+        def __init__(self, composer: Composer, text: str) -> None:
+            super().__init__()
+            self.composer = composer
+            self.text = text
+
+        @property
+        def control(self) -> Composer:
+            """The composer that sent the message."""
+            return self.composer
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("placeholder", PLACEHOLDER)
+        kwargs.setdefault("soft_wrap", True)
+        kwargs.setdefault("show_line_numbers", False)
+        kwargs.setdefault("tab_behavior", "focus")
+        kwargs.setdefault("highlight_cursor_line", False)
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.recall: str | None = None
+        """Text that Up recalls into an empty composer (the last message sent)."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        # Textual also runs TextArea._on_key after this (handlers run along the MRO) unless
+        # the default is prevented. Enter must not insert a line: the "submit" binding sends.
+        if event.key == "enter":
+            event.prevent_default()
+        elif event.key == "up" and not self.text and self.recall:
+            event.stop()
+            event.prevent_default()
+            self.load_text(self.recall)
+            self.move_cursor(self.document.end)
+
+    def action_submit(self) -> None:
+        """Post ``Submitted`` unless the text is blank."""
+        text = self.text
+        if text.strip():
+            self.post_message(self.Submitted(self, text))
+
+    def action_newline(self) -> None:
+        """Insert a line break at the cursor."""
+        if not self.read_only:
+            start, end = self.selection
+            self.replace("\n", start, end, maintain_selection_offset=False)

@@ -1,0 +1,113 @@
+"""The one-row status line: model, load state, the last reply's speed, and what is going on."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widgets import Label
+
+LoadState = Literal["loading", "ready", "failed", "none"]
+
+LOAD_STATE_TEXT: dict[str, str] = {
+    "loading": "loading…",
+    "ready": "ready",
+    "failed": "load failed",
+    "none": "no model",
+}
+"""What the status line says for each load state."""
+
+
+def perf_text(tokens_per_s: float | None, ttft_s: float | None) -> str:
+    """The last reply's figures, e.g. ``"42.1 tok/s · first token 0.21 s"``."""
+    parts = []
+    if tokens_per_s is not None:
+        parts.append(f"{tokens_per_s:.1f} tok/s")
+    if ttft_s is not None:
+        parts.append(f"first token {ttft_s:.2f} s")
+    return " · ".join(parts)
+
+
+class StatusLine(Horizontal):
+    """Model name, load state, context size, last reply's tok/s and time to first token."""
+
+    model_name: reactive[str] = reactive("")
+    """The model's name (the file name while it loads)."""
+    load_state: reactive[LoadState] = reactive[LoadState]("none")
+    """loading, ready, failed or none; toggles a CSS class of the same name."""
+    n_ctx: reactive[int] = reactive(0)
+    """The loaded context window in tokens (0: unknown)."""
+    activity: reactive[str] = reactive("")
+    """What is going on now ("generating…", "stopping…"), or "" when idle."""
+    perf: reactive[str] = reactive("")
+    """The last reply's figures (see ``perf_text``)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._ready_to_draw = False
+
+    def compose(self) -> ComposeResult:
+        yield Label(id="status-model", markup=False)
+        yield Label(id="status-load", markup=False)
+        yield Label(id="status-ctx", markup=False)
+        yield Label(id="status-activity", markup=False)
+        yield Label(id="status-perf", markup=False)
+
+    def on_mount(self) -> None:
+        self._ready_to_draw = True
+        self._refresh_all()
+
+    @property
+    def text(self) -> str:
+        """Everything the line says, as plain text (tests and screen readers)."""
+        parts = [
+            self.model_name,
+            LOAD_STATE_TEXT[self.load_state],
+            f"ctx {self.n_ctx}" if self.n_ctx else "",
+            self.activity,
+            self.perf,
+        ]
+        return " │ ".join(p for p in parts if p)
+
+    def show_done(self, tokens_per_s: float | None, ttft_s: float | None) -> None:
+        """Show a finished reply's figures and clear the activity."""
+        self.perf = perf_text(tokens_per_s, ttft_s)
+        self.activity = ""
+
+    def watch_model_name(self) -> None:
+        self._refresh_all()
+
+    def watch_load_state(self, state: LoadState) -> None:
+        for name in LOAD_STATE_TEXT:
+            self.set_class(state == name, f"-{name}")
+        self._refresh_all()
+
+    def watch_n_ctx(self) -> None:
+        self._refresh_all()
+
+    def watch_activity(self, activity: str) -> None:
+        self.set_class(bool(activity), "-busy")
+        self._refresh_all()
+
+    def watch_perf(self) -> None:
+        self._refresh_all()
+
+    def _refresh_all(self) -> None:
+        if not self._ready_to_draw:
+            return
+        model = self.query_one("#status-model", Label)
+        model.update(Content(self.model_name))
+        model.display = bool(self.model_name)
+        self.query_one("#status-load", Label).update(Content(LOAD_STATE_TEXT[self.load_state]))
+        ctx = self.query_one("#status-ctx", Label)
+        ctx.update(Content(f"ctx {self.n_ctx}" if self.n_ctx else ""))
+        ctx.display = bool(self.n_ctx)
+        activity = self.query_one("#status-activity", Label)
+        activity.update(Content(self.activity))
+        activity.display = bool(self.activity)
+        perf = self.query_one("#status-perf", Label)
+        perf.update(Content(self.perf))
+        perf.display = bool(self.perf)

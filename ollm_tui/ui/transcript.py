@@ -1,0 +1,308 @@
+"""The transcript: one focusable widget per message, pinned to the bottom while a reply streams.
+
+User text is shown literally (never parsed as markup or Markdown). Replies are Markdown:
+while streaming, text is drained from a ``StreamBuffer`` every 50 ms into a
+``MarkdownStream`` (which coalesces further when rendering falls behind), and when the reply
+ends one full ``Markdown.update`` renders the stored text, so fenced code comes out right.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message as TextualMessage
+from textual.reactive import reactive
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Label, Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from ollm_tui.store.db import Message
+from ollm_tui.ui.bindings import MESSAGE_BINDINGS
+from ollm_tui.ui.generation import StreamBuffer
+
+DRAIN_INTERVAL_S = 0.05
+"""How often a streaming reply takes the text the worker has gathered."""
+
+MARKERS: dict[str, str] = {
+    "streaming": "▍ writing…",
+    "stopping": "■ stopping…",
+    "stopped": "■ stopped: the reply was cut short",
+    "interrupted": "⚠ interrupted: the app closed while this reply was being written",
+    "error": "✖ error",
+}
+"""The small label under a reply that is not simply complete."""
+
+
+class MessageView(Vertical):
+    """One message of the transcript. Focusable: ``c`` copies it, up/down move between them."""
+
+    BINDINGS: ClassVar[list[BindingType]] = MESSAGE_BINDINGS
+    can_focus = True
+
+    ROLE_LABEL: ClassVar[str] = ""
+
+    class CopyRequested(TextualMessage):
+        """The user asked to copy a message's text."""
+
+        def __init__(self, view: MessageView) -> None:
+            super().__init__()
+            self.view = view
+
+    def __init__(self, message: Message | None, content: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.message = message
+        """The stored message (None until the store has it)."""
+        self._content = content
+
+    @property
+    def text(self) -> str:
+        """The message's text as stored (what copying copies)."""
+        return self._content
+
+    def action_copy(self) -> None:
+        """Ask the app to copy this message."""
+        self.post_message(self.CopyRequested(self))
+
+    def action_focus_sibling(self, step: int) -> None:
+        """Focus the previous (-1) or next (+1) message; past the last one, the composer."""
+        parent = self.parent
+        if parent is None:
+            return
+        views = [w for w in parent.children if isinstance(w, MessageView)]
+        index = views.index(self) + step
+        if 0 <= index < len(views):
+            views[index].focus()
+        elif index >= len(views):
+            self.screen.focus_next()
+
+    def action_scroll_transcript(self, pages: int) -> None:
+        """Scroll the transcript a page up (-1) or down (+1), e.g. through a long reply."""
+        parent = self.parent
+        if isinstance(parent, VerticalScroll):
+            if pages < 0:
+                parent.scroll_page_up()
+            else:
+                parent.scroll_page_down()
+
+
+class UserMessage(MessageView):
+    """The user's message, shown exactly as typed."""
+
+    ROLE_LABEL = "You"
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.ROLE_LABEL, classes="role")
+        yield Static(Content(self._content), classes="body", markup=False)
+
+
+class AssistantMessage(MessageView):
+    """A reply, rendered as Markdown, with a marker when it is not simply complete."""
+
+    ROLE_LABEL = "Assistant"
+
+    class Finalize(TextualMessage, bubble=False):
+        """Render the finished reply (posted by the app, handled by the reply itself)."""
+
+        def __init__(self, message: Message) -> None:
+            super().__init__()
+            self.message = message
+
+    status: reactive[str] = reactive("complete", init=False)
+    """complete, streaming, stopping, stopped, interrupted or error (toggles CSS classes)."""
+
+    def __init__(
+        self,
+        message: Message | None,
+        content: str = "",
+        status: str = "complete",
+        model: str | None = None,
+        error: str | None = None,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(message, content, **kwargs)
+        self._model = model
+        self._error = error
+        self._buffer: StreamBuffer | None = None
+        self._stream: MarkdownStream | None = None
+        self._timer: Timer | None = None
+        self._streamed: list[str] = []
+        self._finished = False
+        self.set_reactive(AssistantMessage.status, status)
+
+    @classmethod
+    def from_message(cls, message: Message) -> AssistantMessage:
+        """A view of a stored reply."""
+        return cls(
+            message,
+            message.content,
+            status=message.status,
+            model=message.meta.get("model"),
+            error=message.meta.get("error"),
+        )
+
+    def compose(self) -> ComposeResult:
+        role = self.ROLE_LABEL + (f" · {self._model}" if self._model else "")
+        yield Label(Content(role), classes="role")
+        yield Markdown(self._content, classes="body")
+        yield Label(self._marker_text(), classes="marker")
+
+    def on_mount(self) -> None:
+        self._apply_status(self.status)
+
+    @property
+    def text(self) -> str:
+        """The reply's text: what has streamed in so far, or the stored text when done."""
+        if self._buffer is not None and not self._finished:
+            return "".join(self._streamed)
+        return self._content
+
+    @property
+    def markdown(self) -> Markdown:
+        """The Markdown widget holding the reply."""
+        return self.query_one(".body", Markdown)
+
+    # -- streaming -----------------------------------------------------------------------
+
+    def begin_stream(self, buffer: StreamBuffer) -> None:
+        """Show text from ``buffer`` as the worker fills it, until ``finish``."""
+        self._buffer = buffer
+        self._finished = False
+        self.status = "streaming"
+        self._timer = self.set_interval(DRAIN_INTERVAL_S, self._drain)
+
+    async def _drain(self) -> None:
+        if self._buffer is None or self._finished:
+            return
+        chunk = self._buffer.drain()
+        if not chunk:
+            return
+        self._streamed.append(chunk)
+        if self._stream is None:
+            self._stream = Markdown.get_stream(self.markdown)
+        await self._stream.write(chunk)
+
+    def mark_stopping(self) -> None:
+        """Show at once that a stop was asked for (the worker ends the reply shortly)."""
+        if self.status == "streaming":
+            self.status = "stopping"
+
+    async def finish(self, message: Message) -> None:
+        """End the stream and render the stored reply in full (one Markdown parse)."""
+        self._finished = True
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+        self.message = message
+        self._content = message.content
+        self._error = message.meta.get("error")
+        await self.markdown.update(message.content)
+        self.status = message.status
+
+    async def on_unmount(self) -> None:
+        """Removed mid-stream (the chat was switched): end the stream's background task."""
+        self._finished = True
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with contextlib.suppress(Exception):  # the widget is going away anyway
+                await stream.stop()
+
+    async def _on_assistant_message_finalize(self, event: Finalize) -> None:
+        await self.finish(event.message)
+
+    # -- status --------------------------------------------------------------------------
+
+    def _marker_text(self) -> Content:
+        text = MARKERS.get(self.status, "")
+        if self.status == "error" and self._error:
+            text = f"{text}: {self._error}"
+        return Content(text)
+
+    def watch_status(self, status: str) -> None:
+        self._apply_status(status)
+
+    def _apply_status(self, status: str) -> None:
+        for name in ("streaming", "stopping", "stopped", "interrupted", "error"):
+            self.set_class(status == name, f"-{name}")
+        if self.is_mounted:
+            self.query_one(".marker", Label).update(self._marker_text())
+
+
+class DividerView(Static):
+    """A note between messages (not part of what the model sees)."""
+
+
+class EmptyHint(Static):
+    """Shown in a chat with no messages yet."""
+
+
+EMPTY_HINT = (
+    "Nothing here yet. Type below and press Enter to send.\n"
+    "Ctrl+J adds a new line (Shift+Enter too, where the terminal tells it apart)."
+)
+
+
+class Transcript(VerticalScroll):
+    """The open chat's messages, oldest first. Stays pinned to the bottom while anchored."""
+
+    can_focus = False
+
+    def views(self) -> list[MessageView]:
+        """The message widgets, in order."""
+        return [w for w in self.children if isinstance(w, MessageView)]
+
+    def last_reply(self) -> AssistantMessage | None:
+        """The last reply widget, if any."""
+        replies = [w for w in self.children if isinstance(w, AssistantMessage)]
+        return replies[-1] if replies else None
+
+    @staticmethod
+    def view_for(message: Message) -> Widget | None:
+        """The widget that shows a stored message (None for roles not shown)."""
+        if message.role == "user":
+            return UserMessage(message, message.content)
+        if message.role == "assistant":
+            return AssistantMessage.from_message(message)
+        if message.role == "divider":
+            return DividerView(Content(message.content), classes="divider")
+        return None
+
+    async def show(self, messages: list[Message]) -> None:
+        """Replace what is shown with ``messages`` and scroll to the end."""
+        await self.remove_children()
+        widgets = [w for w in map(self.view_for, messages) if w is not None]
+        if not widgets:
+            widgets = [EmptyHint(Content(EMPTY_HINT), classes="empty-hint")]
+        await self.mount_all(widgets)
+        self.anchor()
+
+    async def add_user(self, text: str) -> UserMessage:
+        """Append the user's message (not stored yet) and pin the view to the bottom."""
+        await self.query(EmptyHint).remove()
+        view = UserMessage(None, text)
+        await self.mount(view)
+        self.anchor()
+        return view
+
+    async def add_reply(self, model: str | None) -> AssistantMessage:
+        """Append an empty reply that is about to stream."""
+        await self.query(EmptyHint).remove()
+        view = AssistantMessage(None, "", status="streaming", model=model)
+        await self.mount(view)
+        self.anchor()
+        return view
+
+    async def drop_trailing_replies(self) -> None:
+        """Remove the replies after the last user message (regenerate replaces them)."""
+        for view in reversed(self.views()):
+            if not isinstance(view, AssistantMessage):
+                break
+            await view.remove()
