@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from textual.widgets import Footer
 from textual.widgets.markdown import MarkdownStream
 
 from ollm_tui.engine.base import (
@@ -77,6 +78,8 @@ async def test_escape_stops_the_reply_keeps_the_text_and_marks_it(settings: Sett
         await wait_until(pilot, lambda: replies(app) and len(replies(app)[-1].text) > 20)
         reply = replies(app)[-1]
         assert "generating…" in app.status_line.text
+        await pilot.pause()
+        assert "esc Stop" in rendered_text(app.query_one(Footer))
         await pilot.press("escape")
         # stopping shows at once, before the engine has noticed
         assert reply.status in ("stopping", "stopped")
@@ -94,6 +97,7 @@ async def test_escape_stops_the_reply_keeps_the_text_and_marks_it(settings: Sett
         assert "stopped" in rendered_text(marker)
         assert app.turn is None
         assert "generating" not in app.status_line.text
+        assert "esc Stop" not in rendered_text(app.query_one(Footer))
 
 
 async def test_regenerate_replaces_the_last_reply(settings: Settings, store: Store):
@@ -240,7 +244,7 @@ async def test_the_transcript_stays_pinned_to_the_bottom_while_streaming(
     settings: Settings, store: Store
 ):
     reply_text = "\n\n".join(f"Paragraph {i} of a long answer." for i in range(60))
-    engine = FakeEngine(reply=reply_text, delay_s=0.001)
+    engine = FakeEngine(reply=reply_text, delay_s=0.005)
     app, _ = make_test_app(settings, store, engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_ready(pilot)
