@@ -308,11 +308,11 @@ def cmd_app(settings: Settings) -> int:
     except EngineError as exc:
         startup_error = str(exc)
     engine, profile_errors = make_engine(settings, lazy=True)
-    if profile_errors and not startup_error:
-        startup_error = "; ".join(profile_errors)
     from ollm_tui.ui.app import make_app
 
-    app = make_app(settings, store, engine, model_path, startup_error, load_options(settings))
+    app = make_app(
+        settings, store, engine, model_path, startup_error, load_options(settings), profile_errors
+    )
     try:
         app.run()
     finally:

@@ -157,11 +157,14 @@ class ChatSession:
     def regenerate(self, cancel: CancelToken, params: GenParams | None = None) -> Iterator[TurnEvent]:
         """Replace the last reply with a new one (the old one is deleted)."""
         history = self.history()
+        old_replies = []
         while history and history[-1].role == "assistant":
-            self.store.delete_message(history.pop().id)
+            old_replies.append(history.pop())
         if not history or history[-1].role != "user":
             raise EngineError("there is no message to answer again")
-        prompt = self.fit(self.engine_messages(history))
+        prompt = self.fit(self.engine_messages(history))  # may raise: nothing deleted yet
+        for reply in old_replies:
+            self.store.delete_message(reply.id)
         yield from self._reply(prompt, None, cancel, params or self.params())
 
     def _reply(

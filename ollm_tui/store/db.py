@@ -64,7 +64,7 @@ def _v1(db: sqlite3.Connection) -> None:
         db,
         """
         CREATE TABLE chats (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             title TEXT NOT NULL,
             created_at REAL NOT NULL,
             updated_at REAL NOT NULL,
@@ -72,7 +72,7 @@ def _v1(db: sqlite3.Connection) -> None:
             settings_json TEXT NOT NULL DEFAULT '{}'
         );
         CREATE TABLE messages (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
             seq INTEGER NOT NULL,
             role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'divider')),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -87,8 +88,11 @@ class OllmApp(App[None], inherit_bindings=False):
         model_path: Path | None,
         startup_error: str | None = None,
         load_options: LoadOptions | None = None,
+        warnings: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        self.startup_warnings = list(warnings)
+        """Problems worth a toast that do not stop the model loading (a broken profile file)."""
         self.settings = settings
         self.store = store
         self.engine = engine
@@ -121,6 +125,8 @@ class OllmApp(App[None], inherit_bindings=False):
         self.chat_list.border_title = "Chats"
         self.composer.border_title = "Message"
         self.composer.border_subtitle = "Enter send · ^J new line"
+        for warning in self.startup_warnings:
+            self.notify(warning, title="Warning", severity="warning", markup=False, timeout=10)
         self._start_model()
         chats = self.store.list_chats()
         await self.open_chat(chats[0] if chats else self.store.create_chat())
@@ -486,6 +492,7 @@ def make_app(
     model_path: Path | None,
     startup_error: str | None = None,
     load_options: LoadOptions | None = None,
+    warnings: Sequence[str] = (),
 ) -> OllmApp:
     """Build the app (the CLI's entry point into the UI)."""
-    return OllmApp(settings, store, engine, model_path, startup_error, load_options)
+    return OllmApp(settings, store, engine, model_path, startup_error, load_options, warnings)

@@ -114,3 +114,13 @@ async def test_a_tiny_terminal_shows_a_message_instead_of_a_broken_layout(
         assert too_small.display
         assert "Terminal too small" in rendered_text(too_small)
         assert not app.query_one("#main").display
+
+
+async def test_a_broken_profile_warns_but_the_model_still_loads(settings: Settings, store: Store):
+    problem = "profile /home/u/.config/ollm_tui/profiles/x.toml: not valid TOML: [bad]"
+    app, notes = make_test_app(settings, store, FakeEngine(), warnings=[problem])
+    async with app.run_test() as pilot:
+        await wait_ready(pilot)
+        assert notes.has("x.toml", "warning")
+        assert not notes.messages("error")
+        assert any("[bad]" in m and not markup for m, _, markup in notes.calls)  # shown verbatim

@@ -115,3 +115,14 @@ def test_title_from() -> None:
     assert title_from("  hello\n world ") == "hello world"
     long = title_from("a" * 10 + " " + "b" * 50)
     assert long.endswith("…") and len(long) <= 41
+
+
+def test_regenerate_that_cannot_fit_keeps_the_old_reply(store, settings) -> None:
+    engine = FakeEngine(reply="the old reply")
+    session, _ = make(store, settings.with_(max_tokens=30), engine, n_ctx=120)
+    list(session.send("short question", CancelToken()))
+    # the window shrinks (say, a smaller model was loaded): the question alone no longer fits
+    engine.load(Path("/m/fake.gguf"), LoadOptions(n_ctx=24))
+    with pytest.raises(MessageTooLong):
+        list(session.regenerate(CancelToken()))
+    assert [m.content for m in store.messages(session.chat.id)] == ["short question", "the old reply"]

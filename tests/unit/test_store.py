@@ -91,3 +91,15 @@ def test_writes_from_threads(store: Store) -> None:
     msgs = store.messages(chat.id)
     assert len(msgs) == 80
     assert sorted(m.seq for m in msgs) == list(range(1, 81))
+
+
+def test_ids_are_never_reused_after_a_delete(store: Store) -> None:
+    """Per-chat files (KV state, exports) are keyed by id: a new chat must not inherit one."""
+    a = store.create_chat("a")
+    b = store.create_chat("b")
+    store.delete_chat(b.id)
+    c = store.create_chat("c")
+    assert c.id not in (a.id, b.id)
+    m = store.add_message(c.id, "user", "x")
+    store.delete_message(m.id)
+    assert store.add_message(c.id, "user", "y").id != m.id
