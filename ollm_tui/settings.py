@@ -96,6 +96,8 @@ class Settings:
         if env.get("OLLM_THREADS"):
             n = parse_threads(env["OLLM_THREADS"], "OLLM_THREADS")
             settings = settings.with_(n_threads=n, n_threads_batch=n)
+        if env.get("OLLM_FLASH_ATTN"):
+            settings = settings.with_(flash_attn=parse_bool(env["OLLM_FLASH_ATTN"], "OLLM_FLASH_ATTN"))
         if env.get("OLLM_CONTEXT"):
             settings = settings.with_(context_size=parse_context(env["OLLM_CONTEXT"], "OLLM_CONTEXT"))
         return settings
@@ -110,6 +112,16 @@ def parse_threads(value: str, where: str) -> int:
     if not 1 <= n <= 256:
         raise SettingsError(f"{where}: threads must be between 1 and 256, got {n}")
     return n
+
+
+def parse_bool(value: str, where: str) -> bool:
+    """1/0, on/off, true/false, yes/no, or SettingsError naming ``where``."""
+    text = value.strip().lower()
+    if text in {"1", "on", "true", "yes"}:
+        return True
+    if text in {"0", "off", "false", "no"}:
+        return False
+    raise SettingsError(f"{where}: expected on or off, got {value!r}")
 
 
 def parse_context(value: str, where: str) -> int:

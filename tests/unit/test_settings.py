@@ -39,3 +39,10 @@ def test_parse_context(text: str, n: int) -> None:
 
 def test_default_threads_leaves_a_core_free() -> None:
     assert default_threads() == max(1, min(usable_cores() - 1, 8))
+
+
+def test_flash_attention_switch() -> None:
+    assert Settings.from_env({}).flash_attn is True
+    assert Settings.from_env({"OLLM_FLASH_ATTN": "off"}).flash_attn is False
+    with pytest.raises(SettingsError, match="OLLM_FLASH_ATTN"):
+        Settings.from_env({"OLLM_FLASH_ATTN": "maybe"})
