@@ -485,14 +485,5 @@ class OllmApp(App[None], inherit_bindings=False):
         self.exit()
 
 
-def make_app(
-    settings: Settings,
-    store: Store,
-    engine: Backend,
-    model_path: Path | None,
-    startup_error: str | None = None,
-    load_options: LoadOptions | None = None,
-    warnings: Sequence[str] = (),
-) -> OllmApp:
-    """Build the app (the CLI's entry point into the UI)."""
-    return OllmApp(settings, store, engine, model_path, startup_error, load_options, warnings)
+make_app = OllmApp
+"""Build the app (the CLI's entry point into the UI): the same arguments as ``OllmApp``."""
