@@ -87,19 +87,7 @@ def _err(message: str) -> None:
     print(f"ollm: {message}", file=sys.stderr)
 
 
-def load_options(settings: Settings):  # noqa: ANN201 - avoid importing the engine early
-    """LoadOptions from settings."""
-    from ollm_tui.engine.base import LoadOptions
-
-    return LoadOptions(
-        n_ctx=settings.context_size,
-        n_threads=settings.n_threads,
-        n_threads_batch=settings.n_threads_batch,
-        flash_attn=settings.flash_attn,
-    )
-
-
-def make_engine(settings: Settings, lazy: bool = False):  # noqa: ANN201
+def make_engine(settings: Settings, lazy: bool = False):
     """The in-process engine with bundled and user profiles. Returns (engine, profile errors).
 
     ``lazy`` defers importing llama-cpp-python until the first model load (the app does
@@ -110,7 +98,7 @@ def make_engine(settings: Settings, lazy: bool = False):  # noqa: ANN201
 
     profiles = load_profiles([bundled_dir("profiles"), settings.user_profiles_dir])
 
-    def build():  # noqa: ANN202
+    def build():
         from ollm_tui.engine.llama import LlamaEngine
 
         return LlamaEngine(profiles)
@@ -215,7 +203,7 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
     for problem in profile_errors:
         _err(f"warning: {problem}")
     try:
-        info = engine.load(entry.path, load_options(settings))
+        info = engine.load(entry.path, settings.load_options())
     except EngineError as exc:
         _err(str(exc))
         return EXIT_MODEL
@@ -311,7 +299,7 @@ def cmd_app(settings: Settings) -> int:
     from ollm_tui.ui.app import make_app
 
     app = make_app(
-        settings, store, engine, model_path, startup_error, load_options(settings), profile_errors
+        settings, store, engine, model_path, startup_error, settings.load_options(), profile_errors
     )
     try:
         app.run()

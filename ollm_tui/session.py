@@ -146,11 +146,10 @@ class ChatSession:
 
         Raises ``MessageTooLong`` (before storing anything) when it cannot fit at all.
         """
-        prompt = self.fit(self.engine_messages(self.history()) + [{"role": "user", "content": text}])
+        history = self.history()
+        prompt = self.fit(self.engine_messages(history) + [{"role": "user", "content": text}])
         user = self.store.add_message(self.chat.id, "user", text)
-        if self.chat.title == "New chat" and not any(
-            m.role == "user" for m in self.history() if m.id != user.id
-        ):
+        if self.chat.title == "New chat" and not any(m.role == "user" for m in history):
             self.rename(title_from(text))
         yield from self._reply(prompt, user, cancel, params or self.params())
 

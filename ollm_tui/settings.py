@@ -9,8 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
+
+if TYPE_CHECKING:
+    from ollm_tui.engine.base import LoadOptions
 
 APP_NAME = "ollm_tui"
 
@@ -77,6 +81,17 @@ class Settings:
     def user_profiles_dir(self) -> Path:
         """User model profiles (override the shipped ones)."""
         return self.config_dir / "profiles"
+
+    def load_options(self) -> LoadOptions:
+        """How the engine should load a model under these settings."""
+        from ollm_tui.engine.base import LoadOptions
+
+        return LoadOptions(
+            n_ctx=self.context_size,
+            n_threads=self.n_threads,
+            n_threads_batch=self.n_threads_batch,
+            flash_attn=self.flash_attn,
+        )
 
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed."""

@@ -55,16 +55,6 @@ _SCREEN_ACTIONS = {
 }
 
 
-def load_options_from(settings: Settings) -> LoadOptions:
-    """The engine's load options from the user's settings."""
-    return LoadOptions(
-        n_ctx=settings.context_size,
-        n_threads=settings.n_threads,
-        n_threads_batch=settings.n_threads_batch,
-        flash_attn=settings.flash_attn,
-    )
-
-
 class OllmApp(App[None], inherit_bindings=False):
     """A full-screen chat with a local GGUF model."""
 
@@ -98,7 +88,7 @@ class OllmApp(App[None], inherit_bindings=False):
         self.engine = engine
         self.model_path = model_path
         self.startup_error = startup_error
-        self.load_options = load_options or load_options_from(settings)
+        self.load_options = load_options or settings.load_options()
         self.session: ChatSession | None = None
         """The open chat (set on mount)."""
         self.turn: Turn | None = None
@@ -334,14 +324,20 @@ class OllmApp(App[None], inherit_bindings=False):
 
     # -- turns ---------------------------------------------------------------------------
 
-    @on(Composer.Submitted)
-    async def _submitted(self, event: Composer.Submitted) -> None:
+    def _refuse_turn(self) -> bool:
+        """Say why a new turn cannot start now (a reply streams, no model); True if refused."""
         if self.turn is not None:
             self.notify(STREAMING_REFUSAL, severity="warning")
-            return
+            return True
         reason = self.no_model_reason()
         if reason is not None:
             self.notify(reason, severity="error", markup=False)
+            return True
+        return False
+
+    @on(Composer.Submitted)
+    async def _submitted(self, event: Composer.Submitted) -> None:
+        if self._refuse_turn():
             return
         text = event.text
         self.composer.clear()
@@ -352,12 +348,7 @@ class OllmApp(App[None], inherit_bindings=False):
 
     async def action_regenerate(self) -> None:
         """Replace the last reply with a new one."""
-        if self.turn is not None:
-            self.notify(STREAMING_REFUSAL, severity="warning")
-            return
-        reason = self.no_model_reason()
-        if reason is not None:
-            self.notify(reason, severity="error", markup=False)
+        if self._refuse_turn():
             return
         if not any(m.role == "user" for m in self.store.messages(self.chat.id)):
             self.notify("Nothing to regenerate: send a message first.", severity="warning")
