@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from ollm_tui import __version__
-from ollm_tui.settings import Settings, SettingsError, parse_context, parse_threads
+from ollm_tui.settings import (
+    Settings,
+    SettingsError,
+    parse_context,
+    parse_size,
+    parse_threads,
+    parse_tier_setting,
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -40,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the docs consistency tests)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", "-m", metavar="NAME|PATH", help="model name (see `ollm models`) or path to a .gguf file")
-    common.add_argument("--context", metavar="SIZE", help="context window in tokens, e.g. 4096 or 8k (default 4096)")
+    common.add_argument("--context", metavar="SIZE", help="exact context window in tokens, e.g. 4096 or 8k (overrides --tier)")
+    common.add_argument("--tier", metavar="TIER", help="context tier: auto (default), 2k, 4k, 8k, 16k, 32k, 64k or 128k")
+    common.add_argument("--memory-budget", metavar="SIZE", help="most memory the planner may use, e.g. 300MiB or 6GiB")
     common.add_argument("--threads", metavar="N", help="CPU threads for generation (default: usable cores - 1)")
 
     parser = argparse.ArgumentParser(
@@ -59,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     models = sub.add_parser("models", help="list the models ollm can find")
     models.add_argument("--json", action="store_true", help="machine-readable output")
+    # the planner's flags also after the command; SUPPRESS keeps values given before it
+    planner = argparse.ArgumentParser(add_help=False)
+    for flag in ("--context", "--tier", "--memory-budget"):
+        planner.add_argument(flag, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    doctor = sub.add_parser(
+        "doctor", parents=[planner], help="memory probes, build features, models and their tier plans"
+    )
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -68,7 +85,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if args.model:
         settings = settings.with_(model=args.model)
     if args.context:
-        settings = settings.with_(context_size=parse_context(args.context, "--context"))
+        settings = settings.with_(context_size=parse_context(args.context, "--context"), context_explicit=True)
+    if args.tier:
+        settings = settings.with_(tier=parse_tier_setting(args.tier, "--tier"))
+    if args.memory_budget:
+        settings = settings.with_(memory_budget=parse_size(args.memory_budget, "--memory-budget"))
     if args.threads:
         n = parse_threads(args.threads, "--threads")
         settings = settings.with_(n_threads=n, n_threads_batch=n)
@@ -176,6 +197,21 @@ def cmd_models(settings: Settings, as_json: bool) -> int:
     return EXIT_OK
 
 
+def load_all_profiles(settings: Settings) -> Any:
+    """The shipped profiles plus the user's (which override shipped files of the same name)."""
+    from ollm_tui.core.profiles import load_profiles
+    from ollm_tui.resources import bundled_dir
+
+    return load_profiles([bundled_dir("profiles"), settings.user_profiles_dir])
+
+
+def _placement(settings: Settings, entry: Any) -> Any:
+    """The tier plan and load options for a resolved model (TierError if --tier is not offered)."""
+    from ollm_tui.engine.planning import place
+
+    return place(settings, entry.info, profiles=load_all_profiles(settings))
+
+
 # -- ollm -p ---------------------------------------------------------------------------
 
 
@@ -203,7 +239,13 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
     for problem in profile_errors:
         _err(f"warning: {problem}")
     try:
-        info = engine.load(entry.path, settings.load_options())
+        placement = _placement(settings, entry)
+    except ValueError as exc:  # TierError: the size is not offered for this model
+        _err(str(exc))
+        engine.close()
+        return EXIT_USAGE
+    try:
+        info = engine.load(entry.path, placement.options)
     except EngineError as exc:
         _err(str(exc))
         return EXIT_MODEL
@@ -258,6 +300,8 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
                         "tokens_per_s": round(done.tokens_per_s, 2) if done else None,
                         "finish_reason": done.finish_reason if done else None,
                         "context_size": info.n_ctx,
+                        "tier": placement.plan.chosen.label,
+                        "tier_reason": placement.override_note or placement.plan.reason,
                     },
                     ensure_ascii=False,
                 )
@@ -291,16 +335,30 @@ def cmd_app(settings: Settings) -> int:
         return EXIT_FAILURE
     model_path: Path | None = None
     startup_error: str | None = None
+    engine, profile_errors = make_engine(settings, lazy=True)
+    placement = None
     try:
-        model_path = resolve(settings, settings.model).path
+        entry = resolve(settings, settings.model)
+        model_path = entry.path
+        placement = _placement(settings, entry)
     except EngineError as exc:
         startup_error = str(exc)
-    engine, profile_errors = make_engine(settings, lazy=True)
+    except ValueError as exc:  # TierError
+        _err(str(exc))
+        store.close()
+        return EXIT_USAGE
     from ollm_tui.ui.app import make_app
 
     app = make_app(
-        settings, store, engine, model_path, startup_error, settings.load_options(), profile_errors
+        settings,
+        store,
+        engine,
+        model_path,
+        startup_error,
+        placement.options if placement else settings.load_options(),
+        profile_errors,
     )
+    app.placement = placement
     try:
         app.run()
     finally:
@@ -321,6 +379,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if args.command == "models":
         return cmd_models(settings, args.json)
+    if args.command == "doctor":
+        from ollm_tui.doctor import cmd_doctor
+
+        return cmd_doctor(settings, args.json)
     if args.prompt is not None:
         return cmd_prompt(settings, args)
     for flag in ("chat", "seed", "max_tokens"):

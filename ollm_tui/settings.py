@@ -54,7 +54,11 @@ class Settings:
     log_dir: Path
     model: str | None = None  # name or path; None = the starter model
     model_dirs: tuple[Path, ...] = ()
-    context_size: int = 4096
+    context_size: int = 4096  # used as is only when context_explicit (else the tier decides)
+    context_explicit: bool = False  # --context / OLLM_CONTEXT given: it overrides the tier
+    tier: int | None = None  # a context size picked with --tier; None = auto
+    memory_budget: int | None = None  # bytes the memory planner may use (--memory-budget)
+    memory_sample_s: float = 2.0  # how often the memory guard samples
     n_threads: int = field(default_factory=default_threads)
     n_threads_batch: int = field(default_factory=default_threads)
     flash_attn: bool = True
@@ -82,12 +86,17 @@ class Settings:
         """User model profiles (override the shipped ones)."""
         return self.config_dir / "profiles"
 
-    def load_options(self) -> LoadOptions:
-        """How the engine should load a model under these settings."""
+    def load_options(self, n_ctx: int | None = None, n_gpu_layers: int = 0) -> LoadOptions:
+        """How the engine should load a model under these settings.
+
+        ``n_ctx`` is the effective limit of the chosen tier (``engine.planning``); without it
+        ``context_size`` is used.
+        """
         from ollm_tui.engine.base import LoadOptions
 
         return LoadOptions(
-            n_ctx=self.context_size,
+            n_ctx=n_ctx or self.context_size,
+            n_gpu_layers=n_gpu_layers,
             n_threads=self.n_threads,
             n_threads_batch=self.n_threads_batch,
             flash_attn=self.flash_attn,
@@ -114,7 +123,14 @@ class Settings:
         if env.get("OLLM_FLASH_ATTN"):
             settings = settings.with_(flash_attn=parse_bool(env["OLLM_FLASH_ATTN"], "OLLM_FLASH_ATTN"))
         if env.get("OLLM_CONTEXT"):
-            settings = settings.with_(context_size=parse_context(env["OLLM_CONTEXT"], "OLLM_CONTEXT"))
+            settings = settings.with_(
+                context_size=parse_context(env["OLLM_CONTEXT"], "OLLM_CONTEXT"), context_explicit=True
+            )
+        if env.get("OLLM_TIER"):
+            settings = settings.with_(tier=parse_tier_setting(env["OLLM_TIER"], "OLLM_TIER"))
+        if env.get("OLLM_MEMORY_BUDGET"):
+            budget = parse_size(env["OLLM_MEMORY_BUDGET"], "OLLM_MEMORY_BUDGET")
+            settings = settings.with_(memory_budget=budget)
         return settings
 
 
@@ -149,3 +165,38 @@ def parse_context(value: str, where: str) -> int:
     if not 256 <= n <= 1024 * 1024:
         raise SettingsError(f"{where}: context size must be between 256 and 1M tokens, got {n}")
     return n
+
+
+_UNITS = {
+    "": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024**2, "mb": 1000**2,
+    "mib": 1024**2, "g": 1024**3, "gb": 1000**3, "gib": 1024**3, "t": 1024**4, "tb": 1000**4,
+    "tib": 1024**4,
+}
+
+
+def parse_size(value: str, where: str) -> int:
+    """A memory size like 300MiB, 1.5G, 2GB or 512m, or SettingsError naming ``where``.
+
+    Plain numbers are bytes; k/m/g/t and KiB/MiB/GiB/TiB are powers of 1024, KB/MB/GB/TB
+    powers of 1000. At least 16 MiB.
+    """
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _UNITS:
+        raise SettingsError(f"{where}: expected a memory size like 300MiB, 2GiB or 1.5G, got {value!r}")
+    n = int(float(match.group(1)) * _UNITS[unit])
+    if n < 16 * 1024**2:
+        raise SettingsError(f"{where}: a memory budget below 16 MiB cannot hold any model, got {value!r}")
+    return n
+
+
+def parse_tier_setting(value: str, where: str) -> int | None:
+    """``auto`` (None) or a context size from the tier table, or SettingsError naming ``where``."""
+    from ollm_tui.core.tiers import TierError, parse_tier
+
+    try:
+        return parse_tier(value)
+    except TierError as exc:
+        raise SettingsError(f"{where}: {exc}") from None

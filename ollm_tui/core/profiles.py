@@ -11,6 +11,10 @@ matched against a model's GGUF metadata. See ``docs/profiles.md`` for the format
     [chat]
     format = "gemma"                   # named format when the GGUF has no chat template
     override_template = false          # true: use `format` even if the GGUF has a template
+    tools = false                      # optional: the model can call tools
+    [context]                          # optional
+    effective = 0.85                   # share of each size sent to the engine as n_ctx
+    limits = { "4K" = 3328 }           # optional: exact effective limits per size
 
 A broken file is reported (file and error) and skipped; the others still load.
 """
@@ -35,6 +39,9 @@ class Profile:
     name_contains: tuple[str, ...] = ()
     chat_format: str | None = None
     override_template: bool = False
+    tools: bool = False
+    context_fraction: float | None = None
+    context_limits: tuple[tuple[int, int], ...] = ()  # (size, effective limit) pairs
 
     def matches(self, architecture: str, names: Iterable[str]) -> int:
         """0 when it does not match, else a score: higher is more specific."""
@@ -95,8 +102,15 @@ def parse_profile(path: Path) -> Profile:
     override = chat.get("override_template", False)
     if not isinstance(override, bool):
         raise ValueError("chat.override_template must be true or false")
+    tools = chat.get("tools", False)
+    if not isinstance(tools, bool):
+        raise ValueError("chat.tools must be true or false")
+    fraction, limits = _context(data.get("context", {}))
     profile = Profile(
         name=str(data.get("name", path.stem)),
+        tools=tools,
+        context_fraction=fraction,
+        context_limits=limits,
         source=path,
         architectures=strings("architecture"),
         name_contains=strings("name_contains"),
@@ -106,6 +120,31 @@ def parse_profile(path: Path) -> Profile:
     if not profile.architectures and not profile.name_contains:
         raise ValueError("[match] needs architecture or name_contains")
     return profile
+
+
+def _context(table: object) -> tuple[float | None, tuple[tuple[int, int], ...]]:
+    """The optional [context] table: ``effective`` share and per-size ``limits``."""
+    if not isinstance(table, dict):
+        raise ValueError("[context] must be a table")
+    fraction = table.get("effective")
+    if fraction is not None and (
+        isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0.1 <= fraction <= 1.0
+    ):
+        raise ValueError("context.effective must be a number between 0.1 and 1.0")
+    limits = table.get("limits", {})
+    if not isinstance(limits, dict):
+        raise ValueError('context.limits must be a table like { "4K" = 3328 }')
+    pairs = []
+    for key, value in limits.items():
+        text = str(key).strip().lower()
+        try:
+            size = int(text[:-1]) * 1024 if text.endswith("k") else int(text)
+        except ValueError:
+            raise ValueError(f"context.limits: {key!r} is not a size like 4K") from None
+        if isinstance(value, bool) or not isinstance(value, int) or not 256 <= value <= size:
+            raise ValueError(f"context.limits.{key}: expected a whole number from 256 to {size}")
+        pairs.append((size, value))
+    return (float(fraction) if fraction is not None else None), tuple(sorted(pairs))
 
 
 def load_profiles(dirs: Iterable[Path]) -> ProfileSet:

@@ -1,0 +1,165 @@
+"""``ollm doctor``: what this machine has, what the llama.cpp build can do, every model found,
+and each model's tier plan with its reasons. Headless: imports neither Textual nor Rich."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ollm_tui.core.hardware import DeviceMemory, HardwareProbe, format_bytes
+from ollm_tui.core.tiers import TierError, TierPlan
+from ollm_tui.settings import Settings
+
+
+def _device(d: DeviceMemory) -> dict[str, Any]:
+    return {
+        "label": d.label,
+        "kind": d.kind,
+        "name": d.name,
+        "vendor": d.vendor or None,
+        "driver": d.driver,
+        "total_bytes": d.total,
+        "used_bytes": d.used,
+        "free_bytes": d.free,
+    }
+
+
+def _plan(plan: TierPlan) -> dict[str, Any]:
+    return {
+        "device": plan.device.label,
+        "available_bytes": plan.available,
+        "memory_budget_bytes": plan.budget,
+        "auto": plan.auto.label,
+        "chosen": plan.chosen.label,
+        "manual": plan.manual,
+        "reason": plan.reason,
+        "notes": list(plan.notes),
+        "sizes": [
+            {
+                "size": o.label,
+                "tier": o.tier,
+                "tier_name": o.tier_name,
+                "n_ctx": o.n_ctx,
+                "need_bytes": o.need,
+                "weights_bytes": o.plan.weights,
+                "kv_bytes": o.plan.kv,
+                "runtime_bytes": o.plan.runtime,
+                "gpu_layers": o.plan.gpu_layers,
+                "fits": o.fits,
+                "warning": o.warn,
+            }
+            for o in plan.options
+        ],
+    }
+
+
+def doctor_report(settings: Settings, probe: HardwareProbe | None = None) -> dict[str, Any]:
+    """Everything ``ollm doctor`` prints, as a JSON-ready dict."""
+    from ollm_tui.__main__ import load_all_profiles
+    from ollm_tui.engine.planning import build_features, place
+    from ollm_tui.engine.registry import discover
+
+    snap = (probe or HardwareProbe()).snapshot()
+    features = build_features()
+    profiles = load_all_profiles(settings)
+    offload = bool(snap.gpus) and features.gpu_offload
+    models = []
+    for entry in discover(settings):
+        row: dict[str, Any] = {
+            "name": entry.name,
+            "path": str(entry.path),
+            "source": entry.source,
+            "size_bytes": entry.size_bytes,
+            "usable": entry.usable,
+            "error": entry.error,
+            "note": entry.note,
+        }
+        if entry.info is not None:
+            i = entry.info
+            row.update(
+                architecture=i.architecture,
+                quantization=i.quantization,
+                parameters=i.parameter_count,
+                context_length=i.context_length,
+                chat_template=i.has_chat_template,
+            )
+            try:
+                row["plan"] = _plan(place(settings, i, snap, profiles, gpu_offload=offload).plan)
+            except TierError as exc:
+                row["plan_error"] = str(exc)
+        models.append(row)
+    return {
+        "probes": {
+            "gpus": [_device(g) for g in snap.gpus],
+            "ram": _device(snap.ram),
+            "process_rss_bytes": snap.process_rss,
+            "notes": list(snap.notes),
+            "elapsed_s": round(snap.elapsed_s, 4),
+        },
+        "build": {"gpu_offload": features.gpu_offload, "system_info": features.system_info},
+        "settings": {
+            "tier": "auto" if settings.tier is None else f"{settings.tier // 1024}k",
+            "memory_budget_bytes": settings.memory_budget,
+            "context_override": settings.context_size if settings.context_explicit else None,
+        },
+        "profile_errors": list(profiles.errors),
+        "models": models,
+    }
+
+
+def _mem(d: dict[str, Any]) -> str:
+    return (
+        f"{d['label']}: {d['name']}: {format_bytes(d['used_bytes'])} used of "
+        f"{format_bytes(d['total_bytes'])}, {format_bytes(d['free_bytes'])} free"
+        + (f" (driver {d['driver']})" if d.get("driver") else "")
+    )
+
+
+def cmd_doctor(settings: Settings, as_json: bool) -> int:
+    """Print the report; exit code 0."""
+    report = doctor_report(settings)
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return 0
+    p = report["probes"]
+    print("Memory")
+    for g in p["gpus"]:
+        print("  " + _mem(g))
+    print("  " + _mem(p["ram"]))
+    print(f"  this process: {format_bytes(p['process_rss_bytes'])}")
+    for note in p["notes"]:
+        print(f"  note: {note}")
+    b = report["build"]
+    print("llama.cpp build")
+    print(f"  GPU offload: {'yes' if b['gpu_offload'] else 'no'}")
+    print(f"  {b['system_info']}")
+    if settings.memory_budget is not None:
+        print(f"Memory budget: {format_bytes(settings.memory_budget)}")
+    for problem in report["profile_errors"]:
+        print(f"warning: {problem}")
+    print("Models")
+    for m in report["models"]:
+        if not m["usable"]:
+            print(f"  {m['name']}: unusable: {m['error']}")
+            continue
+        if "plan" not in m:
+            print(f"  {m['name']}: {m.get('plan_error') or m.get('note') or 'not readable yet'}")
+            continue
+        plan = m["plan"]
+        print(
+            f"  {m['name']} ({m['architecture']}, {m['quantization']}, "
+            f"trained {m['context_length']} tokens): {plan['chosen']}"
+        )
+        print(f"    {plan['reason']}")
+        for s in plan["sizes"]:
+            mark = "fits" if s["fits"] else "does not fit"
+            warn = ", over 80 % of the device" if s["warning"] else ""
+            print(
+                f"    {s['size']:>4}  tier {s['tier']} {s['tier_name']:<8}  n_ctx {s['n_ctx']:>6}  "
+                f"needs {format_bytes(s['need_bytes']):>9}  {mark}{warn}"
+            )
+        for note in plan["notes"]:
+            print(f"    note: {note}")
+    if settings.context_explicit:
+        print(f"--context {settings.context_size} overrides every tier's limit when a model loads")
+    return 0

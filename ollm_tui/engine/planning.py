@@ -1,0 +1,93 @@
+"""From settings, a model and this machine to the tier plan and the options to load with.
+
+Glue between ``core.tiers`` (pure) and the engine: it knows whether this llama.cpp build can
+offload to a GPU (asked only when a GPU was found, so a CPU-only machine never waits for the
+llama-cpp-python import), reads the model's profile for its effective limits, and turns the
+chosen tier into ``LoadOptions``. ``--context`` (``Settings.context_explicit``) overrides
+the tier's limit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ollm_tui.core.gguf_info import GGUFInfo
+from ollm_tui.core.hardware import HardwareProbe, HardwareSnapshot
+from ollm_tui.core.profiles import ProfileSet
+from ollm_tui.core.tiers import TierPlan, plan_tiers
+from ollm_tui.engine.base import LoadOptions
+from ollm_tui.settings import Settings
+
+log = logging.getLogger("ollm.planning")
+
+
+@dataclass(frozen=True)
+class BuildFeatures:
+    """What the installed llama.cpp build can do."""
+
+    gpu_offload: bool
+    system_info: str
+
+
+def build_features() -> BuildFeatures:
+    """Ask llama-cpp-python (imports it: about a second the first time)."""
+    try:
+        import llama_cpp
+    except Exception as exc:  # not installed, or a broken build
+        return BuildFeatures(False, f"llama-cpp-python cannot be imported: {exc}")
+    try:
+        offload = bool(llama_cpp.llama_supports_gpu_offload())
+        raw = llama_cpp.llama_print_system_info()
+        info = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    except Exception as exc:
+        return BuildFeatures(False, f"unknown ({exc})")
+    return BuildFeatures(offload, info.strip())
+
+
+def gpu_offload_possible(snapshot: HardwareSnapshot) -> bool:
+    """True when a GPU was found and the build can offload to it."""
+    return bool(snapshot.gpus) and build_features().gpu_offload
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The tier plan for a model, and how to load it."""
+
+    plan: TierPlan
+    options: LoadOptions
+    override_note: str = ""  # set when --context overrode the tier
+
+    @property
+    def n_ctx(self) -> int:
+        """The context the engine will allocate."""
+        return self.options.n_ctx
+
+
+def place(
+    settings: Settings,
+    info: GGUFInfo,
+    snapshot: HardwareSnapshot | None = None,
+    profiles: ProfileSet | None = None,
+    choice: int | None = None,
+    gpu_offload: bool | None = None,
+) -> Placement:
+    """Plan ``info`` on this machine and pick its tier (``choice``, else ``settings.tier``,
+    else auto). Raises ``core.tiers.TierError`` when the chosen size is not offered."""
+    snap = snapshot or HardwareProbe().snapshot()
+    offload = gpu_offload_possible(snap) if gpu_offload is None else gpu_offload
+    limits, fraction = {}, None
+    profile = profiles.match(info.architecture, [info.name or "", info.path.name]) if profiles else None
+    if profile is not None:
+        limits = dict(profile.context_limits)
+        fraction = profile.context_fraction
+    kwargs = {"fraction": fraction} if fraction else {}
+    plan = plan_tiers(
+        info, snap, gpu_offload=offload, budget=settings.memory_budget,
+        choice=choice if choice is not None else settings.tier, limits=limits, **kwargs,
+    )
+    layers = plan.chosen.plan.gpu_layers if offload else 0
+    if settings.context_explicit:
+        note = f"--context {settings.context_size} overrides the {plan.chosen.label} tier"
+        return Placement(plan, settings.load_options(settings.context_size, layers), note)
+    return Placement(plan, settings.load_options(plan.chosen.n_ctx, layers))
