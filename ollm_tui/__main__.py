@@ -197,17 +197,9 @@ def cmd_models(settings: Settings, as_json: bool) -> int:
     return EXIT_OK
 
 
-def load_all_profiles(settings: Settings) -> Any:
-    """The shipped profiles plus the user's (which override shipped files of the same name)."""
-    from ollm_tui.core.profiles import load_profiles
-    from ollm_tui.resources import bundled_dir
-
-    return load_profiles([bundled_dir("profiles"), settings.user_profiles_dir])
-
-
 def _placement(settings: Settings, entry: Any) -> Any:
     """The tier plan and load options for a resolved model (TierError if --tier is not offered)."""
-    from ollm_tui.engine.planning import place
+    from ollm_tui.engine.planning import load_all_profiles, place
 
     return place(settings, entry.info, profiles=load_all_profiles(settings))
 
@@ -357,8 +349,8 @@ def cmd_app(settings: Settings) -> int:
         startup_error,
         placement.options if placement else settings.load_options(),
         profile_errors,
+        placement,
     )
-    app.placement = placement
     try:
         app.run()
     finally:

@@ -55,8 +55,7 @@ def _plan(plan: TierPlan) -> dict[str, Any]:
 
 def doctor_report(settings: Settings, probe: HardwareProbe | None = None) -> dict[str, Any]:
     """Everything ``ollm doctor`` prints, as a JSON-ready dict."""
-    from ollm_tui.__main__ import load_all_profiles
-    from ollm_tui.engine.planning import build_features, place
+    from ollm_tui.engine.planning import build_features, load_all_profiles, place
     from ollm_tui.engine.registry import discover
 
     snap = (probe or HardwareProbe()).snapshot()

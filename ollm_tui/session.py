@@ -155,7 +155,7 @@ class ChatSession:
 
     def regenerate(self, cancel: CancelToken, params: GenParams | None = None) -> Iterator[TurnEvent]:
         """Replace the last reply with a new one (the old one is deleted)."""
-        history = self.history()
+        history = [m for m in self.history() if m.role != "divider"]  # a model/tier switch note
         old_replies = []
         while history and history[-1].role == "assistant":
             old_replies.append(history.pop())

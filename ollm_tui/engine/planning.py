@@ -14,12 +14,18 @@ from dataclasses import dataclass
 
 from ollm_tui.core.gguf_info import GGUFInfo
 from ollm_tui.core.hardware import HardwareProbe, HardwareSnapshot
-from ollm_tui.core.profiles import ProfileSet
+from ollm_tui.core.profiles import ProfileSet, load_profiles
 from ollm_tui.core.tiers import TierPlan, plan_tiers
 from ollm_tui.engine.base import LoadOptions
+from ollm_tui.resources import bundled_dir
 from ollm_tui.settings import Settings
 
 log = logging.getLogger("ollm.planning")
+
+
+def load_all_profiles(settings: Settings) -> ProfileSet:
+    """The shipped profiles plus the user's (which override shipped files of the same name)."""
+    return load_profiles([bundled_dir("profiles"), settings.user_profiles_dir])
 
 
 @dataclass(frozen=True)

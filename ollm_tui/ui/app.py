@@ -22,7 +22,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
+from ollm_tui.core.hardware import HardwareProbe
 from ollm_tui.engine.base import Backend, CancelToken, LoadOptions, ModelInfo
+from ollm_tui.engine.planning import Placement
 from ollm_tui.session import ChatSession
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Chat, Store
@@ -32,8 +34,11 @@ from ollm_tui.ui.clipboard import last_code_block, sent_note
 from ollm_tui.ui.composer import Composer
 from ollm_tui.ui.dialogs import ConfirmDialog, RenameDialog
 from ollm_tui.ui.generation import Turn, describe, run_turn
+from ollm_tui.ui.memory_meter import MemoryMeter
 from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
+from ollm_tui.ui.palette import ModelCommands
 from ollm_tui.ui.status import LoadState, StatusLine
+from ollm_tui.ui.switching import ModelSwitching
 from ollm_tui.ui.transcript import AssistantMessage, MessageView, Transcript
 
 STOP_WAIT_S = 5.0
@@ -52,15 +57,18 @@ _SCREEN_ACTIONS = {
     "rename_chat",
     "delete_chat",
     "copy_code",
+    "pick_model",
+    "pick_tier",
 }
 
 
-class OllmApp(App[None], inherit_bindings=False):
+class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
     """A full-screen chat with a local GGUF model."""
 
     CSS_PATH = "app.tcss"
     TITLE = "ollm"
     BINDINGS: ClassVar[list[BindingType]] = APP_BINDINGS
+    COMMANDS = App.COMMANDS | {ModelCommands}  # noqa: RUF012
     # (App annotates these oddly, so a ClassVar annotation here upsets mypy)
     HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (40, "-narrow"), (100, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (10, "-tall")]  # noqa: RUF012
@@ -69,6 +77,7 @@ class OllmApp(App[None], inherit_bindings=False):
     transcript = getters.query_one("#transcript", Transcript)
     composer = getters.query_one("#composer", Composer)
     status_line = getters.query_one("#status", StatusLine)
+    memory_meter = getters.query_one("#status-memory", MemoryMeter)
 
     def __init__(
         self,
@@ -79,8 +88,14 @@ class OllmApp(App[None], inherit_bindings=False):
         startup_error: str | None = None,
         load_options: LoadOptions | None = None,
         warnings: Sequence[str] = (),
+        placement: Placement | None = None,
+        memory_probe: HardwareProbe | None = None,
     ) -> None:
         super().__init__()
+        self.placement = placement
+        """The tier plan the model was (or is being) loaded with; None when unknown."""
+        self.memory_probe = memory_probe or HardwareProbe()
+        """Where memory samples come from (tests pass a described machine)."""
         self.startup_warnings = list(warnings)
         """Problems worth a toast that do not stop the model loading (a broken profile file)."""
         self.settings = settings
@@ -107,7 +122,11 @@ class OllmApp(App[None], inherit_bindings=False):
             with Vertical(id="chat-pane"):
                 yield Transcript(id="transcript")
                 yield Composer(id="composer")
-        yield StatusLine(id="status")
+        device = self.placement.plan.device.label if self.placement else "RAM"
+        meter = MemoryMeter(
+            self.memory_probe, self.settings.memory_sample_s, device, id="status-memory"
+        )
+        yield StatusLine(meter=meter, id="status")
         yield Footer(id="footer", compact=True, show_command_palette=False)
         yield Static(TOO_SMALL, id="too-small", markup=False)
 
@@ -157,6 +176,7 @@ class OllmApp(App[None], inherit_bindings=False):
         self.status_line.model_name = info.name
         self.status_line.n_ctx = info.n_ctx
         self._set_load_state("ready")
+        self.remember_tier(info)
         if info.format_note:
             self.notify(info.format_note, severity="warning", timeout=10, markup=False)
 

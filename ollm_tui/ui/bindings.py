@@ -61,6 +61,20 @@ APP_BINDINGS: list[BindingType] = [
         tooltip="Copy the last fenced code block of the last reply (OSC 52).",
     ),
     Binding(
+        "f3",
+        "pick_model",
+        "Model",
+        id="pick_model",
+        tooltip="Switch to another model (it reloads at its auto context tier).",
+    ),
+    Binding(
+        "f4",
+        "pick_tier",
+        "Context",
+        id="pick_tier",
+        tooltip="Choose the context size; each shows its memory need (the model reloads).",
+    ),
+    Binding(
         "ctrl+q",
         "quit",
         "Quit",
@@ -71,7 +85,7 @@ APP_BINDINGS: list[BindingType] = [
     Binding("ctrl+c", "help_quit", show=False, system=True),
 ]
 """Bindings of ``OllmApp`` (which does not inherit ``App``'s); ids: stop, regenerate, new_chat,
-toggle_chats, rename_chat, delete_chat, copy_code, quit. Ctrl+C only explains how to quit."""
+toggle_chats, rename_chat, delete_chat, copy_code, pick_model, pick_tier, quit. Ctrl+C only explains how to quit."""
 
 MESSAGE_BINDINGS: list[BindingType] = [
     Binding("c", "copy", "Copy", id="copy_message", tooltip="Copy this message (OSC 52)."),

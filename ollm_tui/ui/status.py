@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Label
 
 LoadState = Literal["loading", "ready", "failed", "none"]
@@ -44,10 +45,14 @@ class StatusLine(Horizontal):
     """What is going on now ("generating…", "stopping…"), or "" when idle."""
     perf: reactive[str] = reactive("")
     """The last reply's figures (see ``perf_text``)."""
+    tier: reactive[str] = reactive("")
+    """The context tier in use (e.g. ``"4K"``), shown before the context size."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, meter: Widget | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._ready_to_draw = False
+        self.meter = meter
+        """The memory meter (``ui.memory_meter``), docked at the right end."""
 
     def compose(self) -> ComposeResult:
         yield Label(id="status-model", markup=False)
@@ -55,6 +60,8 @@ class StatusLine(Horizontal):
         yield Label(id="status-ctx", markup=False)
         yield Label(id="status-activity", markup=False)
         yield Label(id="status-perf", markup=False)
+        if self.meter is not None:
+            yield self.meter
 
     def on_mount(self) -> None:
         self._ready_to_draw = True
@@ -66,7 +73,7 @@ class StatusLine(Horizontal):
         parts = [
             self.model_name,
             LOAD_STATE_TEXT[self.load_state],
-            f"ctx {self.n_ctx}" if self.n_ctx else "",
+            self._ctx_text(),
             self.activity,
             self.perf,
         ]
@@ -88,6 +95,14 @@ class StatusLine(Horizontal):
     def watch_n_ctx(self) -> None:
         self._refresh_all()
 
+    def watch_tier(self) -> None:
+        self._refresh_all()
+
+    def _ctx_text(self) -> str:
+        if not self.n_ctx:
+            return ""
+        return f"{self.tier} · ctx {self.n_ctx}" if self.tier else f"ctx {self.n_ctx}"
+
     def watch_activity(self, activity: str) -> None:
         self.set_class(bool(activity), "-busy")
         self._refresh_all()
@@ -103,7 +118,7 @@ class StatusLine(Horizontal):
         model.display = bool(self.model_name)
         self.query_one("#status-load", Label).update(Content(LOAD_STATE_TEXT[self.load_state]))
         ctx = self.query_one("#status-ctx", Label)
-        ctx.update(Content(f"ctx {self.n_ctx}" if self.n_ctx else ""))
+        ctx.update(Content(self._ctx_text()))
         ctx.display = bool(self.n_ctx)
         activity = self.query_one("#status-activity", Label)
         activity.update(Content(self.activity))

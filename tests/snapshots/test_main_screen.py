@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from textual.pilot import Pilot
 
+from ollm_tui.core.hardware import GiB, DeviceMemory, fixed_probe
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.app import OllmApp
@@ -37,7 +38,12 @@ def seeded_app(settings: Settings, store: Store) -> OllmApp:
         REPLY,
         meta={"model": FAKE_MODEL.stem, "tokens_per_s": 41.5, "ttft_s": 0.12},
     )
-    return OllmApp(settings, store, FakeEngine(), FAKE_MODEL)
+    return OllmApp(settings, store, FakeEngine(), FAKE_MODEL, memory_probe=machine())
+
+
+def machine():
+    """A fixed 16 GiB machine, so the memory meter reads the same everywhere."""
+    return fixed_probe(ram=DeviceMemory("ram", "system RAM", 16 * GiB, 5 * GiB, 11 * GiB))
 
 
 async def settle(pilot: Pilot) -> None:
@@ -46,6 +52,7 @@ async def settle(pilot: Pilot) -> None:
     assert isinstance(app, OllmApp)
     app.composer.cursor_blink = False
     await wait_until(pilot, lambda: app.load_state == "ready", what="the model to load")
+    await wait_until(pilot, lambda: app.memory_meter.last is not None, what="a memory sample")
     await pilot.pause()
 
 
@@ -72,5 +79,5 @@ def test_stopped_reply_marker(snap_compare, settings: Settings, store: Store):
         status="error",
         meta={"model": FAKE_MODEL.stem, "error": "out of memory [while decoding]"},
     )
-    app = OllmApp(settings, store, FakeEngine(), FAKE_MODEL)
+    app = OllmApp(settings, store, FakeEngine(), FAKE_MODEL, memory_probe=machine())
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
