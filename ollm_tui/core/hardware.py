@@ -137,7 +137,7 @@ class NvmlSource:
                 nvml.nvmlInit()  # type: ignore[attr-defined]
                 driver = nvml.nvmlSystemGetDriverVersion()  # type: ignore[attr-defined]
                 self._driver = driver.decode() if isinstance(driver, bytes) else str(driver)
-            except Exception as exc:  # NVMLError_LibraryNotFound, DriverNotLoaded, ...
+            except Exception as exc:  # noqa: BLE001 (NVMLError_LibraryNotFound, DriverNotLoaded, ...)
                 self._failed = f"NVIDIA: NVML unavailable ({exc or type(exc).__name__})"
                 raise ProbeUnavailable(self._failed) from None
             self._ready = True
@@ -172,7 +172,9 @@ class NvmlSource:
 class AmdSource:
     """AMD GPUs: amdgpu sysfs files, else ``rocm-smi`` (tried once, with a timeout)."""
 
-    def __init__(self, drm: Path = Path("/sys/class/drm"), rocm_smi: str | None = "rocm-smi") -> None:
+    def __init__(
+        self, drm: Path = Path("/sys/class/drm"), rocm_smi: str | None = "rocm-smi"
+    ) -> None:
         self.drm = drm
         self.rocm_smi = rocm_smi
         self._smi_failed = False
@@ -196,8 +198,13 @@ class AmdSource:
             used = int(used_f.read_text().strip())
             gpus.append(
                 DeviceMemory(
-                    "gpu", f"AMD GPU ({card.name})", total, used, max(0, total - used),
-                    index=len(gpus), vendor="amd",
+                    "gpu",
+                    f"AMD GPU ({card.name})",
+                    total,
+                    used,
+                    max(0, total - used),
+                    index=len(gpus),
+                    vendor="amd",
                 )
             )
         return gpus
@@ -209,7 +216,10 @@ class AmdSource:
         try:
             out = subprocess.run(
                 [exe, "--showmeminfo", "vram", "--json"],
-                capture_output=True, text=True, timeout=2, check=True,
+                capture_output=True,
+                text=True,
+                timeout=2,
+                check=True,
             ).stdout
             data = json.loads(out)
         except (OSError, subprocess.SubprocessError, ValueError) as exc:
@@ -224,8 +234,15 @@ class AmdSource:
             used = int(card.get("VRAM Total Used Memory (B)", 0))
             if total:
                 gpus.append(
-                    DeviceMemory("gpu", f"AMD GPU ({key})", total, used, max(0, total - used),
-                                 index=len(gpus), vendor="amd")
+                    DeviceMemory(
+                        "gpu",
+                        f"AMD GPU ({key})",
+                        total,
+                        used,
+                        max(0, total - used),
+                        index=len(gpus),
+                        vendor="amd",
+                    )
                 )
         return gpus
 
@@ -288,7 +305,7 @@ class HardwareProbe:
             except ProbeUnavailable as exc:
                 self._note(notes, str(exc), logging.INFO)
                 continue
-            except Exception as exc:  # a library that raises something unexpected
+            except Exception as exc:  # noqa: BLE001 (a library that raises something unexpected)
                 self._note(notes, f"GPU probe failed: {type(exc).__name__}: {exc}", logging.WARNING)
                 continue
             gpus.extend(found)
@@ -296,12 +313,12 @@ class HardwareProbe:
         gpus = [_reindex(g, i) for i, g in enumerate(gpus)]
         try:
             ram = self.ram_source()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (a probe never raises)
             self._note(notes, f"RAM probe failed: {type(exc).__name__}: {exc}", logging.WARNING)
             ram = _no_ram()
         try:
             rss = self.rss_source()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (a probe never raises)
             self._note(notes, f"process memory probe failed: {exc}", logging.WARNING)
             rss = 0
         return HardwareSnapshot(tuple(gpus), ram, rss, tuple(notes), time.perf_counter() - start)
@@ -316,10 +333,16 @@ class HardwareProbe:
 def _reindex(gpu: DeviceMemory, index: int) -> DeviceMemory:
     if gpu.index == index:
         return gpu
-    return DeviceMemory(gpu.kind, gpu.name, gpu.total, gpu.used, gpu.free, index, gpu.vendor, gpu.driver)
+    return DeviceMemory(
+        gpu.kind, gpu.name, gpu.total, gpu.used, gpu.free, index, gpu.vendor, gpu.driver
+    )
 
 
-def fixed_probe(gpus: Sequence[DeviceMemory] = (), ram: DeviceMemory | None = None, rss: int = 0) -> HardwareProbe:
+def fixed_probe(
+    gpus: Sequence[DeviceMemory] = (), ram: DeviceMemory | None = None, rss: int = 0
+) -> HardwareProbe:
     """A probe that always reports the given machine (tests, ``--memory-budget`` previews)."""
     ram_dev = ram or DeviceMemory("ram", "system RAM", 16 * GiB, 4 * GiB, 12 * GiB)
-    return HardwareProbe(gpu_sources=(lambda: list(gpus),), ram_source=lambda: ram_dev, rss_source=lambda: rss)
+    return HardwareProbe(
+        gpu_sources=(lambda: list(gpus),), ram_source=lambda: ram_dev, rss_source=lambda: rss
+    )

@@ -145,7 +145,9 @@ class MemoryPlan:
         return self.weights + self.kv + self.runtime
 
 
-def plan_cpu(shape: ModelShape, n_ctx: int, kv_type: str = "f16", swa_full: bool = True) -> MemoryPlan:
+def plan_cpu(
+    shape: ModelShape, n_ctx: int, kv_type: str = "f16", swa_full: bool = True
+) -> MemoryPlan:
     """The model entirely in system RAM."""
     kv = shape.kv_bytes(n_ctx, kv_type, swa_full)
     runtime = shape.runtime_bytes(on_gpu=False)
@@ -173,4 +175,6 @@ def plan_gpu(
         cpu = plan_cpu(shape, n_ctx, kv_type, swa_full)
         return cpu
     on_gpu = int(layers * per_layer) + runtime
-    return MemoryPlan(n_ctx, shape.weights, kv, runtime, layers, on_gpu, total - on_gpu + RUNTIME_BASE)
+    return MemoryPlan(
+        n_ctx, shape.weights, kv, runtime, layers, on_gpu, total - on_gpu + RUNTIME_BASE
+    )

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ollm_tui.core.gguf_info import GGUFInfo
-from ollm_tui.core.hardware import GiB, DeviceMemory, HardwareSnapshot, format_bytes
+from ollm_tui.core.hardware import DeviceMemory, GiB, HardwareSnapshot, format_bytes
 from ollm_tui.core.memory_plan import CTX_PAD, MemoryPlan, ModelShape, plan_cpu, plan_gpu
 
 SIZES: tuple[int, ...] = (2048, 4096, 8192, 16384, 32768, 65536, 131072)
@@ -142,7 +142,9 @@ class TierPlan:
             return self.auto_reason
         text = f"{self.chosen.label} chosen by you (auto would take {self.auto.label})"
         if not self.chosen.fits:
-            text += f"; it needs {format_bytes(self.chosen.need)}, more than the {self.where} allows"
+            text += (
+                f"; it needs {format_bytes(self.chosen.need)}, more than the {self.where} allows"
+            )
         return text
 
     @property
@@ -188,7 +190,9 @@ def plan_tiers(
     device = gpu or snapshot.ram
     notes: list[str] = []
     if snapshot.gpus and not gpu_offload:
-        notes.append("a GPU was found but this llama.cpp build cannot offload to it: planning for RAM")
+        notes.append(
+            "a GPU was found but this llama.cpp build cannot offload to it: planning for RAM"
+        )
     if gpu is not None and gpu.free <= 0:
         notes.append(f"GPU{gpu.index} reports no free memory")
     available = max(0, device.free - safety_buffer(device))
@@ -216,16 +220,30 @@ def plan_tiers(
                 f"(trained on {info.context_length or 'an unknown number of'} tokens; largest: {top})"
             )
         chosen = picked
-    return TierPlan(device, available, budget, tuple(options), auto, reason, chosen,
-                    choice is not None, tuple(notes))
+    return TierPlan(
+        device,
+        available,
+        budget,
+        tuple(options),
+        auto,
+        reason,
+        chosen,
+        choice is not None,
+        tuple(notes),
+    )
 
 
 def _auto(
-    options: list[TierOption], available: int, budget: int | None, device: DeviceMemory, on_gpu: bool
+    options: list[TierOption],
+    available: int,
+    budget: int | None,
+    device: DeviceMemory,
+    on_gpu: bool,
 ) -> tuple[TierOption, str]:
     capped = budget is not None and budget <= max(0, device.free - safety_buffer(device))
     room = (
-        f"{format_bytes(budget)} memory budget" if capped
+        f"{format_bytes(budget)} memory budget"
+        if capped
         else f"{format_bytes(available)} free {_device_words(device)}"
     )
     fitting = [i for i, o in enumerate(options) if o.fits]

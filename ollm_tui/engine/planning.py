@@ -40,13 +40,13 @@ def build_features() -> BuildFeatures:
     """Ask llama-cpp-python (imports it: about a second the first time)."""
     try:
         import llama_cpp
-    except Exception as exc:  # not installed, or a broken build
+    except Exception as exc:  # noqa: BLE001 (not installed, or a broken build)
         return BuildFeatures(False, f"llama-cpp-python cannot be imported: {exc}")
     try:
         offload = bool(llama_cpp.llama_supports_gpu_offload())
         raw = llama_cpp.llama_print_system_info()
         info = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (an old or odd build)
         return BuildFeatures(False, f"unknown ({exc})")
     return BuildFeatures(offload, info.strip())
 
@@ -83,14 +83,21 @@ def place(
     snap = snapshot or HardwareProbe().snapshot()
     offload = gpu_offload_possible(snap) if gpu_offload is None else gpu_offload
     limits, fraction = {}, None
-    profile = profiles.match(info.architecture, [info.name or "", info.path.name]) if profiles else None
+    profile = (
+        profiles.match(info.architecture, [info.name or "", info.path.name]) if profiles else None
+    )
     if profile is not None:
         limits = dict(profile.context_limits)
         fraction = profile.context_fraction
     kwargs = {"fraction": fraction} if fraction else {}
     plan = plan_tiers(
-        info, snap, gpu_offload=offload, budget=settings.memory_budget,
-        choice=choice if choice is not None else settings.tier, limits=limits, **kwargs,
+        info,
+        snap,
+        gpu_offload=offload,
+        budget=settings.memory_budget,
+        choice=choice if choice is not None else settings.tier,
+        limits=limits,
+        **kwargs,
     )
     layers = plan.chosen.plan.gpu_layers if offload else 0
     if settings.context_explicit:

@@ -68,7 +68,7 @@ class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
     CSS_PATH = "app.tcss"
     TITLE = "ollm"
     BINDINGS: ClassVar[list[BindingType]] = APP_BINDINGS
-    COMMANDS = App.COMMANDS | {ModelCommands}  # noqa: RUF012
+    COMMANDS = App.COMMANDS | {ModelCommands}
     # (App annotates these oddly, so a ClassVar annotation here upsets mypy)
     HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (40, "-narrow"), (100, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (10, "-tall")]  # noqa: RUF012

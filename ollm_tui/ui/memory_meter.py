@@ -12,7 +12,7 @@ from textual import work
 from textual.content import Content
 from textual.widgets import Label
 
-from ollm_tui.core.hardware import GiB, DeviceMemory, HardwareProbe, HardwareSnapshot
+from ollm_tui.core.hardware import DeviceMemory, GiB, HardwareProbe, HardwareSnapshot
 from ollm_tui.core.memory_guard import Level, LevelChange, MemoryGuard
 
 STICKY_S = 24 * 3600.0

@@ -25,7 +25,7 @@ class ModelCommands(Provider):
             if score > 0:
                 yield Hit(score, matcher.highlight(text), self._runner(action), help=help_text)
 
-    def _runner(self, action: str):  # noqa: ANN202
+    def _runner(self, action: str):
         async def run() -> None:
             await self.app.run_action(action)
 

@@ -24,7 +24,9 @@ from ollm_tui.engine.registry import ModelEntry, discover
 from ollm_tui.settings import Settings
 
 PICKER_BINDINGS: list[BindingType] = [
-    Binding("escape", "dismiss_picker", "Cancel", id="picker_cancel", tooltip="Close without switching."),
+    Binding(
+        "escape", "dismiss_picker", "Cancel", id="picker_cancel", tooltip="Close without switching."
+    ),
 ]
 
 
@@ -69,7 +71,9 @@ class TierPicker(ModalScreen[int | None]):
         ]
         with Vertical(id="picker", classes="picker"):
             yield Static(Content(f"Context size for {self.model}"), classes="picker-title")
-            yield Static(Content(f"Auto: {plan.auto_reason}"), id="tier-reason", classes="picker-reason")
+            yield Static(
+                Content(f"Auto: {plan.auto_reason}"), id="tier-reason", classes="picker-reason"
+            )
             for note in plan.notes:
                 yield Static(Content(f"Note: {note}"), classes="picker-note")
             yield OptionList(*options, id="tier-options")
@@ -149,7 +153,9 @@ class ModelPicker(ModalScreen[ModelEntry | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="picker", classes="picker"):
             yield Static(Content("Model"), classes="picker-title")
-            yield OptionList(Option(Content("Looking for models…"), disabled=True), id="model-options")
+            yield OptionList(
+                Option(Content("Looking for models…"), disabled=True), id="model-options"
+            )
             yield Static(
                 Content("Enter switches (the model reloads at its auto tier) · Esc cancels"),
                 classes="picker-hint",
@@ -184,4 +190,3 @@ class ModelPicker(ModalScreen[ModelEntry | None]):
     def action_dismiss_picker(self) -> None:
         """Close without choosing."""
         self.dismiss(None)
-

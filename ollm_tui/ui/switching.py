@@ -105,7 +105,11 @@ class ModelSwitching(_Base):
             entry = resolve(self.settings, entry.name)
         settings = self.settings.with_(tier=None, context_explicit=False)
         placement = place(
-            settings, entry.info, self.memory_probe.snapshot(), load_all_profiles(self.settings), size
+            settings,
+            entry.info,
+            self.memory_probe.snapshot(),
+            load_all_profiles(self.settings),
+            size,
         )
         self.call_from_thread(self._switch_planned, entry.path, placement)
         return self.engine.load(entry.path, placement.options, self._load_cancel)

@@ -13,7 +13,10 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "memory_plan.py"
 def test_plan_is_within_25_percent_of_measured_rss_growth() -> None:
     out = subprocess.run(
         [sys.executable, str(BENCH), "--model", "starter", "--json"],
-        capture_output=True, text=True, timeout=240, check=True,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
     ).stdout
     rows = json.loads(out)
     assert [r["size"] for r in rows] == ["2K", "4K", "8K"]

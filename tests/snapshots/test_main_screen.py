@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from textual.pilot import Pilot
 
-from ollm_tui.core.hardware import GiB, DeviceMemory, fixed_probe
+from ollm_tui.core.hardware import DeviceMemory, GiB, fixed_probe
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.app import OllmApp

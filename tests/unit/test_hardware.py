@@ -5,9 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from ollm_tui.core.hardware import (
-    GiB,
     AmdSource,
     DeviceMemory,
+    GiB,
     HardwareProbe,
     NvmlSource,
     format_bytes,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ollm_tui.core.gguf_info import GGUFInfo, read_gguf_info
-from ollm_tui.core.hardware import GiB, DeviceMemory, HardwareProbe, NvmlSource, fixed_probe
+from ollm_tui.core.hardware import DeviceMemory, GiB, HardwareProbe, NvmlSource, fixed_probe
 from ollm_tui.core.tiers import (
     TierError,
     effective_limit,
@@ -25,20 +25,41 @@ def llama8b(smollm2_gguf: Path) -> GGUFInfo:
     """A Llama 3.1 8B Q4_K_M as its header would describe it (128 KiB of KV per token)."""
     base = read_gguf_info(smollm2_gguf)
     return replace(
-        base, name="Llama 3.1 8B", block_count=32, head_count=32, head_count_kv=8,
-        key_length=128, value_length=128, embedding_length=4096, context_length=131072,
-        vocab_size=128256, tensor_bytes=int(4.58 * GiB), head_count_kv_per_layer=None,
+        base,
+        name="Llama 3.1 8B",
+        block_count=32,
+        head_count=32,
+        head_count_kv=8,
+        key_length=128,
+        value_length=128,
+        embedding_length=4096,
+        context_length=131072,
+        vocab_size=128256,
+        tensor_bytes=int(4.58 * GiB),
+        head_count_kv_per_layer=None,
     )
 
 
 def ram(total_gib: float, free_gib: float) -> DeviceMemory:
-    return DeviceMemory("ram", "system RAM", int(total_gib * GiB), int((total_gib - free_gib) * GiB),
-                        int(free_gib * GiB))
+    return DeviceMemory(
+        "ram",
+        "system RAM",
+        int(total_gib * GiB),
+        int((total_gib - free_gib) * GiB),
+        int(free_gib * GiB),
+    )
 
 
 def gpu(name: str, total_gib: float, free_gib: float, index: int = 0) -> DeviceMemory:
-    return DeviceMemory("gpu", name, int(total_gib * GiB), int((total_gib - free_gib) * GiB),
-                        int(free_gib * GiB), index, "nvidia")
+    return DeviceMemory(
+        "gpu",
+        name,
+        int(total_gib * GiB),
+        int((total_gib - free_gib) * GiB),
+        int(free_gib * GiB),
+        index,
+        "nvidia",
+    )
 
 
 def test_limits_and_offered_sizes() -> None:
