@@ -201,7 +201,7 @@ def _placement(settings: Settings, entry: Any) -> Any:
     """The tier plan and load options for a resolved model (TierError if --tier is not offered)."""
     from ollm_tui.engine.planning import load_all_profiles, place
 
-    return place(settings, entry.info, profiles=load_all_profiles(settings))
+    return place(settings, entry.info, profiles=load_all_profiles(settings), save_profile=True)
 
 
 # -- ollm -p ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ollm_tui.core.chat_format import NAMED_FORMATS
+from ollm_tui.core.gguf_info import GGUFInfo
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,9 @@ def _context(table: object) -> tuple[float | None, tuple[tuple[int, int], ...]]:
         raise ValueError("[context] must be a table")
     fraction = table.get("effective")
     if fraction is not None and (
-        isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0.1 <= fraction <= 1.0
+        isinstance(fraction, bool)
+        or not isinstance(fraction, int | float)
+        or not 0.1 <= fraction <= 1.0
     ):
         raise ValueError("context.effective must be a number between 0.1 and 1.0")
     limits = table.get("limits", {})
@@ -161,3 +164,51 @@ def load_profiles(dirs: Iterable[Path]) -> ProfileSet:
                 result.errors.append(f"profile {path}: {exc}")
     result.profiles = list(by_name.values())
     return result
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in text.lower()).strip("-")
+
+
+def computed_profile_text(info: GGUFInfo, limits: Iterable[tuple[int, int]]) -> str:
+    """A profile for a model no profile matches, computed from its GGUF metadata."""
+    stem = _slug(
+        info.path.name[:-5] if info.path.name.lower().endswith(".gguf") else info.path.name
+    )
+    lines = [
+        f"# Computed by ollm from the GGUF metadata of {info.path.name}.",
+        "# Edit it freely: ollm never overwrites a file that exists.",
+        f"name = {_toml_str(info.name or stem)}",
+        "",
+        "[match]",
+        f"architecture = [{_toml_str(info.architecture)}]",
+        f"name_contains = [{_toml_str(stem)}]",
+        "",
+        "[chat]",
+    ]
+    if not info.has_chat_template:
+        lines.append('format = "chatml"  # the file has no chat template: a guess, change it')
+    lines += ["tools = false", "", "[context]", "effective = 0.85"]
+    pairs = ", ".join(f'"{size // 1024}K" = {limit}' for size, limit in limits)
+    if pairs:
+        lines.append(f"limits = {{ {pairs} }}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_str(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def save_computed_profile(folder: Path, info: GGUFInfo, limits: Iterable[tuple[int, int]]) -> Path:
+    """Write the computed profile for ``info`` into ``folder`` (kept if it exists); its path.
+
+    Raises OSError when the folder cannot be written.
+    """
+    stem = _slug(info.path.stem)
+    path = folder / f"auto-{stem}.toml"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".toml.part")
+        tmp.write_text(computed_profile_text(info, limits), encoding="utf-8")
+        tmp.replace(path)
+    return path

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ollm_tui.core.gguf_info import GGUFInfo
 from ollm_tui.core.hardware import HardwareProbe, HardwareSnapshot
-from ollm_tui.core.profiles import ProfileSet, load_profiles
+from ollm_tui.core.profiles import ProfileSet, load_profiles, parse_profile, save_computed_profile
 from ollm_tui.core.tiers import TierPlan, plan_tiers
 from ollm_tui.engine.base import LoadOptions
 from ollm_tui.resources import bundled_dir
@@ -56,6 +56,17 @@ def gpu_offload_possible(snapshot: HardwareSnapshot) -> bool:
     return bool(snapshot.gpus) and build_features().gpu_offload
 
 
+def _save_profile(
+    settings: Settings, info: GGUFInfo, profiles: ProfileSet, limits: list[tuple[int, int]]
+) -> None:
+    try:
+        path = save_computed_profile(settings.user_profiles_dir, info, limits)
+        profiles.profiles.append(parse_profile(path))
+        log.info("saved a computed profile for %s: %s", info.path.name, path)
+    except (OSError, ValueError) as exc:
+        log.warning("could not save a computed profile for %s: %s", info.path.name, exc)
+
+
 @dataclass(frozen=True)
 class Placement:
     """The tier plan for a model, and how to load it."""
@@ -77,9 +88,14 @@ def place(
     profiles: ProfileSet | None = None,
     choice: int | None = None,
     gpu_offload: bool | None = None,
+    save_profile: bool = False,
 ) -> Placement:
     """Plan ``info`` on this machine and pick its tier (``choice``, else ``settings.tier``,
-    else auto). Raises ``core.tiers.TierError`` when the chosen size is not offered."""
+    else auto). Raises ``core.tiers.TierError`` when the chosen size is not offered.
+
+    ``save_profile``: when no profile matches, compute one from the GGUF metadata and save
+    it in the user's profiles dir (loading a model does this; ``ollm doctor`` does not).
+    """
     snap = snapshot or HardwareProbe().snapshot()
     offload = gpu_offload_possible(snap) if gpu_offload is None else gpu_offload
     limits, fraction = {}, None
@@ -99,6 +115,8 @@ def place(
         limits=limits,
         **kwargs,
     )
+    if profile is None and profiles is not None and save_profile:
+        _save_profile(settings, info, profiles, [(o.size, o.n_ctx) for o in plan.options])
     layers = plan.chosen.plan.gpu_layers if offload else 0
     if settings.context_explicit:
         note = f"--context {settings.context_size} overrides the {plan.chosen.label} tier"

@@ -110,6 +110,7 @@ class ModelSwitching(_Base):
             self.memory_probe.snapshot(),
             load_all_profiles(self.settings),
             size,
+            save_profile=True,
         )
         self.call_from_thread(self._switch_planned, entry.path, placement)
         return self.engine.load(entry.path, placement.options, self._load_cancel)
