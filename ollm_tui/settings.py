@@ -59,6 +59,8 @@ class Settings:
     tier: int | None = None  # a context size picked with --tier; None = auto
     memory_budget: int | None = None  # bytes the memory planner may use (--memory-budget)
     memory_sample_s: float = 2.0  # how often the memory guard samples
+    # other tools' model folders, (kind, root): "hf", "lmstudio", "ollama"; from_env fills them
+    external_model_dirs: tuple[tuple[str, Path], ...] = ()
     n_threads: int = field(default_factory=default_threads)
     n_threads_batch: int = field(default_factory=default_threads)
     flash_attn: bool = True
@@ -115,6 +117,10 @@ class Settings:
         logs = Path(env.get("OLLM_LOG_DIR") or platformdirs.user_log_dir(APP_NAME))
         dirs = tuple(Path(p).expanduser() for p in env.get("OLLM_MODEL_DIRS", "").split(os.pathsep) if p)
         settings = cls(data_dir=data, config_dir=config, log_dir=logs, model_dirs=dirs)
+        if env.get("OLLM_SCAN_EXTERNAL", "1").strip().lower() not in {"0", "off", "false", "no"}:
+            from ollm_tui.engine.external_models import default_external_dirs
+
+            settings = settings.with_(external_model_dirs=default_external_dirs(env, Path.home()))
         if env.get("OLLM_MODEL"):
             settings = settings.with_(model=env["OLLM_MODEL"])
         if env.get("OLLM_THREADS"):

