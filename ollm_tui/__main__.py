@@ -197,11 +197,39 @@ def cmd_models(settings: Settings, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _placement(settings: Settings, entry: Any) -> Any:
-    """The tier plan and load options for a resolved model (TierError if --tier is not offered)."""
-    from ollm_tui.engine.planning import load_all_profiles, place
+def _placement(settings: Settings, entry: Any, chat_settings: dict | None = None) -> Any:
+    """The tier plan and load options for a resolved model (TierError if --tier is not offered).
 
-    return place(settings, entry.info, profiles=load_all_profiles(settings), save_profile=True)
+    ``chat_settings``: the settings of the chat about to open; a tier it was locked to for
+    this model is kept (unless the command line says otherwise, or the size is gone).
+    """
+    from ollm_tui.engine.planning import load_all_profiles, place, stored_choice
+
+    profiles = load_all_profiles(settings)
+    choice = stored_choice(settings, chat_settings or {}, entry.path)
+    if choice is not None:
+        try:
+            return place(settings, entry.info, profiles=profiles, choice=choice, save_profile=True)
+        except ValueError:  # the stored size is no longer offered: auto decides
+            pass
+    return place(settings, entry.info, profiles=profiles, save_profile=True)
+
+
+def _chat_settings(settings: Settings, title: str | None) -> dict | None:
+    """The stored settings of the saved chat ``title`` (None: no such chat, or no store)."""
+    if not title:
+        return None
+    from ollm_tui.store.db import Store, StoreError
+
+    try:
+        store = Store(settings.db_path)
+    except StoreError:
+        return None  # reported when the chat is opened for real
+    try:
+        chat = store.find_chat(title)
+        return chat.settings if chat else None
+    finally:
+        store.close()
 
 
 # -- ollm -p ---------------------------------------------------------------------------
@@ -231,7 +259,7 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
     for problem in profile_errors:
         _err(f"warning: {problem}")
     try:
-        placement = _placement(settings, entry)
+        placement = _placement(settings, entry, _chat_settings(settings, args.chat))
     except ValueError as exc:  # TierError: the size is not offered for this model
         _err(str(exc))
         engine.close()
@@ -253,6 +281,15 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     try:
         chat = (store.find_chat(args.chat) or store.create_chat(args.chat)) if args.chat else store.create_chat("ollm -p")
+        if args.chat:
+            store.update_chat_settings(
+                chat.id,
+                tier=placement.plan.chosen.label,
+                tier_manual=placement.plan.manual,
+                tier_reason=placement.override_note or placement.plan.reason,
+                n_ctx=info.n_ctx,
+                model_path=str(entry.path),
+            )
         session = ChatSession(store, engine, settings, chat)
         params = GenParams(
             temperature=settings.temperature, max_tokens=settings.max_tokens, seed=args.seed
@@ -332,7 +369,8 @@ def cmd_app(settings: Settings) -> int:
     try:
         entry = resolve(settings, settings.model)
         model_path = entry.path
-        placement = _placement(settings, entry)
+        chats = store.list_chats()  # the app opens the most recent chat
+        placement = _placement(settings, entry, chats[0].settings if chats else None)
     except EngineError as exc:
         startup_error = str(exc)
     except ValueError as exc:  # TierError

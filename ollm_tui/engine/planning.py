@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from ollm_tui.core.gguf_info import GGUFInfo
 from ollm_tui.core.hardware import HardwareProbe, HardwareSnapshot
 from ollm_tui.core.profiles import ProfileSet, load_profiles, parse_profile, save_computed_profile
-from ollm_tui.core.tiers import TierPlan, plan_tiers
+from ollm_tui.core.tiers import TierError, TierPlan, parse_tier, plan_tiers
 from ollm_tui.engine.base import LoadOptions
 from ollm_tui.resources import bundled_dir
 from ollm_tui.settings import Settings
@@ -65,6 +66,19 @@ def _save_profile(
         log.info("saved a computed profile for %s: %s", info.path.name, path)
     except (OSError, ValueError) as exc:
         log.warning("could not save a computed profile for %s: %s", info.path.name, exc)
+
+
+def stored_choice(settings: Settings, chat_settings: dict, model_path: Path) -> int | None:
+    """The tier a chat was locked to for this model, when nothing on the command line
+    overrides it (``--tier``, ``--context``); None otherwise (then auto decides)."""
+    if settings.tier is not None or settings.context_explicit:
+        return None
+    if chat_settings.get("model_path") != str(model_path):
+        return None
+    try:
+        return parse_tier(str(chat_settings.get("tier", "")))
+    except TierError:
+        return None
 
 
 @dataclass(frozen=True)

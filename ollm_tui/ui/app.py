@@ -229,6 +229,7 @@ class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
     async def open_chat(self, chat: Chat) -> None:
         """Show ``chat`` and make it the one new messages go to."""
         self.session = ChatSession(self.store, self.engine, self.settings, chat)
+        self.remember_tier(announce=False)  # the session's tier is this chat's too
         messages = self.store.messages(chat.id)
         await self.transcript.show(messages)
         self.transcript.border_subtitle = ""

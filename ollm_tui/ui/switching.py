@@ -128,13 +128,16 @@ class ModelSwitching(_Base):
     async def _show_divider(self: OllmApp) -> None:
         await self.transcript.show(self.store.messages(self.chat.id))
 
-    def remember_tier(self: OllmApp, info: ModelInfo) -> None:
+    def remember_tier(self: OllmApp, info: ModelInfo | None = None, announce: bool = True) -> None:
         """Show the tier in the status line and store it with the open chat."""
-        if self.placement is None or self.session is None:
+        info = info or self.engine.info
+        if self.placement is None or self.session is None or info is None:
             return
         plan = self.placement.plan
         self.status_line.tier = plan.chosen.label
-        if self.placement.override_note:
+        if not announce:
+            pass
+        elif self.placement.override_note:
             self.notify(self.placement.override_note, markup=False)
         elif not plan.chosen.fits:
             self.notify(f"Memory: {plan.reason}", severity="warning", timeout=15, markup=False)

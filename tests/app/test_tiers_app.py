@@ -201,3 +201,32 @@ async def test_pickers_refuse_while_a_model_loads(
         await pilot.press("f4")
         await wait_until(pilot, lambda: notes.has("A model is loading", "warning"))
         assert not isinstance(app.screen, TierPicker)
+
+
+async def test_a_chat_opened_later_records_the_session_tier(
+    settings: Settings, store: Store, starter: Path
+) -> None:
+    other = store.create_chat("Older chat")
+    store.add_message(other.id, "user", "hello")
+    newest = store.create_chat("Newest")
+    store.add_message(newest.id, "user", "hi")
+    app, _ = tier_app(settings, store, starter, Machine(0.5), FakeEngine())
+    async with app.run_test() as pilot:
+        await wait_ready(pilot)
+        assert app.chat.id == newest.id
+        await app.open_chat(store.get_chat(other.id))  # type: ignore[arg-type]
+        saved = store.get_chat(other.id)
+        assert (
+            saved is not None and saved.settings["tier"] == "4K" and saved.settings["n_ctx"] == 3328
+        )
+
+
+def test_stored_choice_rules(settings: Settings, starter: Path) -> None:
+    from ollm_tui.engine.planning import stored_choice
+
+    chat = {"tier": "2K", "model_path": str(starter)}
+    assert stored_choice(settings, chat, starter) == 2048
+    assert stored_choice(settings, chat, Path("/other.gguf")) is None  # another model
+    assert stored_choice(settings.with_(tier=8192), chat, starter) is None  # --tier wins
+    assert stored_choice(settings.with_(context_explicit=True), chat, starter) is None
+    assert stored_choice(settings, {"tier": "junk", "model_path": str(starter)}, starter) is None

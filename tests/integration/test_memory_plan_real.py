@@ -69,3 +69,15 @@ def test_tier_sets_the_engine_context_and_context_overrides_it(tmp_path: Path) -
     override = _ollm(tmp_path, "--tier", "2k", "--context", "2048")
     assert override["context_size"] == 2048
     assert override["tier_reason"] == "--context 2048 overrides the 2K tier"
+
+
+def test_a_chat_keeps_its_tier_across_invocations(tmp_path: Path) -> None:
+    first = _ollm(tmp_path, "--chat", "locked", "--tier", "2k")
+    assert first["tier"] == "2K" and first["context_size"] == 1536
+    again = _ollm(tmp_path, "--chat", "locked")  # no --tier: the chat's tier is kept
+    assert again["tier"] == "2K" and again["context_size"] == 1536
+    assert again["tier_reason"] == "2K chosen by you (auto would take 4K)"
+    other = _ollm(tmp_path, "--chat", "another")
+    assert other["tier"] == "4K"
+    moved = _ollm(tmp_path, "--chat", "locked", "--tier", "8k")  # the command line wins
+    assert moved["tier"] == "8K" and moved["context_size"] == 6912
