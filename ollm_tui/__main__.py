@@ -264,6 +264,8 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
         _err(str(exc))
         engine.close()
         return EXIT_USAGE
+    if not placement.plan.chosen.fits and not settings.context_explicit:
+        _err(f"warning: {placement.plan.reason}")
     try:
         info = engine.load(entry.path, placement.options)
     except EngineError as exc:

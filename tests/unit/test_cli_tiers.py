@@ -98,3 +98,20 @@ def test_parse_size_units() -> None:
     for bad in ("", "-5G", "12 parsecs", "1e9"):
         with pytest.raises(SettingsError):
             parse_size(bad, "--memory-budget")
+
+
+def test_prompt_warns_when_nothing_fits_before_loading(capsys, monkeypatch) -> None:
+    # a 20 MiB budget fits nothing: the warning comes before the model loads (which then
+    # fails here on purpose, so no model runs in a unit test)
+    from ollm_tui.engine import llama
+
+    def refuse(self, path, options, cancel=None):
+        from ollm_tui.engine.base import ModelLoadError
+
+        raise ModelLoadError(f"not loading in a unit test (n_ctx {options.n_ctx})")
+
+    monkeypatch.setattr(llama.LlamaEngine, "load", refuse)
+    assert main(["--memory-budget", "20MiB", "-p", "hi"]) == 3
+    err = capsys.readouterr().err
+    assert "warning: nothing fits: even 2K needs" in err and "20 MiB memory budget" in err
+    assert "n_ctx 1536" in err
