@@ -32,6 +32,7 @@ from ollm_tui.core.chat_format import (
     TemplateFormat,
 )
 from ollm_tui.core.gguf_info import GGUFError, GGUFInfo, read_gguf_info
+from ollm_tui.core.memory_plan import micro_batch
 from ollm_tui.core.profiles import ProfileSet
 from ollm_tui.engine.base import (
     CancelToken,
@@ -70,12 +71,6 @@ def _on_llama_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
 def install_llama_logging() -> None:
     """Route llama.cpp's logs to our logger (idempotent; the callback lives at module level)."""
     llama_cpp.llama_log_set(_on_llama_log, ctypes.c_void_p(0))
-
-
-LARGE_VOCAB = 100_000
-"""Vocabularies above this get a smaller micro-batch: the compute buffer is about
-n_ubatch x n_vocab x 4 bytes (514 MiB for Gemma's 262K vocab at 512, 128 MiB at 128) and
-prompt speed was measured the same."""
 
 
 def choose_format(
@@ -139,9 +134,8 @@ class LlamaEngine:
             except GGUFError as exc:
                 raise ModelLoadError(f"{path.name}: {exc}") from None
             start = time.perf_counter()
-            n_ubatch = options.n_ubatch
-            if (gguf.vocab_size or 0) > LARGE_VOCAB:
-                n_ubatch = min(n_ubatch, 128)
+            # the plan and the engine agree on the micro-batch (smaller for large vocabularies)
+            n_ubatch = micro_batch(gguf.vocab_size, options.n_ubatch)
             kwargs: dict[str, Any] = dict(
                 n_ctx=options.n_ctx,
                 n_batch=options.n_batch,
