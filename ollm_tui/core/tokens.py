@@ -24,7 +24,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
 from ollm_tui.core.token_cache import TokenCache, content_hash
@@ -94,6 +94,50 @@ def _find_contents(text: str, contents: Sequence[str]) -> list[tuple[int, int]] 
     return spots
 
 
+def _sentinel(i: int) -> str:
+    return f"\u27e6ollm{i}\u27e7"
+
+
+def locate_contents(
+    render: Callable[[Sequence[Message]], str], messages: Sequence[Message], text: str
+) -> list[tuple[int, int]] | None:
+    """Where each message's text lies in its rendered prompt ``text``, found structurally.
+
+    The messages are rendered again with a unique marker in place of each text; where the
+    template inserts texts verbatim (or trimmed), the prompt is the markers' frames with
+    the texts between them, which is checked. None when that does not hold (the caller
+    then searches for the texts, which can mistake a short text for template text).
+    """
+    try:
+        marked = render([{**m, "content": _sentinel(i)} for i, m in enumerate(messages)])
+    except Exception:  # noqa: BLE001 - a template may refuse the markers: search instead
+        return None
+    frames: list[str] = []
+    cursor = 0
+    for i in range(len(messages)):
+        marker = _sentinel(i)
+        at = marked.find(marker, cursor)
+        if at < 0:
+            return None
+        frames.append(marked[cursor:at])
+        cursor = at + len(marker)
+    frames.append(marked[cursor:])
+    for trim in (False, True):
+        spots = []
+        pos = 0
+        pieces = []
+        for frame, m in zip(frames, messages):
+            content = m["content"].strip() if trim else m["content"]
+            pos += len(frame)
+            spots.append((pos, pos + len(content)))
+            pos += len(content)
+            pieces += [frame, content]
+        pieces.append(frames[-1])
+        if pos + len(frames[-1]) == len(text) and "".join(pieces) == text:
+            return spots
+    return None
+
+
 def _last_special(text: str, start: int, end: int, specials: Sequence[str]) -> int | None:
     """The start of the last control-token text inside ``text[start:end]``."""
     best: int | None = None
@@ -104,17 +148,24 @@ def _last_special(text: str, start: int, end: int, specials: Sequence[str]) -> i
     return best
 
 
-def split_prompt(text: str, contents: Sequence[str], specials: Sequence[str]) -> list[Span]:
+def split_prompt(
+    text: str,
+    contents: Sequence[str],
+    specials: Sequence[str],
+    spots: list[tuple[int, int]] | None = None,
+) -> list[Span]:
     """Cut the rendered prompt ``text`` into spans that tokenize independently.
 
     ``contents`` are the messages' texts in order. Cuts are made only before a control
     token (one of ``specials``) that lies between two messages' texts, before the first, or
-    after the last; the spans cover ``text`` exactly, in order.
+    after the last; the spans cover ``text`` exactly, in order. ``spots`` (from
+    ``locate_contents``) says where the texts are; without it they are searched for.
     """
     if not text:
         return []
-    spots = _find_contents(text, contents) if specials else None
-    if spots is None:
+    if spots is None and specials:
+        spots = _find_contents(text, contents)
+    if spots is None or not specials:
         return [Span(0, len(text), tuple(range(len(contents))))]
     cuts: list[int] = [0]
     frame_start = 0
@@ -200,7 +251,9 @@ class TokenCounter:
             self.cache.note_memo_hit(sum(p.chars for p in memo.parts))
             return memo._replace(seconds=time.perf_counter() - start, misses=0)
         text = self.codec.render(messages)
-        spans = split_prompt(text, [m["content"] for m in messages], self.codec.specials)
+        specials = self.codec.specials
+        spots = locate_contents(self.codec.render, messages, text) if specials else None
+        spans = split_prompt(text, [m["content"] for m in messages], specials, spots)
         pieces = [text[s.start : s.end] for s in spans]
         keys = [content_hash(p) for p in pieces]
         sizes = {k: len(p) for k, p in zip(keys, pieces)}

@@ -26,7 +26,7 @@ import llama_cpp
 from ollm_tui.core.chat_format import ChatFormat, ChatFormatError
 from ollm_tui.core.gguf_info import GGUFError, read_gguf_info
 from ollm_tui.core.profiles import ProfileSet
-from ollm_tui.core.tokens import Message, split_prompt
+from ollm_tui.core.tokens import Message, locate_contents, split_prompt
 from ollm_tui.engine.base import ModelLoadError
 from ollm_tui.engine.llama import _token_text, choose_format, install_llama_logging
 
@@ -156,7 +156,8 @@ class LlamaCodec:
 
     def _parts_add_up(self, messages: Sequence[Message]) -> bool:
         text = self.render(messages)
-        spans = split_prompt(text, [m["content"] for m in messages], self._specials)
+        spots = locate_contents(self.render, messages, text)
+        spans = split_prompt(text, [m["content"] for m in messages], self._specials, spots)
         whole = self.count(text)
         return sum(self.count(text[s.start : s.end]) for s in spans) == whole
 
