@@ -22,6 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
+from ollm_tui.accounting import Accounting
 from ollm_tui.engine.base import Backend, CancelToken, LoadOptions, ModelInfo
 from ollm_tui.session import ChatSession
 from ollm_tui.settings import Settings
@@ -30,10 +31,13 @@ from ollm_tui.ui.bindings import APP_BINDINGS
 from ollm_tui.ui.chat_list import ChatList
 from ollm_tui.ui.clipboard import last_code_block, sent_note
 from ollm_tui.ui.composer import Composer
+from ollm_tui.ui.context_meter import THEME_VARIABLES as METER_VARIABLES
+from ollm_tui.ui.context_watch import ContextWatch
 from ollm_tui.ui.dialogs import ConfirmDialog, RenameDialog
 from ollm_tui.ui.generation import Turn, describe, run_turn
 from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
 from ollm_tui.ui.status import LoadState, StatusLine
+from ollm_tui.ui.token_stats import TokenCommands, TokenStatsScreen, stats_lines
 from ollm_tui.ui.transcript import AssistantMessage, MessageView, Transcript
 
 STOP_WAIT_S = 5.0
@@ -52,6 +56,7 @@ _SCREEN_ACTIONS = {
     "rename_chat",
     "delete_chat",
     "copy_code",
+    "token_stats",
 }
 
 
@@ -61,6 +66,7 @@ class OllmApp(App[None], inherit_bindings=False):
     CSS_PATH = "app.tcss"
     TITLE = "ollm"
     BINDINGS: ClassVar[list[BindingType]] = APP_BINDINGS
+    COMMANDS = App.COMMANDS | {TokenCommands}  # noqa: RUF012
     # (App annotates these oddly, so a ClassVar annotation here upsets mypy)
     HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (40, "-narrow"), (100, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (10, "-tall")]  # noqa: RUF012
@@ -98,6 +104,17 @@ class OllmApp(App[None], inherit_bindings=False):
         self.load_error: str | None = None
         """Why the model did not load."""
         self._load_cancel = CancelToken()
+        self.accounting = Accounting(settings, store)
+        """Token counts, the count cache and the budget (``accounting.py``)."""
+        self.context = ContextWatch(self, self.accounting)
+        """Keeps the context meter up to date (``ui/context_watch.py``)."""
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """The app's own theme variables (the context meter's colour bands), taken from
+        the theme's own success/warning/error text colours unless the theme sets them."""
+        colors = self.current_theme.to_color_system().generate()
+        own = {name: colors[ref.lstrip("$")] for name, ref in METER_VARIABLES.items()}
+        return {**super().get_theme_variable_defaults(), **own}
 
     # -- layout --------------------------------------------------------------------------
 
@@ -157,6 +174,7 @@ class OllmApp(App[None], inherit_bindings=False):
         self.status_line.model_name = info.name
         self.status_line.n_ctx = info.n_ctx
         self._set_load_state("ready")
+        self.context.model_loaded()
         if info.format_note:
             self.notify(info.format_note, severity="warning", timeout=10, markup=False)
 
@@ -214,6 +232,7 @@ class OllmApp(App[None], inherit_bindings=False):
         self.transcript.border_subtitle = ""
         self._show_chat_title()
         self.refresh_chat_list()
+        self.context.chat_opened()
         users = [m for m in messages if m.role == "user"]
         self.composer.recall = users[-1].content if users else None
         replies = [m for m in messages if m.role == "assistant" and "tokens_per_s" in m.meta]
@@ -379,6 +398,7 @@ class OllmApp(App[None], inherit_bindings=False):
         turn.reply_view.begin_stream(turn.buffer)
         self.status_line.activity = "generating…"
         self.refresh_bindings()
+        self.context.turn_started(turn)
         turn.worker = self._generate(turn)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
@@ -389,6 +409,7 @@ class OllmApp(App[None], inherit_bindings=False):
         self.turn = None
         self.status_line.activity = ""
         self.refresh_bindings()
+        self.context.turn_ended()
 
     @on(TurnBegan)
     def _turn_began(self, message: TurnBegan) -> None:
@@ -436,6 +457,17 @@ class OllmApp(App[None], inherit_bindings=False):
         self.composer.load_text(text if not typed.strip() else f"{text}\n{typed}")
         self.composer.move_cursor(self.composer.document.end)
         self.composer.focus()
+
+    @on(Composer.Changed, "#composer")
+    def _composer_changed(self, event: Composer.Changed) -> None:
+        self.context.composer_changed(event.text_area.text)
+
+    def action_token_stats(self) -> None:
+        """Show the context budget and the token-count cache figures."""
+        if isinstance(self.screen, TokenStatsScreen):
+            return
+        lines = stats_lines(self.context.last, self.accounting.figures())
+        self.push_screen(TokenStatsScreen(lines))
 
     # -- copying -------------------------------------------------------------------------
 

@@ -61,6 +61,13 @@ APP_BINDINGS: list[BindingType] = [
         tooltip="Copy the last fenced code block of the last reply (OSC 52).",
     ),
     Binding(
+        "f8",
+        "token_stats",
+        "Tokens",
+        id="token_stats",
+        tooltip="Show the context budget and the token-count cache figures.",
+    ),
+    Binding(
         "ctrl+q",
         "quit",
         "Quit",
@@ -71,7 +78,7 @@ APP_BINDINGS: list[BindingType] = [
     Binding("ctrl+c", "help_quit", show=False, system=True),
 ]
 """Bindings of ``OllmApp`` (which does not inherit ``App``'s); ids: stop, regenerate, new_chat,
-toggle_chats, rename_chat, delete_chat, copy_code, quit. Ctrl+C only explains how to quit."""
+toggle_chats, rename_chat, delete_chat, copy_code, token_stats, quit. Ctrl+C only explains how to quit."""
 
 MESSAGE_BINDINGS: list[BindingType] = [
     Binding("c", "copy", "Copy", id="copy_message", tooltip="Copy this message (OSC 52)."),

@@ -10,6 +10,8 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Label
 
+from ollm_tui.ui.context_meter import ContextMeter
+
 LoadState = Literal["loading", "ready", "failed", "none"]
 
 LOAD_STATE_TEXT: dict[str, str] = {
@@ -53,6 +55,7 @@ class StatusLine(Horizontal):
         yield Label(id="status-model", markup=False)
         yield Label(id="status-load", markup=False)
         yield Label(id="status-ctx", markup=False)
+        yield ContextMeter(id="status-meter")
         yield Label(id="status-activity", markup=False)
         yield Label(id="status-perf", markup=False)
 
@@ -67,10 +70,16 @@ class StatusLine(Horizontal):
             self.model_name,
             LOAD_STATE_TEXT[self.load_state],
             f"ctx {self.n_ctx}" if self.n_ctx else "",
+            self.meter.text if self._ready_to_draw else "",
             self.activity,
             self.perf,
         ]
         return " │ ".join(p for p in parts if p)
+
+    @property
+    def meter(self) -> ContextMeter:
+        """The context meter (see ``ui/context_meter.py``)."""
+        return self.query_one("#status-meter", ContextMeter)
 
     def show_done(self, tokens_per_s: float | None, ttft_s: float | None) -> None:
         """Show a finished reply's figures and clear the activity."""

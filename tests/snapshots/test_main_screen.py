@@ -46,6 +46,7 @@ async def settle(pilot: Pilot) -> None:
     assert isinstance(app, OllmApp)
     app.composer.cursor_blink = False
     await wait_until(pilot, lambda: app.load_state == "ready", what="the model to load")
+    await wait_until(pilot, lambda: app.context.counts > 0, what="the context meter")
     await pilot.pause()
 
 
