@@ -258,6 +258,7 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
                         "tokens_per_s": round(done.tokens_per_s, 2) if done else None,
                         "finish_reason": done.finish_reason if done else None,
                         "context_size": info.n_ctx,
+                        "context": context_figures(engine, settings, store, session),
                     },
                     ensure_ascii=False,
                 )
@@ -268,6 +269,40 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         engine.close()
         store.close()
+
+
+def context_figures(engine: Any, settings: Settings, store: Any, session: Any) -> dict[str, Any] | None:
+    """Exact token figures of the chat after the turn (for ``--output json``).
+
+    ``tokens`` is what the model is fed for the whole chat now (system prompt, every
+    message, the reply opener); ``used`` is that minus the system prompt, against the
+    ``budget`` (limit - system prompt - reply reserve). None, with a warning, if the
+    tokenizer cannot be used.
+    """
+    from ollm_tui.accounting import Accounting
+
+    accounting = Accounting(settings, store)
+    try:
+        accounting.attach(engine.counting_codec(shared=True))
+        history = session.engine_messages(session.history())
+        measured = accounting.measure(history, engine.info.n_ctx)
+    except Exception as exc:  # noqa: BLE001 - the reply is out already; the figures are extra
+        _err(f"warning: token figures unavailable: {exc}")
+        return None
+    finally:
+        accounting.detach()
+    usage, budget = measured.usage, measured.usage.budget
+    return {
+        "tokens": measured.breakdown.total,
+        "messages": len(history),
+        "system_tokens": budget.system,
+        "template_overhead": measured.breakdown.overhead,
+        "used": usage.used,
+        "budget": budget.available,
+        "percent": round(usage.percent, 2),
+        "limit": budget.limit,
+        "reply_reserve": budget.reserve,
+    }
 
 
 # -- the app -----------------------------------------------------------------------------
@@ -304,6 +339,7 @@ def cmd_app(settings: Settings) -> int:
     try:
         app.run()
     finally:
+        app.accounting.detach()  # saves the estimate calibration, frees the tokenizer
         engine.close()
         store.close()
     return app.return_code or EXIT_OK
