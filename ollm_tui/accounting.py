@@ -47,7 +47,9 @@ class Accounting:
         if self.table is not None:
             saved = self.table.load_calibration(codec.fingerprint)
             if saved is not None:
-                calibration.exact, calibration.estimate, calibration.message_overhead = saved
+                sums, overhead = saved
+                calibration.sums.update(sums)
+                calibration.message_overhead = overhead
         self.counter = TokenCounter(codec, self.cache, calibration)
         return self.counter
 
@@ -71,9 +73,7 @@ class Accounting:
             return
         cal = counter.calibration
         try:
-            self.table.save_calibration(
-                counter.fingerprint, cal.exact, cal.estimate, cal.message_overhead
-            )
+            self.table.save_calibration(counter.fingerprint, cal.sums, cal.message_overhead)
         except Exception as exc:  # noqa: BLE001 - a closed store must not break shutdown
             log.warning("could not save the token calibration: %s", exc)
 

@@ -20,7 +20,6 @@ messages (the ``plain`` format) give fewer, larger parts; the sum is still exact
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -28,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
 from ollm_tui.core.token_cache import TokenCache, content_hash
-from ollm_tui.core.token_estimate import Calibration, raw_estimate
+from ollm_tui.core.token_estimate import Calibration, raw_estimate, text_kind
 
 Message = dict[str, str]
 """A chat message: ``{"role": ..., "content": ...}``."""
@@ -227,7 +226,7 @@ class TokenCounter:
         self.cache = cache
         self.calibration = calibration or Calibration()
         self._system_cost: dict[str, int] = {}
-        self._memo: OrderedDict[bytes, Breakdown] = OrderedDict()
+        self._memo: OrderedDict[int, Breakdown] = OrderedDict()
         self._memo_lock = threading.Lock()
 
     @property
@@ -238,11 +237,8 @@ class TokenCounter:
     def count(self, messages: Sequence[Message]) -> Breakdown:
         """The exact prompt tokens the engine feeds for ``messages``, part by part."""
         start = time.perf_counter()
-        digest = hashlib.blake2b(digest_size=16)
-        for m in messages:
-            digest.update(f"{m['role']}\0{len(m['content'])}\0".encode())
-            digest.update(m["content"].encode("utf-8", "surrogatepass"))
-        memo_key = digest.digest()
+        # in-process only, so Python's own (randomised, 64-bit) string hash is enough here
+        memo_key = hash(tuple((m["role"], m["content"]) for m in messages))
         with self._memo_lock:
             memo = self._memo.get(memo_key)
             if memo is not None:
@@ -324,7 +320,6 @@ class TokenCounter:
             return
         frame = piece.replace(content, "", 1) if content in piece else ""
         overhead = self.codec.count(frame) if frame else 0
-        estimate = raw_estimate(content)
-        self.calibration.add(max(0, tokens - overhead), estimate)
+        self.calibration.add(max(0, tokens - overhead), raw_estimate(content), text_kind(content))
         cal = self.calibration
         cal.message_overhead = 0.9 * cal.message_overhead + 0.1 * overhead

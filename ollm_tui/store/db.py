@@ -99,11 +99,13 @@ def _v2(db: sqlite3.Connection) -> None:
             PRIMARY KEY (fingerprint, hash)
         ) WITHOUT ROWID;
         CREATE TABLE token_calibration (
-            fingerprint TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            kind TEXT NOT NULL,
             exact INTEGER NOT NULL,
             estimate INTEGER NOT NULL,
             message_overhead REAL NOT NULL,
-            updated_at REAL NOT NULL
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (fingerprint, kind)
         );
         """
     )

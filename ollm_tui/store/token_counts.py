@@ -9,7 +9,7 @@ and go through the ``Store``'s connection and lock.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,22 +72,29 @@ class TokenCountTable:
                 [(fingerprint, h, n) for h, n in counts.items()],
             )
 
-    def load_calibration(self, fingerprint: str) -> tuple[int, int, float] | None:
-        """(exact, estimate, message overhead) saved for this tokenizer, or None."""
+    def load_calibration(self, fingerprint: str) -> tuple[dict[str, list[int]], float] | None:
+        """({kind: [exact, estimate]}, message overhead) saved for this tokenizer, or None."""
         with self.store._lock:
-            row = self.store._db.execute(
-                "SELECT exact, estimate, message_overhead FROM token_calibration WHERE fingerprint = ?",
+            rows = self.store._db.execute(
+                "SELECT kind, exact, estimate, message_overhead FROM token_calibration "
+                "WHERE fingerprint = ?",
                 (fingerprint,),
-            ).fetchone()
-        return (int(row[0]), int(row[1]), float(row[2])) if row else None
+            ).fetchall()
+        if not rows:
+            return None
+        return {str(k): [int(e), int(r)] for k, e, r, _ in rows}, float(rows[0][3])
 
-    def save_calibration(self, fingerprint: str, exact: int, estimate: int, overhead: float) -> None:
-        """Remember this tokenizer's calibration sums."""
+    def save_calibration(
+        self, fingerprint: str, sums: Mapping[str, Sequence[int]], overhead: float
+    ) -> None:
+        """Remember this tokenizer's calibration sums (per text kind)."""
+        now = time.time()
         with self.store._tx() as db:
-            db.execute(
+            db.executemany(
                 "INSERT OR REPLACE INTO token_calibration "
-                "(fingerprint, exact, estimate, message_overhead, updated_at) VALUES (?, ?, ?, ?, ?)",
-                (fingerprint, exact, estimate, overhead, time.time()),
+                "(fingerprint, kind, exact, estimate, message_overhead, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(fingerprint, k, v[0], v[1], overhead, now) for k, v in sums.items()],
             )
 
     def figures(self) -> CacheFigures:

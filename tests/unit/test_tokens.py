@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from ollm_tui.accounting import Accounting
 from ollm_tui.core.budget import Usage, band_of, make_budget, reply_reserve
 from ollm_tui.core.token_cache import TokenCache, content_hash
-from ollm_tui.core.token_estimate import Calibration, raw_estimate
+from ollm_tui.core.token_estimate import Calibration, raw_estimate, text_kind
 from ollm_tui.core.tokens import TokenCounter, split_prompt
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import SCHEMA_VERSION, Store
@@ -165,7 +165,7 @@ def test_counts_survive_a_restart_in_sqlite(tmp_path: Path) -> None:
     accounting.attach(codec)
     messages = convo("persist me", "ok")
     first = accounting.measure(messages, 4096)
-    accounting.counter.calibration.add(110, 100)  # type: ignore[union-attr]
+    accounting.counter.calibration.add(110, 100, "code")  # type: ignore[union-attr]
     accounting.detach()
     store.close()
 
@@ -177,7 +177,7 @@ def test_counts_survive_a_restart_in_sqlite(tmp_path: Path) -> None:
     assert again.breakdown.total == first.breakdown.total
     assert fresh.counted == []  # every part came from the table
     assert accounting.cache.stats.disk_hits >= len(first.breakdown.parts)
-    assert accounting.counter.calibration.exact >= 110  # type: ignore[union-attr]
+    assert accounting.counter.calibration.sums["code"][0] >= 110  # type: ignore[union-attr]
     figures = cache_figures(store)
     assert figures["tokenizers"] == 1 and figures["entries"] >= len(first.breakdown.parts)
     assert accounting.figures()["stored"] == figures
@@ -218,3 +218,15 @@ def test_estimates_work_offline_and_calibrate() -> None:
     assert cal.ratio == 1.2
     assert cal.scaled(text) == round(raw_estimate(text) * 1.2)
     assert cal.message(text) == cal.scaled(text) + round(cal.message_overhead)
+
+
+def test_code_and_prose_are_calibrated_apart() -> None:
+    code = "def f(x):\n    return {'a': [x * 2, (x + 1) % 3]}  # ok\n"
+    prose = "The meter shows how much of the context budget the chat uses, and warns once."
+    assert text_kind(code) == "code" and text_kind(prose) == "prose" and text_kind("") == "prose"
+    cal = Calibration()
+    cal.add(130, 100, "code")
+    assert cal.ratio_for("code") == 1.3 and cal.ratio_for("prose") == 1.3  # prose borrows
+    cal.add(105, 100, "prose")
+    assert cal.ratio_for("prose") == 1.05 and cal.ratio == 235 / 200
+    assert cal.scaled(code) == round(raw_estimate(code) * 1.3)
