@@ -12,6 +12,8 @@ import logging
 from functools import partial
 from typing import TYPE_CHECKING
 
+from textual.css.query import NoMatches
+
 from ollm_tui.accounting import Accounting, Measured
 from ollm_tui.session import ChatSession
 
@@ -52,6 +54,14 @@ class ContextWatch:
     def meter(self) -> ContextMeter:
         """The status line's meter."""
         return self.app.status_line.meter
+
+    def _live_meter(self) -> ContextMeter | None:
+        """The meter, or None while the screen is being torn down (timers and worker
+        results can arrive after that)."""
+        try:
+            return self.meter
+        except NoMatches:
+            return None
 
     # -- the tokenizer -------------------------------------------------------------------
 
@@ -105,17 +115,18 @@ class ContextWatch:
 
     def _show(self, chat_id: int, measured: Measured) -> None:
         session = self.app.session
-        if session is None or session.chat.id != chat_id:
+        meter = self._live_meter()
+        if session is None or session.chat.id != chat_id or meter is None:
             return
         self.last = measured
         self.counts += 1
         if self.app.turn is None:
-            self.meter.inflight = 0
-        self.meter.exact = measured.usage
-        self._maybe_warn(chat_id)
+            meter.inflight = 0
+        meter.exact = measured.usage
+        self._maybe_warn(chat_id, meter)
 
-    def _maybe_warn(self, chat_id: int) -> None:
-        usage = self.meter.exact
+    def _maybe_warn(self, chat_id: int, meter: ContextMeter) -> None:
+        usage = meter.exact
         threshold = self.app.settings.context_warn_percent
         if usage is None or chat_id in self.warned or usage.percent < threshold:
             return
@@ -135,8 +146,10 @@ class ContextWatch:
     def chat_opened(self) -> None:
         """A chat was opened: forget the old figure and count the new chat."""
         self.last = None
-        self.meter.exact = None
-        self.meter.inflight = 0
+        meter = self._live_meter()
+        if meter is not None:
+            meter.exact = None
+            meter.inflight = 0
         self.refresh()
 
     def composer_changed(self, text: str) -> None:
@@ -146,13 +159,16 @@ class ContextWatch:
         self._debounce = self.app.set_timer(DEBOUNCE_S, partial(self._estimate, text))
 
     def _estimate(self, text: str) -> None:
+        meter = self._live_meter()
+        if meter is None:
+            return
         if len(text) <= INLINE_CHARS:
-            self.meter.typing = self.accounting.estimate(text)
+            meter.typing = self.accounting.estimate(text)
             return
 
         def work() -> None:
             tokens = self.accounting.estimate(text)
-            self.app.call_from_thread(setattr, self.meter, "typing", tokens)
+            self.app.call_from_thread(setattr, meter, "typing", tokens)
 
         self.app.run_worker(
             work, thread=True, group="tokens-estimate", exclusive=True, exit_on_error=False
@@ -164,7 +180,9 @@ class ContextWatch:
         self.meter.typing = 0
 
         def tick() -> None:
-            self.meter.inflight = sent + turn.buffer.appends
+            meter = self._live_meter()
+            if meter is not None:
+                meter.inflight = sent + turn.buffer.appends
 
         tick()
         if self._stream_timer is not None:
@@ -177,5 +195,9 @@ class ContextWatch:
             self._stream_timer.stop()
             self._stream_timer = None
         self.refresh()
-        if self.app.composer.text:
-            self.composer_changed(self.app.composer.text)
+        try:
+            text = self.app.composer.text
+        except NoMatches:
+            return
+        if text:
+            self.composer_changed(text)

@@ -29,14 +29,14 @@ async def test_meter_is_exact_after_each_turn(settings: Settings, store: Store):
     app, _ = make_test_app(settings, store, engine)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_ready(pilot)
-        await wait_until(pilot, lambda: app.context.counts >= 1, what="the first count")
+        await wait_until(pilot, lambda: app.context.counts >= 1, what="the first count", timeout=30)
         system = engine.count_prompt_tokens([{"role": "system", "content": settings.system_prompt}])
         usage = meter(app).exact
         assert usage is not None and usage.used == 0 and usage.budget.system == system
         assert usage.budget.available == 4096 - system - 1024
         for n, text in enumerate(["hello there", "and a second message"], start=1):
             await send(pilot, text)
-            await wait_until(pilot, lambda: app.turn is None and app.context.counts >= n + 1)
+            await wait_until(pilot, lambda: app.turn is None and app.context.counts >= n + 1, timeout=30)
             usage = meter(app).exact
             assert usage is not None and usage.exact
             assert usage.used + system == prompt_tokens(app, engine)
@@ -54,18 +54,18 @@ async def test_typing_adds_an_estimate_and_streaming_counts_the_reply(
     app, _ = make_test_app(settings, store, engine)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_ready(pilot)
-        await wait_until(pilot, lambda: app.context.counts >= 1)
+        await wait_until(pilot, lambda: app.context.counts >= 1, timeout=30)
         base = meter(app).exact.used  # type: ignore[union-attr]
         app.composer.focus()
         await pilot.press(*"some words typed")
-        await wait_until(pilot, lambda: meter(app).typing > 0, what="the typing estimate")
+        await wait_until(pilot, lambda: meter(app).typing > 0, what="the typing estimate", timeout=30)
         assert meter(app).text.startswith("~")
         assert meter(app).usage.used == base + meter(app).typing  # type: ignore[union-attr]
         await pilot.press("enter")
-        await wait_until(pilot, lambda: meter(app).inflight > 20, what="streamed tokens")
+        await wait_until(pilot, lambda: meter(app).inflight > 20, what="streamed tokens", timeout=30)
         assert meter(app).typing == 0  # the composer was cleared
         await wait_until(pilot, lambda: app.turn is None, timeout=15)
-        await wait_until(pilot, lambda: meter(app).inflight == 0 and meter(app).usage.exact)  # type: ignore[union-attr]
+        await wait_until(pilot, lambda: meter(app).inflight == 0 and meter(app).usage.exact, timeout=30)  # type: ignore[union-attr]
 
 
 async def test_one_warning_per_chat_at_70_percent_and_red_above_80(
@@ -76,16 +76,17 @@ async def test_one_warning_per_chat_at_70_percent_and_red_above_80(
     app, notes = make_test_app(settings, store, engine)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_ready(pilot)
+        await wait_until(pilot, lambda: app.context.counts >= 1, timeout=30)
         budget = 400 - 15 - 100  # system prompt: 11 words + 4; reserve: a quarter
         await send(pilot, " ".join(["word"] * int(budget * 0.5)))
-        await wait_until(pilot, lambda: app.turn is None and app.context.counts >= 2)
+        await wait_until(pilot, lambda: app.turn is None and app.context.counts >= 2, timeout=30)
         assert not notes.has("context budget")
         await send(pilot, " ".join(["word"] * int(budget * 0.3)))
-        await wait_until(pilot, lambda: app.turn is None and app.context.counts >= 3)
+        await wait_until(pilot, lambda: app.turn is None and app.context.counts >= 3, timeout=30)
         assert notes.has("of its context budget", "warning")
         assert "-high" in meter(app).classes and meter(app).usage.percent > 80  # type: ignore[union-attr]
         await send(pilot, "more")
-        await wait_until(pilot, lambda: app.turn is None and app.context.counts >= 4)
+        await wait_until(pilot, lambda: app.turn is None and app.context.counts >= 4, timeout=30)
         assert len([m for m in notes.messages() if "context budget" in m]) == 1
 
 
@@ -93,18 +94,19 @@ async def test_token_stats_view_opens_by_key_and_palette(settings: Settings, sto
     app, _ = make_test_app(settings, store, FakeEngine(reply="fine"))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_ready(pilot)
+        await wait_until(pilot, lambda: app.context.counts >= 1, timeout=30)
         await send(pilot, "count me")
-        await wait_until(pilot, lambda: app.turn is None and app.context.counts >= 2)
+        await wait_until(pilot, lambda: app.turn is None and app.context.counts >= 2, timeout=30)
         await pilot.press("f8")
-        await wait_until(pilot, lambda: isinstance(app.screen, TokenStatsScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, TokenStatsScreen), timeout=30)
         text = "\n".join(app.screen.lines)  # type: ignore[attr-defined]
         assert "budget           =" in text and "memory hits" in text and "misses" in text
         assert "hit rate" in text and "time saved" in text and "on disk" in text
         await pilot.press("escape")
-        await wait_until(pilot, lambda: not isinstance(app.screen, TokenStatsScreen))
+        await wait_until(pilot, lambda: not isinstance(app.screen, TokenStatsScreen), timeout=30)
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"token stats")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, TokenStatsScreen), what=COMMAND)
+        await wait_until(pilot, lambda: isinstance(app.screen, TokenStatsScreen), what=COMMAND, timeout=30)
