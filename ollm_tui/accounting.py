@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ollm_tui.core.budget import Usage, make_budget
@@ -39,10 +40,14 @@ class Accounting:
         self.table = TokenCountTable(store) if store is not None else None
         self.cache = TokenCache(self.table)
         self.counter: TokenCounter | None = None
+        self.source: Path | None = None
+        """The model file the counter's tokenizer was loaded from."""
 
-    def attach(self, codec: PromptCodec) -> TokenCounter:
-        """Count with ``codec`` from now on (closing the previous one if it owned a model)."""
+    def attach(self, codec: PromptCodec, source: Path | None = None) -> TokenCounter:
+        """Count with ``codec`` (of the model file ``source``) from now on, closing the
+        previous one if it owned a model."""
         self.detach()
+        self.source = source
         calibration = Calibration()
         if self.table is not None:
             saved = self.table.load_calibration(codec.fingerprint)
@@ -52,6 +57,13 @@ class Accounting:
                 calibration.message_overhead = overhead
         self.counter = TokenCounter(codec, self.cache, calibration)
         return self.counter
+
+    def counter_for(self, model: Path) -> TokenCounter | None:
+        """The counter if its tokenizer was loaded from ``model``, else None."""
+        counter = self.counter
+        if counter is None or self.source is None or Path(self.source) != Path(model):
+            return None
+        return counter
 
     def detach(self) -> None:
         """Stop counting with the current codec (saving its calibration)."""

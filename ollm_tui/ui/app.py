@@ -227,6 +227,7 @@ class OllmApp(App[None], inherit_bindings=False):
     async def open_chat(self, chat: Chat) -> None:
         """Show ``chat`` and make it the one new messages go to."""
         self.session = ChatSession(self.store, self.engine, self.settings, chat)
+        self.session.accounting = self.accounting  # exact counts from the cache in fit()
         messages = self.store.messages(chat.id)
         await self.transcript.show(messages)
         self.transcript.border_subtitle = ""

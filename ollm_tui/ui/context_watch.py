@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.css.query import NoMatches
@@ -70,15 +71,17 @@ class ContextWatch:
         make = getattr(self.app.engine, "counting_codec", None)
         if make is None:
             return
+        info = self.app.engine.info
+        source = info.path if info is not None else None
         self.app.run_worker(
-            partial(self._attach, make), thread=True, group="tokens-load", exclusive=True,
+            partial(self._attach, make, source), thread=True, group="tokens-load", exclusive=True,
             exit_on_error=False, name="load tokenizer",
         )
 
-    def _attach(self, make: object) -> None:
+    def _attach(self, make: object, source: Path | None) -> None:
         try:
             codec = make()  # type: ignore[operator]
-            self.accounting.attach(codec)
+            self.accounting.attach(codec, source)
         except Exception as exc:  # noqa: BLE001 - the meter is optional, the chat is not
             log.exception("cannot load the tokenizer for counting")
             self.app.call_from_thread(self._report, f"Token counts are unavailable: {exc}")
