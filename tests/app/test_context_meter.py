@@ -7,6 +7,8 @@ by ``tests/integration/test_app_tokens_real.py``.
 
 from __future__ import annotations
 
+import threading
+
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.context_meter import ContextMeter
@@ -110,3 +112,31 @@ async def test_token_stats_view_opens_by_key_and_palette(settings: Settings, sto
         await pilot.pause(0.3)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, TokenStatsScreen), what=COMMAND, timeout=30)
+
+
+async def test_long_texts_and_exact_counts_are_counted_off_the_ui_thread(
+    settings: Settings, store: Store
+):
+    app, _ = make_test_app(settings, store, FakeEngine(reply="ok"))
+    threads: dict[str, set[str]] = {"estimate": set(), "measure": set()}
+    estimate, measure = app.accounting.estimate, app.accounting.measure
+
+    def spy_estimate(text):
+        if len(text) > 10_000:
+            threads["estimate"].add(threading.current_thread().name)
+        return estimate(text)
+
+    def spy_measure(*args):
+        threads["measure"].add(threading.current_thread().name)
+        return measure(*args)
+
+    app.accounting.estimate = spy_estimate  # type: ignore[method-assign]
+    app.accounting.measure = spy_measure  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_ready(pilot)
+        await wait_until(pilot, lambda: app.context.counts >= 1, timeout=30)
+        app.composer.load_text("lorem ipsum dolor " * 5_000)  # a 90,000-character paste
+        await wait_until(pilot, lambda: meter(app).typing > 10_000, timeout=30)
+    main = threading.main_thread().name
+    assert threads["estimate"] and main not in threads["estimate"]
+    assert threads["measure"] and main not in threads["measure"]
