@@ -28,16 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ollm_tui.accounting import Accounting  # noqa: E402
-from ollm_tui.core.profiles import load_profiles  # noqa: E402
-from ollm_tui.core.token_cache import TokenCache  # noqa: E402
-from ollm_tui.core.token_estimate import Calibration, chars_estimate, raw_estimate  # noqa: E402
-from ollm_tui.core.tokens import TokenCounter  # noqa: E402
-from ollm_tui.engine.registry import gemma_test_model_path, starter_model_path  # noqa: E402
-from ollm_tui.engine.tokenizer import load_codec  # noqa: E402
-from ollm_tui.resources import bundled_dir  # noqa: E402
-from ollm_tui.settings import Settings  # noqa: E402
-from ollm_tui.store.db import Store  # noqa: E402
+from ollm_tui.accounting import Accounting
+from ollm_tui.core.profiles import load_profiles
+from ollm_tui.core.token_estimate import Calibration, chars_estimate, raw_estimate
+from ollm_tui.engine.registry import gemma_test_model_path, starter_model_path
+from ollm_tui.engine.tokenizer import load_codec
+from ollm_tui.resources import bundled_dir
+from ollm_tui.settings import Settings
+from ollm_tui.store.db import Store
 
 
 def corpus() -> tuple[list[str], list[str]]:
@@ -47,8 +45,15 @@ def corpus() -> tuple[list[str], list[str]]:
         for para in page.read_text().split("\n\n"):
             if len(para) > 200 and not para.lstrip().startswith(("|", "```", "#", "-")):
                 prose.append(para)
-    import argparse as a, json.decoder as j, textwrap as t, pathlib as p  # noqa: E401
-    import collections, email.message, logging, subprocess, threading  # noqa: E401
+    import argparse as a
+    import collections
+    import email.message
+    import json.decoder as j
+    import logging
+    import pathlib as p
+    import subprocess
+    import textwrap as t
+    import threading
 
     for module in (collections, email.message, logging, subprocess, threading):  # docstrings
         for _, obj in inspect.getmembers(module, lambda o: inspect.isclass(o) or inspect.isfunction(o)):

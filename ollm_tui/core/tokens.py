@@ -24,6 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from typing import NamedTuple, Protocol
 
 from ollm_tui.core.token_cache import TokenCache, content_hash
@@ -176,7 +177,7 @@ def split_prompt(
     cuts.append(len(text))
     spans = []
     i = 0
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in pairwise(cuts):
         first = i
         while i < len(spots) and spots[i][0] < b:
             i += 1

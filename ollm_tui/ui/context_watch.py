@@ -82,7 +82,7 @@ class ContextWatch:
         try:
             codec = make()  # type: ignore[operator]
             self.accounting.attach(codec, source)
-        except Exception as exc:  # noqa: BLE001 - the meter is optional, the chat is not
+        except Exception as exc:
             log.exception("cannot load the tokenizer for counting")
             self.app.call_from_thread(self._report, f"Token counts are unavailable: {exc}")
             return
@@ -110,7 +110,7 @@ class ContextWatch:
         try:
             messages = session.engine_messages(session.history())
             measured = self.accounting.measure(messages, n_ctx)  # type: ignore[arg-type]
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.exception("token count failed")
             self.app.call_from_thread(self._report, f"Token counting failed: {exc}")
             return

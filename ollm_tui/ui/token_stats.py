@@ -42,8 +42,10 @@ def stats_lines(measured: Measured | None, figures: dict[str, Any]) -> list[str]
             f"  reply reserve    − {b.reserve:>10,}",
             f"  budget           = {b.available:>10,}",
             f"  used               {usage.used:>10,}  ({usage.percent:.1f}%)",
-            f"  prompt tokens      {parts.total:>10,}  ({len(parts.parts)} parts, "
-            f"{parts.overhead} template overhead)",
+            (
+                f"  prompt tokens      {parts.total:>10,}  ({len(parts.parts)} parts, "
+                f"{parts.overhead} template overhead)"
+            ),
             f"  last count         {parts.seconds * 1000:>10.1f} ms, {parts.misses} parts tokenized",
             "",
         ]

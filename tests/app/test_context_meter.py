@@ -38,7 +38,7 @@ async def test_meter_is_exact_after_each_turn(settings: Settings, store: Store):
         assert usage.budget.available == 4096 - system - 1024
         for n, text in enumerate(["hello there", "and a second message"], start=1):
             await send(pilot, text)
-            await wait_until(pilot, lambda: app.turn is None and app.context.counts >= n + 1, timeout=30)
+            await wait_until(pilot, lambda n=n: app.turn is None and app.context.counts >= n + 1, timeout=30)
             usage = meter(app).exact
             assert usage is not None and usage.exact
             assert usage.used + system == prompt_tokens(app, engine)

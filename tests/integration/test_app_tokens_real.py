@@ -21,7 +21,7 @@ async def test_meter_is_exact_after_every_turn(settings, store, smollm_path, gem
         for n, text in enumerate(["Name a fruit.", "And a vegetable? ```x = 1``` naïve 東京"], start=1):
             await send(pilot, text)
             await wait_until(
-                pilot, lambda: app.turn is None and app.context.counts >= n + 1, timeout=60,
+                pilot, lambda n=n: app.turn is None and app.context.counts >= n + 1, timeout=60,
                 what=f"turn {n} and its count",
             )
             session = app.session
