@@ -179,7 +179,11 @@ class ContextWatch:
 
     def turn_started(self, turn: Turn) -> None:
         """A reply starts streaming: count the sent message and the reply as it grows."""
-        sent = self.accounting.estimate(turn.text) if turn.text else 0
+        text = turn.text or ""
+        if len(text) <= INLINE_CHARS:
+            sent = self.accounting.estimate(text)
+        else:  # the composer's estimate (made in a worker), or a quick guess until it came
+            sent = self.meter.typing or len(text) // 4
         self.meter.typing = 0
 
         def tick() -> None:
