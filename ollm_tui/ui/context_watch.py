@@ -31,7 +31,7 @@ DEBOUNCE_S = 0.25
 """Typing pause after which the composer's text is estimated."""
 STREAM_EVERY_S = 0.25
 """How often the meter takes the streaming reply's token count."""
-INLINE_CHARS = 8_000
+INLINE_CHARS = 2_000
 """Texts up to this long are estimated on the UI thread (tiktoken: well under 1 ms)."""
 
 
