@@ -167,8 +167,8 @@ def bench_estimates(name: str, path: Path, prose: list[str], code: list[str], pr
 
 
 def bench_keystroke(prose: list[str]) -> None:
-    from tests.app.helpers import make_test_app, wait_ready, wait_until
     from ollm_tui.ui.context_watch import INLINE_CHARS
+    from tests.app.helpers import make_test_app, wait_ready, wait_until
     from tests.fakes import FakeEngine
 
     async def run() -> list[tuple[int, float]]:
