@@ -53,6 +53,10 @@ _VERIFY_MESSAGES: list[Message] = [
 ]
 
 
+class CodecClosedError(RuntimeError):
+    """Counting with a codec after ``close()`` (never touches the freed vocabulary)."""
+
+
 class LlamaCodec:
     """Tokenizer + chat format of one GGUF model (thread-safe: calls are serialised)."""
 
@@ -63,6 +67,7 @@ class LlamaCodec:
         self._format = fmt
         self._lock = lock or threading.RLock()
         self._owned = owned
+        self._closed = False
         self._bos_text = _token_text(llm, llm.token_bos())
         self._add_bos = bool(llm._model.add_bos_token()) and llm.token_bos() >= 0
         self._fingerprint = self._make_fingerprint()
@@ -97,6 +102,8 @@ class LlamaCodec:
         if not text:
             return 0
         with self._lock:
+            if self._closed:  # a model switch closed it while a count was queued
+                raise CodecClosedError("the tokenizer was closed (the model changed)")
             return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def bos_tokens(self, text: str) -> int:
@@ -105,9 +112,10 @@ class LlamaCodec:
 
     def close(self) -> None:
         """Free the vocabulary (only when this codec loaded it)."""
-        if self._owned:
-            with self._lock:
+        with self._lock:
+            if self._owned and not self._closed:
                 self._llm.close()
+            self._closed = True
 
     # -- set-up --------------------------------------------------------------------------
 

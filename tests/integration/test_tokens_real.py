@@ -18,7 +18,7 @@ from ollm_tui.core.token_cache import TokenCache
 from ollm_tui.core.tokens import TokenCounter
 from ollm_tui.engine.base import CancelToken, Done, GenParams
 from ollm_tui.engine.llama import LlamaEngine
-from ollm_tui.engine.tokenizer import load_codec
+from ollm_tui.engine.tokenizer import CodecClosedError, load_codec
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from tests.integration.conftest import OPTIONS
@@ -142,3 +142,12 @@ def test_cache_survives_a_restart_and_never_crosses_models(
         engine.close()
         accounting.detach()
         store.close()
+
+
+def test_a_closed_codec_refuses_to_count_instead_of_crashing(smollm_path: Path, profiles) -> None:
+    codec = load_codec(smollm_path, profiles)
+    assert codec.count("hello world") > 0
+    codec.close()
+    codec.close()  # twice is fine
+    with pytest.raises(CodecClosedError):
+        codec.count("hello world")
