@@ -217,9 +217,11 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
     except StoreError as exc:
         _err(str(exc))
         return EXIT_FAILURE
+    session: ChatSession | None = None
     try:
         chat = (store.find_chat(args.chat) or store.create_chat(args.chat)) if args.chat else store.create_chat("ollm -p")
         session = ChatSession(store, engine, settings, chat)
+        session.accounting = shared_accounting(engine, settings, store, info.path)
         params = GenParams(
             temperature=settings.temperature, max_tokens=settings.max_tokens, seed=args.seed
         )
@@ -258,7 +260,7 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
                         "tokens_per_s": round(done.tokens_per_s, 2) if done else None,
                         "finish_reason": done.finish_reason if done else None,
                         "context_size": info.n_ctx,
-                        "context": context_figures(engine, settings, store, session),
+                        "context": context_figures(session, info.n_ctx),
                     },
                     ensure_ascii=False,
                 )
@@ -267,11 +269,27 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
         return EXIT_OK
     finally:
+        if session is not None and session.accounting is not None:
+            session.accounting.detach()
         engine.close()
         store.close()
 
 
-def context_figures(engine: Any, settings: Settings, store: Any, session: Any) -> dict[str, Any] | None:
+def shared_accounting(engine: Any, settings: Settings, store: Any, model: Path) -> Any:
+    """Token accounting on the engine's own model (nothing runs beside it in ``-p``), so
+    ``fit`` counts long chats from the cache; None if the engine has no tokenizer to share."""
+    from ollm_tui.accounting import Accounting
+
+    accounting = Accounting(settings, store)
+    try:
+        accounting.attach(engine.counting_codec(shared=True), model)
+    except Exception as exc:  # noqa: BLE001 - the engine still counts by itself
+        _err(f"warning: token counting falls back to the engine: {exc}")
+        return None
+    return accounting
+
+
+def context_figures(session: Any, n_ctx: int) -> dict[str, Any] | None:
     """Exact token figures of the chat after the turn (for ``--output json``).
 
     ``tokens`` is what the model is fed for the whole chat now (system prompt, every
@@ -279,18 +297,15 @@ def context_figures(engine: Any, settings: Settings, store: Any, session: Any) -
     ``budget`` (limit - system prompt - reply reserve). None, with a warning, if the
     tokenizer cannot be used.
     """
-    from ollm_tui.accounting import Accounting
-
-    accounting = Accounting(settings, store)
+    accounting = session.accounting
+    if accounting is None:
+        return None
     try:
-        accounting.attach(engine.counting_codec(shared=True))
         history = session.engine_messages(session.history())
-        measured = accounting.measure(history, engine.info.n_ctx)
+        measured = accounting.measure(history, n_ctx)
     except Exception as exc:  # noqa: BLE001 - the reply is out already; the figures are extra
         _err(f"warning: token figures unavailable: {exc}")
         return None
-    finally:
-        accounting.detach()
     usage, budget = measured.usage, measured.usage.budget
     return {
         "tokens": measured.breakdown.total,
