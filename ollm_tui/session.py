@@ -7,6 +7,7 @@ the store up to date while they go, so a crash mid-reply loses at most a second 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from ollm_tui.accounting import Accounting
     from ollm_tui.core.tokens import TokenCounter
 from ollm_tui.store.db import Chat, Message, Store
+
+log = logging.getLogger("ollm.session")
 
 SAVE_EVERY_S = 1.0
 """How often a streaming reply's partial text is written to the database."""
@@ -152,7 +155,10 @@ class ChatSession:
     def _count(self, messages: list[ChatMessage]) -> int:
         counter = self.counter
         if counter is not None:
-            return counter.total(messages)  # type: ignore[arg-type]
+            try:
+                return counter.total(messages)  # type: ignore[arg-type]
+            except Exception:
+                log.warning("cached count failed; asking the engine", exc_info=True)
         return self.engine.count_prompt_tokens(messages)
 
     def _enough_to_drop(self, head: list[ChatMessage], body: list[ChatMessage], excess: int) -> int:
@@ -162,7 +168,10 @@ class ChatSession:
         counter = self.counter
         if counter is None:
             return 1
-        breakdown = counter.count(head + body)  # type: ignore[arg-type]
+        try:
+            breakdown = counter.count(head + body)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - one turn at a time, as without a counter
+            return 1
         freed = 0
         for i in range(len(body) - 1):
             freed += breakdown.message_tokens(len(head) + i)

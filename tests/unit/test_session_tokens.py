@@ -44,3 +44,18 @@ def test_the_counter_of_another_model_is_not_used(store, settings) -> None:
     session.accounting = Accounting(settings, store)
     session.accounting.attach(FakeCodec(), Path("/m/other.gguf"))
     assert session.counter is None  # the engine counts until the right tokenizer is loaded
+
+
+def test_a_failing_counter_falls_back_to_the_engine(store, settings) -> None:
+    class Broken(FakeCodec):
+        def render(self, messages):
+            raise ValueError("the template refused the messages")
+
+    engine = FakeEngine()
+    engine.load(MODEL, LoadOptions(n_ctx=512))
+    session = ChatSession(store, engine, settings, store.create_chat())
+    session.accounting = Accounting(settings, store)
+    session.accounting.attach(Broken(), MODEL)
+    messages = session.engine_messages([]) + long_history(300)  # type: ignore[operator]
+    got = session.fit(list(messages))
+    assert engine.count_prompt_tokens(got) <= 512 - session.reply_reserve(512)
