@@ -157,7 +157,7 @@ class ChatSession:
         if counter is not None:
             try:
                 return counter.total(messages)  # type: ignore[arg-type]
-            except Exception:
+            except Exception:  # e.g. a template refusing the messages: the engine says why
                 log.warning("cached count failed; asking the engine", exc_info=True)
         return self.engine.count_prompt_tokens(messages)
 
