@@ -31,13 +31,13 @@ from ollm_tui.ui.bindings import APP_BINDINGS
 from ollm_tui.ui.chat_list import ChatList
 from ollm_tui.ui.clipboard import last_code_block, sent_note
 from ollm_tui.ui.composer import Composer
-from ollm_tui.ui.context_meter import THEME_VARIABLES as METER_VARIABLES
+from ollm_tui.ui.context_meter import meter_variables
 from ollm_tui.ui.context_watch import ContextWatch
 from ollm_tui.ui.dialogs import ConfirmDialog, RenameDialog
 from ollm_tui.ui.generation import Turn, describe, run_turn
 from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
 from ollm_tui.ui.status import LoadState, StatusLine
-from ollm_tui.ui.token_stats import TokenCommands, TokenStatsScreen, stats_lines
+from ollm_tui.ui.token_stats import TokenCommands
 from ollm_tui.ui.transcript import AssistantMessage, MessageView, Transcript
 
 STOP_WAIT_S = 5.0
@@ -66,7 +66,7 @@ class OllmApp(App[None], inherit_bindings=False):
     CSS_PATH = "app.tcss"
     TITLE = "ollm"
     BINDINGS: ClassVar[list[BindingType]] = APP_BINDINGS
-    COMMANDS = App.COMMANDS | {TokenCommands}  # noqa: RUF012
+    COMMANDS = App.COMMANDS | {TokenCommands}
     # (App annotates these oddly, so a ClassVar annotation here upsets mypy)
     HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (40, "-narrow"), (100, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (10, "-tall")]  # noqa: RUF012
@@ -110,11 +110,8 @@ class OllmApp(App[None], inherit_bindings=False):
         """Keeps the context meter up to date (``ui/context_watch.py``)."""
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
-        """The app's own theme variables (the context meter's colour bands), taken from
-        the theme's own success/warning/error text colours unless the theme sets them."""
-        colors = self.current_theme.to_color_system().generate()
-        own = {name: colors[ref.lstrip("$")] for name, ref in METER_VARIABLES.items()}
-        return {**super().get_theme_variable_defaults(), **own}
+        """The app's own theme variables: the context meter's colour bands."""
+        return {**super().get_theme_variable_defaults(), **meter_variables(self.current_theme)}
 
     # -- layout --------------------------------------------------------------------------
 
@@ -465,10 +462,7 @@ class OllmApp(App[None], inherit_bindings=False):
 
     def action_token_stats(self) -> None:
         """Show the context budget and the token-count cache figures."""
-        if isinstance(self.screen, TokenStatsScreen):
-            return
-        lines = stats_lines(self.context.last, self.accounting.figures())
-        self.push_screen(TokenStatsScreen(lines))
+        self.context.show_stats()
 
     # -- copying -------------------------------------------------------------------------
 

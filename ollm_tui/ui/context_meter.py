@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from textual.content import Content
 from textual.reactive import reactive
+from textual.theme import Theme
 from textual.widgets import Label
 
 from ollm_tui.core.budget import Band, Usage
@@ -24,6 +25,12 @@ THEME_VARIABLES: dict[str, str] = {
 }
 """Defaults of the meter's theme variables: the theme colour each one copies (a theme may
 set the variables itself)."""
+
+
+def meter_variables(theme: Theme) -> dict[str, str]:
+    """Values of the meter's theme variables for ``theme`` (copies of its text colours)."""
+    colors = theme.to_color_system().generate()
+    return {name: colors[ref.lstrip("$")] for name, ref in THEME_VARIABLES.items()}
 
 
 def meter_text(usage: Usage | None) -> str:

@@ -144,6 +144,15 @@ class ContextWatch:
             timeout=10,
         )
 
+    def show_stats(self) -> None:
+        """Open the token-stats panel (unless it is open)."""
+        from ollm_tui.ui.token_stats import TokenStatsScreen, stats_lines
+
+        if isinstance(self.app.screen, TokenStatsScreen):
+            return
+        lines = stats_lines(self.last, self.accounting.figures())
+        self.app.push_screen(TokenStatsScreen(lines))
+
     # -- hooks ---------------------------------------------------------------------------
 
     def chat_opened(self) -> None:
