@@ -281,6 +281,7 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
     except StoreError as exc:
         _err(str(exc))
         return EXIT_FAILURE
+    session: ChatSession | None = None
     try:
         chat = (store.find_chat(args.chat) or store.create_chat(args.chat)) if args.chat else store.create_chat("ollm -p")
         if args.chat:
@@ -293,6 +294,7 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
                 model_path=str(entry.path),
             )
         session = ChatSession(store, engine, settings, chat)
+        session.accounting = shared_accounting(engine, settings, store, info.path)
         params = GenParams(
             temperature=settings.temperature, max_tokens=settings.max_tokens, seed=args.seed
         )
@@ -333,6 +335,7 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
                         "context_size": info.n_ctx,
                         "tier": placement.plan.chosen.label,
                         "tier_reason": placement.override_note or placement.plan.reason,
+                        "context": context_figures(session, info.n_ctx),
                     },
                     ensure_ascii=False,
                 )
@@ -341,8 +344,55 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
         return EXIT_OK
     finally:
+        if session is not None and session.accounting is not None:
+            session.accounting.detach()
         engine.close()
         store.close()
+
+
+def shared_accounting(engine: Any, settings: Settings, store: Any, model: Path) -> Any:
+    """Token accounting on the engine's own model (nothing runs beside it in ``-p``), so
+    ``fit`` counts long chats from the cache; None if the engine has no tokenizer to share."""
+    from ollm_tui.accounting import Accounting
+
+    accounting = Accounting(settings, store)
+    try:
+        accounting.attach(engine.counting_codec(shared=True), model)
+    except Exception as exc:  # noqa: BLE001 - the engine still counts by itself
+        _err(f"warning: token counting falls back to the engine: {exc}")
+        return None
+    return accounting
+
+
+def context_figures(session: Any, n_ctx: int) -> dict[str, Any] | None:
+    """Exact token figures of the chat after the turn (for ``--output json``).
+
+    ``tokens`` is what the model is fed for the whole chat now (system prompt, every
+    message, the reply opener); ``used`` is that minus the system prompt, against the
+    ``budget`` (limit - system prompt - reply reserve). None, with a warning, if the
+    tokenizer cannot be used.
+    """
+    accounting = session.accounting
+    if accounting is None:
+        return None
+    try:
+        history = session.engine_messages(session.history())
+        measured = accounting.measure(history, n_ctx)
+    except Exception as exc:  # noqa: BLE001 - the reply is out already; the figures are extra
+        _err(f"warning: token figures unavailable: {exc}")
+        return None
+    usage, budget = measured.usage, measured.usage.budget
+    return {
+        "tokens": measured.breakdown.total,
+        "messages": len(history),
+        "system_tokens": budget.system,
+        "template_overhead": measured.breakdown.overhead,
+        "used": usage.used,
+        "budget": budget.available,
+        "percent": round(usage.percent, 2),
+        "limit": budget.limit,
+        "reply_reserve": budget.reserve,
+    }
 
 
 # -- the app -----------------------------------------------------------------------------
@@ -394,6 +444,7 @@ def cmd_app(settings: Settings) -> int:
     try:
         app.run()
     finally:
+        app.accounting.detach()  # saves the estimate calibration, frees the tokenizer
         engine.close()
         store.close()
     return app.return_code or EXIT_OK

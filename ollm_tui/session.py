@@ -7,9 +7,11 @@ the store up to date while they go, so a crash mid-reply loses at most a second 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ollm_tui.engine.base import (
     Backend,
@@ -22,7 +24,13 @@ from ollm_tui.engine.base import (
     GenParams,
 )
 from ollm_tui.settings import Settings
+
+if TYPE_CHECKING:
+    from ollm_tui.accounting import Accounting
+    from ollm_tui.core.tokens import TokenCounter
 from ollm_tui.store.db import Chat, Message, Store
+
+log = logging.getLogger("ollm.session")
 
 SAVE_EVERY_S = 1.0
 """How often a streaming reply's partial text is written to the database."""
@@ -80,6 +88,9 @@ class ChatSession:
         self.settings = settings
         self.chat = chat
         self.trimmed_messages = 0  # history messages left out of the last prompt to fit
+        self.accounting: Accounting | None = None
+        """Exact, cached counts (set by the app); used when its tokenizer is the loaded
+        model's, else the engine counts."""
 
     # -- the prompt ----------------------------------------------------------------------
 
@@ -116,7 +127,7 @@ class ChatSession:
         body = messages[len(head) :]
         dropped = 0
         while True:
-            used = self.engine.count_prompt_tokens(head + body)
+            used = self._count(head + body)
             if used <= limit:
                 break
             if len(body) <= 1:
@@ -125,13 +136,48 @@ class ChatSession:
                     f"{info.n_ctx}-token context leaves {limit} after the reply reserve"
                 )
             # drop through the next user message so a reply never loses its question
-            cut = 1
+            cut = max(1, self._enough_to_drop(head, body, used - limit))
             while cut < len(body) - 1 and body[cut]["role"] != "user":
                 cut += 1
             dropped += cut
             body = body[cut:]
         self.trimmed_messages = dropped
         return head + body
+
+    @property
+    def counter(self) -> TokenCounter | None:
+        """The cached counter, when it counts for the model the engine has loaded."""
+        info = self.engine.info
+        if self.accounting is None or info is None:
+            return None
+        return self.accounting.counter_for(info.path)
+
+    def _count(self, messages: list[ChatMessage]) -> int:
+        counter = self.counter
+        if counter is not None:
+            try:
+                return counter.total(messages)  # type: ignore[arg-type]
+            except Exception:  # e.g. a template refusing the messages: the engine says why
+                log.warning("cached count failed; asking the engine", exc_info=True)
+        return self.engine.count_prompt_tokens(messages)
+
+    def _enough_to_drop(self, head: list[ChatMessage], body: list[ChatMessage], excess: int) -> int:
+        """How many of the oldest ``body`` messages free about ``excess`` tokens (a guess
+        from the cached per-message counts, checked by the caller's next exact count);
+        1 without a counter."""
+        counter = self.counter
+        if counter is None:
+            return 1
+        try:
+            breakdown = counter.count(head + body)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - one turn at a time, as without a counter
+            return 1
+        freed = 0
+        for i in range(len(body) - 1):
+            freed += breakdown.message_tokens(len(head) + i)
+            if freed >= excess:
+                return i + 1
+        return len(body) - 1
 
     # -- turns ---------------------------------------------------------------------------
 

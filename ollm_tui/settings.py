@@ -67,6 +67,8 @@ class Settings:
     temperature: float = 0.3  # small local models stay on topic better; --temperature changes it
     max_tokens: int = 1024
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    reply_reserve_tokens: int = 1024  # the reply reserve: this, or 25 % of the limit if smaller
+    context_warn_percent: float = 70.0  # one warning per chat when the budget is this full
 
     @property
     def db_path(self) -> Path:

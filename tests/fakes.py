@@ -23,6 +23,27 @@ from ollm_tui.engine.base import (
 )
 
 
+class FakeCodec:
+    """A ``PromptCodec`` whose counts equal ``FakeEngine.count_prompt_tokens``: each message
+    costs its words plus 4 (so the app's token accounting can be tested without a model)."""
+
+    fingerprint = "fake-words"
+    specials = ("<m>",)
+
+    def render(self, messages: Sequence[dict[str, str]]) -> str:
+        return "".join(f"<m>{m['role']}\n{m['content']}</m>" for m in messages)
+
+    def count(self, text: str) -> int:
+        total = 0
+        for segment in text.split("<m>")[1:]:
+            _, _, content = segment.partition("\n")
+            total += len(content.removesuffix("</m>").split()) + 4
+        return total
+
+    def bos_tokens(self, text: str) -> int:
+        return 0
+
+
 class FakeEngine:
     """Streams ``reply`` (or an echo of the last user message) one word at a time."""
 
@@ -61,6 +82,11 @@ class FakeEngine:
 
     def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return sum(len(m["content"].split()) + 4 for m in messages)
+
+    def counting_codec(self) -> FakeCodec:
+        if self._info is None:
+            raise ModelLoadError("no model is loaded")
+        return FakeCodec()
 
     def stream(
         self, messages: Sequence[ChatMessage], params: GenParams, cancel: CancelToken

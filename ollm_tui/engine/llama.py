@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import llama_cpp
 
@@ -47,6 +47,9 @@ from ollm_tui.engine.base import (
     ModelLoadError,
     StreamEvent,
 )
+
+if TYPE_CHECKING:
+    from ollm_tui.engine.tokenizer import LlamaCodec
 
 log = logging.getLogger("ollm.engine")
 llama_log = logging.getLogger("ollm.llama_cpp")
@@ -115,6 +118,7 @@ class LlamaEngine:
         self._bos_text = ""
         self._cancel: CancelToken | None = None
         self._abort_cb: Any = None
+        self._format_override: str | None = None
         self.gguf: GGUFInfo | None = None
 
     # -- loading -------------------------------------------------------------------------
@@ -151,6 +155,7 @@ class LlamaEngine:
             llm.verbose = False  # no more prints from Python-side helpers
             self._llm = llm
             self.gguf = gguf
+            self._format_override = options.chat_format
             self._bos_text = _token_text(llm, llm.token_bos())
             eos_text = _token_text(llm, llm.token_eos())
             try:
@@ -245,6 +250,23 @@ class LlamaEngine:
     def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """Exact number of prompt tokens ``stream`` feeds for ``messages``."""
         return len(self.prompt_tokens(messages)[0])
+
+    def counting_codec(self, shared: bool = False) -> LlamaCodec:
+        """A ``PromptCodec`` for exact counts of the loaded model's prompts.
+
+        By default it loads the model's vocabulary a second time (no weights), so counting
+        never waits for this engine's lock; ``shared`` uses this engine's model under its
+        lock instead (for ``ollm -p``, where nothing runs beside the engine).
+        """
+        from ollm_tui.engine.tokenizer import LlamaCodec, load_codec
+
+        with self._lock:
+            llm = self._require()
+            assert self._format is not None and self._info is not None
+            if shared:
+                return LlamaCodec(llm, self._format, lock=self._lock, owned=False)
+            path, override = self._info.path, self._format_override
+        return load_codec(path, self.profiles, override)
 
     def tokenize(self, text: str) -> list[int]:
         """Plain text to tokens (no special tokens, no BOS)."""

@@ -87,8 +87,32 @@ def _v1(db: sqlite3.Connection) -> None:
     )
 
 
+def _v2(db: sqlite3.Connection) -> None:
+    """The token-count cache (``store/token_counts.py``)."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE token_counts (
+            fingerprint TEXT NOT NULL,
+            hash BLOB NOT NULL,
+            tokens INTEGER NOT NULL,
+            PRIMARY KEY (fingerprint, hash)
+        ) WITHOUT ROWID;
+        CREATE TABLE token_calibration (
+            fingerprint TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            exact INTEGER NOT NULL,
+            estimate INTEGER NOT NULL,
+            message_overhead REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (fingerprint, kind)
+        );
+        """
+    )
+
+
 # Append only: migration N brings a database from user_version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -23,6 +23,7 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from ollm_tui.core.hardware import HardwareProbe
+from ollm_tui.accounting import Accounting
 from ollm_tui.engine.base import Backend, CancelToken, LoadOptions, ModelInfo
 from ollm_tui.engine.planning import Placement
 from ollm_tui.session import ChatSession
@@ -32,6 +33,8 @@ from ollm_tui.ui.bindings import APP_BINDINGS
 from ollm_tui.ui.chat_list import ChatList
 from ollm_tui.ui.clipboard import last_code_block, sent_note
 from ollm_tui.ui.composer import Composer
+from ollm_tui.ui.context_meter import meter_variables
+from ollm_tui.ui.context_watch import ContextWatch
 from ollm_tui.ui.dialogs import ConfirmDialog, RenameDialog
 from ollm_tui.ui.generation import Turn, describe, run_turn
 from ollm_tui.ui.memory_meter import MemoryMeter
@@ -39,6 +42,7 @@ from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
 from ollm_tui.ui.palette import ModelCommands
 from ollm_tui.ui.status import LoadState, StatusLine
 from ollm_tui.ui.switching import ModelSwitching
+from ollm_tui.ui.token_stats import TokenCommands
 from ollm_tui.ui.transcript import AssistantMessage, MessageView, Transcript
 
 STOP_WAIT_S = 5.0
@@ -59,6 +63,7 @@ _SCREEN_ACTIONS = {
     "copy_code",
     "pick_model",
     "pick_tier",
+    "token_stats",
 }
 
 
@@ -68,7 +73,7 @@ class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
     CSS_PATH = "app.tcss"
     TITLE = "ollm"
     BINDINGS: ClassVar[list[BindingType]] = APP_BINDINGS
-    COMMANDS = App.COMMANDS | {ModelCommands}
+    COMMANDS = App.COMMANDS | {ModelCommands, TokenCommands}
     # (App annotates these oddly, so a ClassVar annotation here upsets mypy)
     HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (40, "-narrow"), (100, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (10, "-tall")]  # noqa: RUF012
@@ -113,6 +118,14 @@ class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
         self.load_error: str | None = None
         """Why the model did not load."""
         self._load_cancel = CancelToken()
+        self.accounting = Accounting(settings, store)
+        """Token counts, the count cache and the budget (``accounting.py``)."""
+        self.context = ContextWatch(self, self.accounting)
+        """Keeps the context meter up to date (``ui/context_watch.py``)."""
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """The app's own theme variables: the context meter's colour bands."""
+        return {**super().get_theme_variable_defaults(), **meter_variables(self.current_theme)}
 
     # -- layout --------------------------------------------------------------------------
 
@@ -126,7 +139,7 @@ class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
         meter = MemoryMeter(
             self.memory_probe, self.settings.memory_sample_s, device, id="status-memory"
         )
-        yield StatusLine(meter=meter, id="status")
+        yield StatusLine(memory_meter=meter, id="status")
         yield Footer(id="footer", compact=True, show_command_palette=False)
         yield Static(TOO_SMALL, id="too-small", markup=False)
 
@@ -177,6 +190,7 @@ class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
         self.status_line.n_ctx = info.n_ctx
         self._set_load_state("ready")
         self.remember_tier(info)
+        self.context.model_loaded()
         if info.format_note:
             self.notify(info.format_note, severity="warning", timeout=10, markup=False)
 
@@ -230,11 +244,13 @@ class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
         """Show ``chat`` and make it the one new messages go to."""
         self.session = ChatSession(self.store, self.engine, self.settings, chat)
         self.remember_tier(announce=False)  # the session's tier is this chat's too
+        self.session.accounting = self.accounting  # exact counts from the cache in fit()
         messages = self.store.messages(chat.id)
         await self.transcript.show(messages)
         self.transcript.border_subtitle = ""
         self._show_chat_title()
         self.refresh_chat_list()
+        self.context.chat_opened()
         users = [m for m in messages if m.role == "user"]
         self.composer.recall = users[-1].content if users else None
         replies = [m for m in messages if m.role == "assistant" and "tokens_per_s" in m.meta]
@@ -400,6 +416,7 @@ class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
         turn.reply_view.begin_stream(turn.buffer)
         self.status_line.activity = "generating…"
         self.refresh_bindings()
+        self.context.turn_started(turn)
         turn.worker = self._generate(turn)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
@@ -410,6 +427,7 @@ class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
         self.turn = None
         self.status_line.activity = ""
         self.refresh_bindings()
+        self.context.turn_ended()
 
     @on(TurnBegan)
     def _turn_began(self, message: TurnBegan) -> None:
@@ -457,6 +475,14 @@ class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
         self.composer.load_text(text if not typed.strip() else f"{text}\n{typed}")
         self.composer.move_cursor(self.composer.document.end)
         self.composer.focus()
+
+    @on(Composer.Changed, "#composer")
+    def _composer_changed(self, event: Composer.Changed) -> None:
+        self.context.composer_changed(event.text_area.text)
+
+    def action_token_stats(self) -> None:
+        """Show the context budget and the token-count cache figures."""
+        self.context.show_stats()
 
     # -- copying -------------------------------------------------------------------------
 

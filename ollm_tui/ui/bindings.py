@@ -75,6 +75,13 @@ APP_BINDINGS: list[BindingType] = [
         tooltip="Choose the context size; each shows its memory need (the model reloads).",
     ),
     Binding(
+        "f8",
+        "token_stats",
+        "Tokens",
+        id="token_stats",
+        tooltip="Show the context budget and the token-count cache figures.",
+    ),
+    Binding(
         "ctrl+q",
         "quit",
         "Quit",
@@ -85,7 +92,7 @@ APP_BINDINGS: list[BindingType] = [
     Binding("ctrl+c", "help_quit", show=False, system=True),
 ]
 """Bindings of ``OllmApp`` (which does not inherit ``App``'s); ids: stop, regenerate, new_chat,
-toggle_chats, rename_chat, delete_chat, copy_code, pick_model, pick_tier, quit. Ctrl+C only explains how to quit."""
+toggle_chats, rename_chat, delete_chat, copy_code, pick_model, pick_tier, token_stats, quit. Ctrl+C only explains how to quit."""
 
 MESSAGE_BINDINGS: list[BindingType] = [
     Binding("c", "copy", "Copy", id="copy_message", tooltip="Copy this message (OSC 52)."),

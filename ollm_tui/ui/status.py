@@ -11,6 +11,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Label
 
+from ollm_tui.ui.context_meter import ContextMeter
+
 LoadState = Literal["loading", "ready", "failed", "none"]
 
 LOAD_STATE_TEXT: dict[str, str] = {
@@ -48,20 +50,21 @@ class StatusLine(Horizontal):
     tier: reactive[str] = reactive("")
     """The context tier in use (e.g. ``"4K"``), shown before the context size."""
 
-    def __init__(self, meter: Widget | None = None, **kwargs: object) -> None:
+    def __init__(self, memory_meter: Widget | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._ready_to_draw = False
-        self.meter = meter
+        self.memory_meter = memory_meter
         """The memory meter (``ui.memory_meter``), docked at the right end."""
 
     def compose(self) -> ComposeResult:
         yield Label(id="status-model", markup=False)
         yield Label(id="status-load", markup=False)
         yield Label(id="status-ctx", markup=False)
+        yield ContextMeter(id="status-meter")
         yield Label(id="status-activity", markup=False)
         yield Label(id="status-perf", markup=False)
-        if self.meter is not None:
-            yield self.meter
+        if self.memory_meter is not None:
+            yield self.memory_meter
 
     def on_mount(self) -> None:
         self._ready_to_draw = True
@@ -74,10 +77,16 @@ class StatusLine(Horizontal):
             self.model_name,
             LOAD_STATE_TEXT[self.load_state],
             self._ctx_text(),
+            self.meter.text if self._ready_to_draw else "",
             self.activity,
             self.perf,
         ]
         return " │ ".join(p for p in parts if p)
+
+    @property
+    def meter(self) -> ContextMeter:
+        """The context meter (see ``ui/context_meter.py``)."""
+        return self.query_one("#status-meter", ContextMeter)
 
     def show_done(self, tokens_per_s: float | None, ttft_s: float | None) -> None:
         """Show a finished reply's figures and clear the activity."""

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from ollm_tui.settings import Settings
+
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
@@ -52,6 +54,22 @@ def test_prompt_json_mode_reports_figures(env) -> None:
     assert data["finish_reason"] in ("stop", "length")
     assert data["chat"] is None
     assert not (Path(env["OLLM_DATA_DIR"]) / "ollm.db").exists()  # a one-off turn is not saved
+    ctx = data["context"]
+    assert ctx["messages"] == 3 and ctx["limit"] == data["context_size"]  # the tier's effective limit
+    assert ctx["used"] == ctx["tokens"] - ctx["system_tokens"] > data["prompt_tokens"] - ctx["system_tokens"]
+    assert ctx["reply_reserve"] == min(1024, ctx["limit"] // 4)
+    assert ctx["budget"] == ctx["limit"] - ctx["system_tokens"] - ctx["reply_reserve"]
+
+
+def test_json_token_figures_are_exact(env, smollm) -> None:
+    out = ollm(env, "-p", "Name three colours.", "--output", "json", "--max-tokens", "24", "--seed", "1")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    system = {"role": "system", "content": Settings.from_env(env).system_prompt}
+    user = {"role": "user", "content": "Name three colours."}
+    assert data["prompt_tokens"] == smollm.count_prompt_tokens([system, user])
+    after = [system, user, {"role": "assistant", "content": data["reply"]}]
+    assert data["context"]["tokens"] == smollm.count_prompt_tokens(after)
 
 
 def test_chat_continues_across_invocations(env) -> None:

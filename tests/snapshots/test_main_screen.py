@@ -53,6 +53,7 @@ async def settle(pilot: Pilot) -> None:
     app.composer.cursor_blink = False
     await wait_until(pilot, lambda: app.load_state == "ready", what="the model to load")
     await wait_until(pilot, lambda: app.memory_meter.last is not None, what="a memory sample")
+    await wait_until(pilot, lambda: app.context.counts > 0, what="the context meter")
     await pilot.pause()
 
 
