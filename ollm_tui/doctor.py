@@ -103,7 +103,25 @@ def doctor_report(settings: Settings, probe: HardwareProbe | None = None) -> dic
         },
         "profile_errors": list(profiles.errors),
         "models": models,
+        "token_cache": _token_cache(settings),
     }
+
+
+def _token_cache(settings: Settings) -> dict[str, Any] | None:
+    """The persistent token-count cache's figures; None when there is no database yet."""
+    from ollm_tui.store.db import Store, StoreError
+    from ollm_tui.store.token_counts import cache_figures
+
+    if not settings.db_path.exists():
+        return None  # the doctor never creates the chat database
+    try:
+        store = Store(settings.db_path)
+    except StoreError as exc:
+        return {"error": str(exc)}
+    try:
+        return cache_figures(store)
+    finally:
+        store.close()
 
 
 def _mem(d: dict[str, Any]) -> str:
@@ -136,6 +154,16 @@ def cmd_doctor(settings: Settings, as_json: bool) -> int:
         print(f"Memory budget: {format_bytes(settings.memory_budget)}")
     for problem in report["profile_errors"]:
         print(f"warning: {problem}")
+    cache = report["token_cache"]
+    if cache is None:
+        print("Token cache: empty (no chat database yet)")
+    elif "error" in cache:
+        print(f"Token cache: {cache['error']}")
+    else:
+        print(
+            f"Token cache: {cache['entries']} counts for {cache['tokenizers']} tokenizer(s), "
+            f"{cache['tokens']} tokens"
+        )
     print("Models")
     for m in report["models"]:
         if not m["usable"]:

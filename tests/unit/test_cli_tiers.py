@@ -115,3 +115,19 @@ def test_prompt_warns_when_nothing_fits_before_loading(capsys, monkeypatch) -> N
     err = capsys.readouterr().err
     assert "warning: nothing fits: even 2K needs" in err and "20 MiB memory budget" in err
     assert "n_ctx 1536" in err
+
+
+def test_doctor_reports_the_token_cache(capsys, isolated: Path) -> None:
+    assert doctor(capsys)["token_cache"] is None  # no database: the doctor does not create one
+    assert not (isolated / "data" / "ollm.db").exists()
+    from ollm_tui.settings import Settings
+    from ollm_tui.store.db import Store
+    from ollm_tui.store.token_counts import TokenCountTable
+
+    store = Store(Settings.from_env().db_path)
+    TokenCountTable(store).put_many("fp1", {b"d1": 7, b"d2": 5})
+    store.close()
+    cache = doctor(capsys)["token_cache"]
+    assert (cache["entries"], cache["tokenizers"], cache["tokens"]) == (2, 1, 12)
+    assert main(["doctor"]) == EXIT_OK
+    assert "Token cache: 2 counts for 1 tokenizer(s), 12 tokens" in capsys.readouterr().out
