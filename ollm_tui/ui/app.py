@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
 from textual import getters, on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import BindingType
+from textual.command import Provider
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -29,12 +30,14 @@ from ollm_tui.store.db import Chat, Store
 from ollm_tui.ui.bindings import APP_BINDINGS
 from ollm_tui.ui.chat_list import ChatList
 from ollm_tui.ui.clipboard import last_code_block, sent_note
+from ollm_tui.ui.commands import DocsSearch, OllmCommands
 from ollm_tui.ui.composer import Composer
 from ollm_tui.ui.dialogs import ConfirmDialog, RenameDialog
 from ollm_tui.ui.generation import Turn, describe, run_turn
 from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
 from ollm_tui.ui.status import LoadState, StatusLine
 from ollm_tui.ui.transcript import AssistantMessage, MessageView, Transcript
+from ollm_tui.ui.workspace import WorkspaceMixin
 
 STOP_WAIT_S = 5.0
 """How long switching or deleting a chat waits for a stopped reply to be stored."""
@@ -55,12 +58,13 @@ _SCREEN_ACTIONS = {
 }
 
 
-class OllmApp(App[None], inherit_bindings=False):
+class OllmApp(WorkspaceMixin, inherit_bindings=False):
     """A full-screen chat with a local GGUF model."""
 
     CSS_PATH = "app.tcss"
     TITLE = "ollm"
     BINDINGS: ClassVar[list[BindingType]] = APP_BINDINGS
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {OllmCommands, DocsSearch}
     # (App annotates these oddly, so a ClassVar annotation here upsets mypy)
     HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (40, "-narrow"), (100, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (10, "-tall")]  # noqa: RUF012
@@ -115,7 +119,7 @@ class OllmApp(App[None], inherit_bindings=False):
         self.chat_list.border_title = "Chats"
         self.composer.border_title = "Message"
         self.composer.border_subtitle = "Enter send · ^J new line"
-        for warning in self.startup_warnings:
+        for warning in [*self.startup_warnings, *self.setup_workspace()]:
             self.notify(warning, title="Warning", severity="warning", markup=False, timeout=10)
         self._start_model()
         chats = self.store.list_chats()
@@ -465,7 +469,7 @@ class OllmApp(App[None], inherit_bindings=False):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Chat keys are off while a dialog is open; Esc only stops while a reply streams."""
-        if action in _SCREEN_ACTIONS and isinstance(self.screen, ModalScreen):
+        if action in _SCREEN_ACTIONS and (isinstance(self.screen, ModalScreen) or self.pane != "chat"):
             return False
         return not (action == "stop" and self.turn is None)
 

@@ -8,6 +8,8 @@ actions off while a dialog is open.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual.binding import Binding, BindingType
 
 APP_BINDINGS: list[BindingType] = [
@@ -61,6 +63,29 @@ APP_BINDINGS: list[BindingType] = [
         tooltip="Copy the last fenced code block of the last reply (OSC 52).",
     ),
     Binding(
+        "f1",
+        "show_pane('docs')",
+        "Docs",
+        id="show_docs",
+        tooltip="Open the user guide (again: back to the chat).",
+    ),
+    Binding(
+        "f3",
+        "show_pane('keys')",
+        "Keys",
+        id="show_keys",
+        tooltip="Show every key binding, and change them (again: back to the chat).",
+    ),
+    Binding(
+        "ctrl+p",
+        "command_palette",
+        "Commands",
+        id="command_palette",
+        tooltip="Search every command: chats, docs, themes, export, keys.",
+        show=False,
+        priority=True,
+    ),
+    Binding(
         "ctrl+q",
         "quit",
         "Quit",
@@ -71,7 +96,8 @@ APP_BINDINGS: list[BindingType] = [
     Binding("ctrl+c", "help_quit", show=False, system=True),
 ]
 """Bindings of ``OllmApp`` (which does not inherit ``App``'s); ids: stop, regenerate, new_chat,
-toggle_chats, rename_chat, delete_chat, copy_code, quit. Ctrl+C only explains how to quit."""
+toggle_chats, rename_chat, delete_chat, copy_code, show_docs, show_keys, command_palette, quit.
+Ctrl+C only explains how to quit."""
 
 MESSAGE_BINDINGS: list[BindingType] = [
     Binding("c", "copy", "Copy", id="copy_message", tooltip="Copy this message (OSC 52)."),
@@ -107,3 +133,98 @@ CHAT_LIST_BINDINGS: list[BindingType] = [
     ),
 ]
 """Bindings of the chat list."""
+
+PANE_BINDINGS: list[BindingType] = [
+    Binding("escape", "app.show_pane('chat')", "Chat", id="pane_close", tooltip="Back to the chat."),
+]
+"""Bindings shared by the docs and keys panes."""
+
+DOCS_BINDINGS: list[BindingType] = [
+    Binding("alt+left,backspace", "back", "Back", id="docs_back", tooltip="The page you read before."),
+    Binding("alt+right", "forward", "Forward", id="docs_forward", tooltip="Forward again after Back."),
+    Binding("t", "toggle_toc", "Contents", id="docs_toc", tooltip="Show or hide the table of contents."),
+    Binding("slash", "search", "Search", id="docs_search", tooltip="Search every page of the guide."),
+    Binding("h", "home", "Home", id="docs_home", tooltip="The guide's first page."),
+]
+"""Bindings of the docs pane."""
+
+KEYS_PANE_BINDINGS: list[BindingType] = [
+    Binding("enter", "remap", "Change", id="keys_remap", tooltip="Press the new key for the highlighted binding."),
+    Binding("r", "reset", "Reset", id="keys_reset", tooltip="Give the highlighted binding its default key back."),
+    Binding("R", "reset_all", "Reset all", id="keys_reset_all", tooltip="Give every binding its default key back (asks first)."),
+]
+"""Bindings of the keys pane."""
+
+DIALOG_BINDINGS: list[BindingType] = [
+    Binding("escape", "cancel", "Cancel", id="dialog_cancel"),
+    Binding("escape,n", "answer(False)", "No", id="dialog_no"),
+    Binding("y", "answer(True)", "Yes", id="dialog_yes"),
+]
+"""Bindings of the rename dialog (dialog_cancel) and the delete confirmation (the others)."""
+
+
+@dataclass(frozen=True)
+class BindingEntry:
+    """One remappable binding: what the keys pane, the footer and the palette show."""
+
+    id: str
+    keys: str
+    """The default keys (comma-separated, Textual key names)."""
+    action: str
+    description: str
+    tooltip: str
+    group: str
+    """Where it is active: App, Composer, Message, Chat list, Docs, Keys pane, Dialog."""
+
+
+def _entries(bindings: list[BindingType], group: str) -> list[BindingEntry]:
+    out = []
+    for b in bindings:
+        if isinstance(b, Binding) and b.id:
+            out.append(BindingEntry(b.id, b.key, b.action, b.description, b.tooltip, group))
+    return out
+
+
+REGISTRY: tuple[BindingEntry, ...] = tuple(
+    _entries(APP_BINDINGS, "Anywhere")
+    + _entries(COMPOSER_BINDINGS, "Composer")
+    + _entries(MESSAGE_BINDINGS, "Message")
+    + _entries(CHAT_LIST_BINDINGS, "Chat list")
+    + _entries(PANE_BINDINGS, "Docs and keys panes")
+    + _entries(DOCS_BINDINGS, "Docs pane")
+    + _entries(KEYS_PANE_BINDINGS, "Keys pane")
+    + _entries(DIALOG_BINDINGS, "Dialogs")
+)
+"""Every binding with an id, in display order: the one list the keys pane, the docs and the
+keymap checks read. Widgets take their ``BINDINGS`` from the lists above."""
+
+REGISTRY_BY_ID: dict[str, BindingEntry] = {e.id: e for e in REGISTRY}
+
+_SCOPES_SEEN_TOGETHER: dict[str, set[str]] = {
+    "Anywhere": {"Anywhere", "Composer", "Message", "Chat list", "Docs and keys panes", "Docs pane", "Keys pane", "Dialogs"},
+    "Composer": {"Anywhere", "Composer"},
+    "Message": {"Anywhere", "Message"},
+    "Chat list": {"Anywhere", "Chat list"},
+    "Docs and keys panes": {"Anywhere", "Docs and keys panes", "Docs pane", "Keys pane"},
+    "Docs pane": {"Anywhere", "Docs and keys panes", "Docs pane"},
+    "Keys pane": {"Anywhere", "Docs and keys panes", "Keys pane"},
+    "Dialogs": {"Anywhere", "Dialogs"},
+}
+
+
+def split_keys(keys: str) -> list[str]:
+    """``"ctrl+j,alt+enter"`` as a list of key names."""
+    return [k.strip() for k in keys.split(",") if k.strip()]
+
+
+def conflicts(binding_id: str, key: str, keymap: dict[str, str]) -> list[BindingEntry]:
+    """Bindings that already use ``key`` where ``binding_id`` is active (with ``keymap`` applied)."""
+    entry = REGISTRY_BY_ID[binding_id]
+    scopes = _SCOPES_SEEN_TOGETHER[entry.group]
+    out = []
+    for other in REGISTRY:
+        if other.id == binding_id or other.group not in scopes:
+            continue
+        if key in split_keys(keymap.get(other.id, other.keys)):
+            out.append(other)
+    return out

@@ -1,0 +1,177 @@
+"""The workspace around the chat: panes, the keymap, themes, export (mixed into ``OllmApp``).
+
+Kept out of ``app.py`` so that file stays about the chat. The docs and keys panes are
+installed screens: pushed over the chat and popped back, they keep their state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from textual.app import App
+from textual.screen import ModalScreen
+
+from ollm_tui.config import keymap_problems, set_value
+from ollm_tui.resources import bundled_dir
+from ollm_tui.settings import DEFAULT_THEME
+from ollm_tui.ui.bindings import REGISTRY_BY_ID, conflicts, split_keys
+from ollm_tui.ui.dialogs import ConfirmDialog
+from ollm_tui.ui.docs_pane import DocsPane
+from ollm_tui.ui.keys_pane import KeysPane, show_keys
+from ollm_tui.ui.themes import app_variables, load_themes
+
+if TYPE_CHECKING:
+    from ollm_tui.settings import Settings
+    from ollm_tui.store.db import Chat, Store
+
+Pane = Literal["chat", "docs", "keys"]
+PANES: tuple[str, ...] = ("docs", "keys")
+"""The panes besides the chat (installed screens, by name)."""
+
+
+class WorkspaceMixin(App[None]):
+    """Panes, keymap, themes and export for ``OllmApp``."""
+
+    settings: Settings
+    store: Store
+    docs_dir: Path = bundled_dir("docs")
+    """The user guide (a test may point it at another folder)."""
+
+    @property
+    def chat(self) -> Chat:  # provided by OllmApp
+        raise NotImplementedError
+
+    def setup_workspace(self) -> list[str]:
+        """Install the panes, themes and keymap; returns the problems to show as toasts."""
+        problems: list[str] = []
+        self.keymap: dict[str, str] = {}
+        """The user's changed bindings (binding id -> keys), as in the config file."""
+        bad = keymap_problems(self.settings.config_file, self.settings.keymap, set(REGISTRY_BY_ID))
+        problems += [f"Settings: {p}" for p in bad]
+        self.keymap = {k: v for k, v in self.settings.keymap.items() if k in REGISTRY_BY_ID}
+        self.set_keymap(self.keymap)
+        themes, theme_problems = load_themes([bundled_dir("themes"), self.settings.user_themes_dir])
+        problems += theme_problems
+        for theme in themes:
+            self.register_theme(theme)
+        wanted = self.settings.theme
+        if wanted not in self.available_themes:
+            problems.append(f"Theme {wanted!r} is not available: using {DEFAULT_THEME}")
+            wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        self.theme = wanted
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.install_screen(DocsPane(self.docs_dir), "docs")
+        self.install_screen(KeysPane(), "keys")
+        return problems
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """App colours (memory levels, context meter bands, message markers) for any theme."""
+        return app_variables()
+
+    # -- panes ---------------------------------------------------------------------------
+
+    @property
+    def pane(self) -> str:
+        """The pane on screen: chat, docs or keys."""
+        for name in PANES:
+            if self.is_screen_installed(name) and self.get_screen(name) is self.screen:
+                return name
+        return "chat"
+
+    async def action_show_pane(self, name: str) -> None:
+        """Show a pane; asking for the pane already shown goes back to the chat."""
+        if isinstance(self.screen, ModalScreen):
+            return
+        if name == self.pane:
+            name = "chat"
+        if name == "chat":
+            while self.pane != "chat" and len(self.screen_stack) > 1:
+                await self.pop_screen()
+            return
+        if self.pane == "chat":
+            await self.push_screen(name)
+        else:
+            await self.switch_screen(name)
+
+    async def action_open_doc(self, page: str, anchor: str = "") -> None:
+        """Open the docs pane at a page (``notify_doc`` toasts lead here)."""
+        if self.pane != "docs":
+            await self.action_show_pane("docs")
+        docs = self.get_screen("docs")
+        assert isinstance(docs, DocsPane)
+        await docs.open_page(page, anchor)
+
+    # -- keymap ----------------------------------------------------------------------------
+
+    def remap(self, binding_id: str, keys: str | None) -> bool:
+        """Bind ``binding_id`` to ``keys`` (None: its default), apply it and save it.
+
+        Refuses (with a toast, returning False) keys another binding uses where this one works.
+        """
+        entry = REGISTRY_BY_ID[binding_id]
+        if keys is not None:
+            for key in split_keys(keys):
+                taken = conflicts(binding_id, key, self.keymap)
+                if taken:
+                    names = ", ".join(e.id for e in taken)
+                    self.notify(f"{show_keys(key)} is already used by {names}", severity="error", markup=False)
+                    return False
+        if keys is None or keys == entry.keys:
+            self.keymap.pop(binding_id, None)
+            keys = None
+        else:
+            self.keymap[binding_id] = keys
+        self.set_keymap(dict(self.keymap))
+        self._save_setting(binding_id, keys, "keymap")
+        shown = show_keys(keys or entry.keys)
+        self.notify(f"{binding_id}: {shown}" + (" (default)" if keys is None else ""), markup=False)
+        return True
+
+    def action_reset_keymap(self) -> None:
+        """Give every binding its default keys back, after asking."""
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            for binding_id in list(self.keymap):
+                self._save_setting(binding_id, None, "keymap")
+            self.keymap.clear()
+            self.set_keymap({})
+            keys = self.get_screen("keys")
+            if isinstance(keys, KeysPane) and keys.is_mounted:
+                keys.refresh_rows()
+            self.notify("Every key is back to its default.")
+
+        self.push_screen(ConfirmDialog("Reset keys", "Give every binding its default key back?", "Reset"), answered)
+
+    # -- themes ----------------------------------------------------------------------------
+
+    def action_set_theme(self, name: str) -> None:
+        """Switch to a theme (remembered in the config file)."""
+        self.theme = name
+
+    def _theme_changed(self, theme: object) -> None:
+        name = getattr(theme, "name", None)
+        if name:
+            self._save_setting("theme", name)
+
+    def _save_setting(self, key: str, value: object | None, table: str | None = None) -> None:
+        try:
+            set_value(self.settings.config_file, key, value, table)
+        except OSError as exc:
+            self.notify(f"Could not save the setting to {self.settings.config_file}: {exc}", severity="error", markup=False)
+
+    # -- export ----------------------------------------------------------------------------
+
+    def action_export_chat(self, fmt: str) -> None:
+        """Write the open chat as Markdown or JSON into the exports folder."""
+        from ollm_tui.store.export import write_export
+
+        chat = self.chat
+        try:
+            path = write_export(chat, self.store.messages(chat.id), fmt, self.settings.export_dir)
+        except OSError as exc:
+            self.notify(f"Export failed: {exc}", severity="error", markup=False)
+            return
+        self.notify(f"Exported “{chat.title}” to {path}", markup=False, timeout=10)
