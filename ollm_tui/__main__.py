@@ -353,8 +353,9 @@ def cmd_app(settings: Settings) -> int:
     engine, profile_errors = make_engine(settings, lazy=True)
     from ollm_tui.ui.app import make_app
 
-    warnings = [f"Settings: {p}" for p in settings.config_problems] + list(profile_errors)
-    app = make_app(settings, store, engine, model_path, startup_error, settings.load_options(), warnings)
+    app = make_app(
+        settings, store, engine, model_path, startup_error, settings.load_options(), profile_errors
+    )
     try:
         app.run()
     finally:

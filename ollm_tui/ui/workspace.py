@@ -44,7 +44,7 @@ class WorkspaceMixin(App[None]):
 
     def setup_workspace(self) -> list[str]:
         """Install the panes, themes and keymap; returns the problems to show as toasts."""
-        problems: list[str] = []
+        problems = [f"Settings: {p}" for p in self.settings.config_problems]
         self.keymap: dict[str, str] = {}
         """The user's changed bindings (binding id -> keys), as in the config file."""
         bad = keymap_problems(self.settings.config_file, self.settings.keymap, set(REGISTRY_BY_ID))
