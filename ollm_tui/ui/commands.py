@@ -118,8 +118,11 @@ def guide_sections(docs_dir: Path) -> list[Section]:
     return out
 
 
-def search_guide(sections: list[Section], query: str) -> list[tuple[Section, str]]:
-    """Sections holding every word of ``query`` (case-insensitive), with a snippet each."""
+def search_guide(sections: list[Section], query: str) -> list[tuple[Section, str, float]]:
+    """Sections holding every word of ``query`` (case-insensitive), with a snippet and a score.
+
+    The score (0.3 to 1) grows with the share of the words found in the section's heading.
+    """
     words = [w for w in query.lower().split() if w]
     if not words:
         return []
@@ -129,8 +132,9 @@ def search_guide(sections: list[Section], query: str) -> list[tuple[Section, str
         if all(w in haystack for w in words):
             at = haystack.find(words[0])
             flat = " ".join(f"{section.heading}\n{section.text}"[max(0, at - 30) : at + 60].split())
-            hits.append((section, flat))
-    return hits
+            in_heading = sum(w in section.heading.lower() for w in words) / len(words)
+            hits.append((section, flat, 0.3 + 0.7 * in_heading))
+    return sorted(hits, key=lambda hit: -hit[2])
 
 
 class DocsSearch(Provider):
@@ -143,10 +147,10 @@ class DocsSearch(Provider):
         text = query.strip()
         if not text.lower().startswith("docs") or len(text) <= 5:
             return
-        for section, snippet in search_guide(self._sections, text[4:].lstrip(": ")):
+        for section, snippet, score in search_guide(self._sections, text[4:].lstrip(": ")):
             target = section.page + (f"#{section.anchor}" if section.anchor else "")
             yield Hit(
-                0.5,
+                score,
                 Content(f"docs › {section.heading} ({section.page})"),
                 partial(self._open, target),
                 help=escape(snippet),

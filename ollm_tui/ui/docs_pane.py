@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import on
+from textual._slug import TrackedSlugs  # the slugs Markdown's own goto_anchor uses
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -112,7 +113,7 @@ class DocsPane(Screen[None]):
         await self.markdown.update(text)
         scroll.scroll_home(animate=False)
         if anchor:
-            self.call_after_refresh(self.markdown.goto_anchor, anchor)
+            self.call_after_refresh(self.goto_anchor, anchor)
 
     async def go(self, target: str) -> bool:
         """Follow a link from the open page (``page.md``, ``page.md#anchor``, ``#anchor``).
@@ -130,10 +131,21 @@ class DocsPane(Screen[None]):
         self.history.append(self.page)
         self.future.clear()
         if page == self.page and anchor:
-            self.markdown.goto_anchor(anchor)
+            self.goto_anchor(anchor)
         else:
             await self._show(page, anchor)
         return True
+
+    def goto_anchor(self, anchor: str) -> bool:
+        """Scroll the heading whose slug is ``anchor`` to the top; False if there is none."""
+        slugs = TrackedSlugs()
+        for _, title, block_id in self.markdown.table_of_contents:
+            if slugs.slug(title) == anchor:
+                block = self.markdown.query_one(f"#{block_id}")
+                self.query_one("#docs-scroll", VerticalScroll).scroll_to_widget(block, top=True, animate=False)
+                return True
+        self.notify(f"No section #{anchor} on {self.page}", severity="warning", markup=False)
+        return False
 
     async def open_page(self, page: str, anchor: str = "") -> None:
         """Open a page by its name relative to the docs folder (history kept)."""
@@ -152,7 +164,7 @@ class DocsPane(Screen[None]):
     @on(Markdown.TableOfContentsSelected)
     def _toc_selected(self, event: Markdown.TableOfContentsSelected) -> None:
         block = self.markdown.query_one(f"#{event.block_id}")
-        self.query_one("#docs-scroll", VerticalScroll).scroll_to_widget(block, top=True)
+        self.query_one("#docs-scroll", VerticalScroll).scroll_to_widget(block, top=True, animate=False)
         event.stop()
 
     async def action_back(self) -> None:

@@ -59,6 +59,7 @@ class WorkspaceMixin(App[None]):
         if wanted not in self.available_themes:
             problems.append(f"Theme {wanted!r} is not available: using {DEFAULT_THEME}")
             wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        self._startup_theme: str | None = wanted
         self.theme = wanted
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.install_screen(DocsPane(self.docs_dir), "docs")
@@ -153,6 +154,10 @@ class WorkspaceMixin(App[None]):
 
     def _theme_changed(self, theme: object) -> None:
         name = getattr(theme, "name", None)
+        if name and name == self._startup_theme:  # applying the setting is not a new choice
+            self._startup_theme = None
+            return
+        self._startup_theme = None
         if name:
             self._save_setting("theme", name)
 
