@@ -37,11 +37,18 @@ APP_VARIABLE_SOURCES: dict[str, str] = {
     "meter-mid": "warning",
     "meter-high": "error",
     "marker-user": "primary",
-    "marker-assistant": "accent",
+    "marker-assistant": "secondary",
 }
 """App colours and the theme colour each follows unless a theme's ``[variables]`` sets it."""
 
-DEFAULT_COLOURS = {"primary": "#0178D4", "accent": "#ffa62b", "warning": "#ffa62b", "error": "#ba3c5b", "success": "#4EBF71"}
+DEFAULT_COLOURS = {
+    "primary": "#0178D4",
+    "secondary": "#004578",
+    "accent": "#ffa62b",
+    "warning": "#ffa62b",
+    "error": "#ba3c5b",
+    "success": "#4EBF71",
+}
 
 
 def app_variables(colours: dict[str, str] | None = None) -> dict[str, str]:
