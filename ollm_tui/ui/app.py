@@ -140,12 +140,11 @@ class OllmApp(WorkspaceMixin, inherit_bindings=False):
             return
         if self.model_path is None:
             self._set_load_state("none")
-            self.notify(
+            self.notify_doc(
                 "No model found. Put a .gguf file in "
                 f"{self.settings.user_models_dir} or start with --model PATH.",
+                "models.md#where-ollm-looks",
                 severity="error",
-                timeout=10,
-                markup=False,
             )
             return
         self.status_line.model_name = self.model_path.stem
@@ -169,7 +168,12 @@ class OllmApp(WorkspaceMixin, inherit_bindings=False):
         self.load_error = reason
         self._set_load_state("failed")
         name = self.model_path.name if self.model_path else "the model"
-        self.notify(f"Could not load {name}: {reason}", severity="error", timeout=15, markup=False)
+        self.notify_doc(
+            f"Could not load {name}: {reason}",
+            "troubleshooting.md#a-model-that-will-not-load",
+            severity="error",
+            timeout=15,
+        )
 
     def no_model_reason(self) -> str | None:
         """Why a message cannot be sent now, or None when the model is ready."""

@@ -18,19 +18,36 @@ from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Label
 
-from ollm_tui.ui.bindings import KEYS_PANE_BINDINGS, PANE_BINDINGS, REGISTRY, BindingEntry, conflicts
+from ollm_tui.ui.bindings import (
+    KEYS_PANE_BINDINGS,
+    PANE_BINDINGS,
+    REGISTRY,
+    BindingEntry,
+    conflicts,
+    split_keys,
+)
 
 if TYPE_CHECKING:
     from ollm_tui.ui.app import OllmApp
 
 
+_KEY_NAMES = {"pageup": "PgUp", "pagedown": "PgDn", "escape": "Esc", "slash": "/"}
+
+
+def _key_name(key: str) -> str:
+    *modifiers, last = key.split("+")
+    if last in _KEY_NAMES:
+        last = _KEY_NAMES[last]
+    elif len(last) == 1:
+        last = last.upper() if modifiers else last  # a letter alone keeps its case: c, R
+    else:
+        last = last.capitalize()
+    return "+".join([*(m.capitalize() for m in modifiers), last])
+
+
 def show_keys(keys: str) -> str:
     """Key names as a person reads them: ``ctrl+j,alt+enter`` -> ``Ctrl+J, Alt+Enter``."""
-    out = []
-    for key in keys.split(","):
-        parts = [p.capitalize() if len(p) > 1 else p for p in key.strip().split("+")]
-        out.append("+".join(parts).replace("Pageup", "PgUp").replace("Pagedown", "PgDn").replace("Escape", "Esc"))
-    return ", ".join(out)
+    return ", ".join(_key_name(k) for k in split_keys(keys))
 
 
 class KeyCapture(ModalScreen[str | None]):
@@ -91,8 +108,8 @@ class KeysPane(Screen[None]):
         table.border_subtitle = "Enter change · r reset · R reset all · Esc back"
         table.add_column("Keys", key="keys")
         table.add_column("Id", key="id")
-        table.add_column("What it does", key="what")
         table.add_column("Where", key="where")
+        table.add_column("What it does", key="what")
         for entry in REGISTRY:
             table.add_row(*self._cells(entry), key=entry.id)
         table.focus()
@@ -107,7 +124,7 @@ class KeysPane(Screen[None]):
         shown = show_keys(keys or entry.keys)
         if keys:
             shown += " *"
-        return (Text(shown), Text(entry.id), Text(entry.tooltip or entry.description), Text(entry.group))
+        return (Text(shown), Text(entry.id), Text(entry.group), Text(entry.tooltip or entry.description))
 
     def refresh_rows(self) -> None:
         """Show the keys in force (changed ones end with *)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from textual.app import App
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 
 from ollm_tui.config import keymap_problems, set_value
@@ -17,7 +18,7 @@ from ollm_tui.resources import bundled_dir
 from ollm_tui.settings import DEFAULT_THEME
 from ollm_tui.ui.bindings import REGISTRY_BY_ID, conflicts, split_keys
 from ollm_tui.ui.dialogs import ConfirmDialog
-from ollm_tui.ui.docs_pane import DocsPane
+from ollm_tui.ui.docs_pane import DocsPane, page_title
 from ollm_tui.ui.keys_pane import KeysPane, show_keys
 from ollm_tui.ui.themes import app_variables, load_themes
 
@@ -37,6 +38,8 @@ class WorkspaceMixin(App[None]):
     store: Store
     docs_dir: Path = bundled_dir("docs")
     """The user guide (a test may point it at another folder)."""
+    doc_hint: str | None = None
+    """The guide page (``page.md#anchor``) the last ``notify_doc`` toast pointed to."""
 
     @property
     def chat(self) -> Chat:  # provided by OllmApp
@@ -80,9 +83,27 @@ class WorkspaceMixin(App[None]):
                 return name
         return "chat"
 
+    def notify_doc(self, message: str, target: str, *, severity: SeverityLevel = "information", timeout: float = 10) -> None:
+        """A toast that points to a page of the guide (``page.md#anchor``): F1 opens it there.
+
+        ``message`` is shown literally (never parsed as markup).
+        """
+        page, _, anchor = target.partition("#")
+        title = page_title(self.docs_dir / page)
+        self.doc_hint = target
+        self.notify(f"{message}\nF1: {title} in the guide", severity=severity, timeout=timeout, markup=False)
+
     async def action_show_pane(self, name: str) -> None:
-        """Show a pane; asking for the pane already shown goes back to the chat."""
+        """Show a pane; asking for the pane already shown goes back to the chat.
+
+        Opening the docs after a toast from ``notify_doc`` shows the page it pointed to.
+        """
         if isinstance(self.screen, ModalScreen):
+            return
+        hint, self.doc_hint = self.doc_hint, None
+        if name == "docs" and hint and self.pane != "docs":
+            page, _, anchor = hint.partition("#")
+            await self.action_open_doc(page, anchor)
             return
         if name == self.pane:
             name = "chat"

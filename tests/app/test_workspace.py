@@ -132,7 +132,7 @@ async def test_remap_refuses_a_conflict_persists_and_survives_a_restart(settings
         await pilot.press("ctrl+t")
         await wait_until(pilot, lambda: isinstance(app.screen, KeysPane))
         assert app.keymap == {"new_chat": "ctrl+t"}
-        assert "Ctrl+t *" in "\n".join(screen_lines(app))
+        assert "Ctrl+T *" in "\n".join(screen_lines(app))
         assert 'new_chat = "ctrl+t"' in settings.config_file.read_text(encoding="utf-8")
         # the app refuses a conflicting remap made any other way too
         assert app.remap("quit", "ctrl+t") is False
@@ -203,3 +203,18 @@ async def test_export_from_the_palette_action(settings, store) -> None:
         data = json.loads(files[0].read_text(encoding="utf-8"))
         assert data["messages"][0]["content"] == "hello [not markup]"
         assert notes.has(f"to {files[1]}")
+
+
+async def test_a_toast_points_to_its_page_and_f1_opens_it(settings, store) -> None:
+    app, notes = make_test_app(settings, store, FakeEngine(fail_load="unknown model architecture [x]"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: app.load_state == "failed")
+        assert notes.has("F1: Troubleshooting in the guide", "error")
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: app.pane == "docs" and docs_of(app).page == "troubleshooting.md")
+        await wait_until(pilot, lambda: docs_of(app).query_one("#docs-scroll").scroll_y > 0, what="the section")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.pane == "chat")
+        await pilot.press("f1")  # the hint is used once; the pane keeps its page
+        await wait_until(pilot, lambda: app.pane == "docs")
+        assert docs_of(app).page == "troubleshooting.md"
