@@ -77,6 +77,13 @@ APP_BINDINGS: list[BindingType] = [
         tooltip="Show every key binding, and change them (again: back to the chat).",
     ),
     Binding(
+        "f4",
+        "show_settings",
+        "Settings",
+        id="show_settings",
+        tooltip="Change the common settings (saved in config.toml).",
+    ),
+    Binding(
         "ctrl+p",
         "command_palette",
         "Commands",
@@ -96,7 +103,8 @@ APP_BINDINGS: list[BindingType] = [
     Binding("ctrl+c", "help_quit", show=False, system=True),
 ]
 """Bindings of ``OllmApp`` (which does not inherit ``App``'s); ids: stop, regenerate, new_chat,
-toggle_chats, rename_chat, delete_chat, copy_code, show_docs, show_keys, command_palette, quit.
+toggle_chats, rename_chat, delete_chat, copy_code, show_docs, show_keys, show_settings,
+command_palette, quit.
 Ctrl+C only explains how to quit."""
 
 MESSAGE_BINDINGS: list[BindingType] = [
@@ -155,6 +163,12 @@ KEYS_PANE_BINDINGS: list[BindingType] = [
 ]
 """Bindings of the keys pane."""
 
+SETTINGS_BINDINGS: list[BindingType] = [
+    Binding("escape", "cancel", "Cancel", id="settings_cancel", tooltip="Close the settings without saving."),
+    Binding("ctrl+s", "save", "Save", id="settings_save", tooltip="Check and save the settings."),
+]
+"""Bindings of the settings screen."""
+
 DIALOG_BINDINGS: list[BindingType] = [
     Binding("escape", "cancel", "Cancel", id="dialog_cancel"),
     Binding("escape,n", "answer(False)", "No", id="dialog_no"),
@@ -174,7 +188,7 @@ class BindingEntry:
     description: str
     tooltip: str
     group: str
-    """Where it is active: App, Composer, Message, Chat list, Docs, Keys pane, Dialog."""
+    """Where it is active: Anywhere, Composer, Message, Chat list, a pane, Settings, Dialogs."""
 
 
 def _entries(bindings: list[BindingType], group: str) -> list[BindingEntry]:
@@ -193,6 +207,7 @@ REGISTRY: tuple[BindingEntry, ...] = tuple(
     + _entries(PANE_BINDINGS, "Docs and keys panes")
     + _entries(DOCS_BINDINGS, "Docs pane")
     + _entries(KEYS_PANE_BINDINGS, "Keys pane")
+    + _entries(SETTINGS_BINDINGS, "Settings")
     + _entries(DIALOG_BINDINGS, "Dialogs")
 )
 """Every binding with an id, in display order: the one list the keys pane, the docs and the
@@ -201,13 +216,14 @@ keymap checks read. Widgets take their ``BINDINGS`` from the lists above."""
 REGISTRY_BY_ID: dict[str, BindingEntry] = {e.id: e for e in REGISTRY}
 
 _SCOPES_SEEN_TOGETHER: dict[str, set[str]] = {
-    "Anywhere": {"Anywhere", "Composer", "Message", "Chat list", "Docs and keys panes", "Docs pane", "Keys pane", "Dialogs"},
+    "Anywhere": {"Anywhere", "Composer", "Message", "Chat list", "Docs and keys panes", "Docs pane", "Keys pane", "Settings", "Dialogs"},
     "Composer": {"Anywhere", "Composer"},
     "Message": {"Anywhere", "Message"},
     "Chat list": {"Anywhere", "Chat list"},
     "Docs and keys panes": {"Anywhere", "Docs and keys panes", "Docs pane", "Keys pane"},
     "Docs pane": {"Anywhere", "Docs and keys panes", "Docs pane"},
     "Keys pane": {"Anywhere", "Docs and keys panes", "Keys pane"},
+    "Settings": {"Anywhere", "Settings"},
     "Dialogs": {"Anywhere", "Dialogs"},
 }
 

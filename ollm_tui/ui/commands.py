@@ -17,7 +17,9 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.markup import escape
 
+from ollm_tui.ui.bindings import REGISTRY
 from ollm_tui.ui.docs_pane import guide_pages
+from ollm_tui.ui.keys_pane import show_keys
 
 if TYPE_CHECKING:
     from ollm_tui.ui.app import OllmApp
@@ -46,6 +48,7 @@ PALETTE_COMMANDS: list[PaletteCommand] = [
     PaletteCommand("pane: Docs", "The user guide.", "show_pane('docs')"),
     PaletteCommand("pane: Keys", "Every key binding; change them.", "show_pane('keys')"),
     PaletteCommand("keys: Reset all to defaults", "Forget every changed key (asks first).", "reset_keymap"),
+    PaletteCommand("app: Settings…", "Change the common settings.", "show_settings"),
     PaletteCommand("app: Quit", "Quit ollm (a reply being written is kept).", "quit"),
 ]
 """The fixed commands. Other modules add theirs with :func:`register_command`."""
@@ -65,13 +68,20 @@ class OllmCommands(Provider):
 
     def _all(self) -> list[tuple[str, str, str]]:
         app = _app(self)
-        out = [(c.name, c.help, c.action) for c in PALETTE_COMMANDS]
+        out = [(c.name, self._with_key(c), c.action) for c in PALETTE_COMMANDS]
         for page in guide_pages(app.docs_dir):
             out.append((f"docs: {page.title}", f"Open {page.name}", f"open_doc({page.name!r})"))
         for name in sorted(app.available_themes):
             if not name.startswith("textual-ansi"):
                 out.append((f"theme: {name}", "Switch to this theme (remembered).", f"set_theme({name!r})"))
         return out
+
+    def _with_key(self, command: PaletteCommand) -> str:
+        """The help text, with the command's key in force (from the binding registry)."""
+        entry = next((e for e in REGISTRY if e.group == "Anywhere" and e.action == command.action), None)
+        if entry is None:
+            return command.help
+        return f"{command.help} ({show_keys(_app(self).keymap.get(entry.id, entry.keys))})"
 
     async def discover(self) -> Hits:
         for name, help_text, action in self._all():

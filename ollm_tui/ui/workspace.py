@@ -13,7 +13,7 @@ from textual.app import App
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 
-from ollm_tui.config import keymap_problems, set_value
+from ollm_tui.config import KEYS_BY_NAME, keymap_problems, set_value
 from ollm_tui.resources import bundled_dir
 from ollm_tui.settings import DEFAULT_THEME
 from ollm_tui.ui.bindings import REGISTRY_BY_ID, conflicts, split_keys
@@ -187,6 +187,29 @@ class WorkspaceMixin(App[None]):
             set_value(self.settings.config_file, key, value, table)
         except OSError as exc:
             self.notify(f"Could not save the setting to {self.settings.config_file}: {exc}", severity="error", markup=False)
+
+    # -- settings --------------------------------------------------------------------------
+
+    def action_show_settings(self) -> None:
+        """Open the settings form."""
+        from ollm_tui.ui.settings_screen import SettingsScreen
+
+        if not isinstance(self.screen, ModalScreen):
+            self.push_screen(SettingsScreen())
+
+    def apply_settings(self, file_values: dict[str, object], changes: dict[str, object]) -> None:
+        """Save config keys (``file_values``) and use the Settings ``changes`` that apply now."""
+        from ollm_tui.ui.settings_screen import RESTART_KEYS
+
+        for key, value in file_values.items():
+            self._save_setting(key, value)
+        later = {f for k in RESTART_KEYS for f in KEYS_BY_NAME[k].fields}
+        now = {k: v for k, v in changes.items() if k not in later}
+        if now:
+            self.settings = self.settings.with_(**now)
+            session = getattr(self, "session", None)
+            if session is not None:
+                session.settings = self.settings
 
     # -- export ----------------------------------------------------------------------------
 

@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 from textual.command import CommandPalette
-from textual.widgets import Markdown
+from textual.widgets import Input, Markdown
 
 from ollm_tui.settings import DEFAULT_THEME, Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.bindings import REGISTRY
 from ollm_tui.ui.docs_pane import DocsPane
 from ollm_tui.ui.keys_pane import KeyCapture, KeysPane
+from ollm_tui.ui.settings_screen import SettingsScreen
 from tests.app.helpers import make_test_app, screen_lines, wait_until
 from tests.fakes import FakeEngine
 
@@ -218,3 +219,32 @@ async def test_a_toast_points_to_its_page_and_f1_opens_it(settings, store) -> No
         await pilot.press("f1")  # the hint is used once; the pane keeps its page
         await wait_until(pilot, lambda: app.pane == "docs")
         assert docs_of(app).page == "troubleshooting.md"
+
+
+async def test_settings_screen_refuses_bad_values_and_saves_good_ones(settings, store) -> None:
+    app, notes = make_test_app(settings, store, FakeEngine())
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        form = app.screen
+        form.query_one("#setting-threads", Input).value = "0"
+        form.query_one("#setting-temperature", Input).value = "0.7"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, SettingsScreen)  # refused: nothing saved
+        assert "Threads: must be between 1 and 256, got 0" in "\n".join(screen_lines(app))
+        assert app.focused is form.query_one("#setting-threads", Input)
+        assert not settings.config_file.exists()
+        form.query_one("#setting-threads", Input).value = "3"
+        form.query_one("#setting-system_prompt", Input).value = "Answer in French."
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SettingsScreen))
+        text = settings.config_file.read_text(encoding="utf-8")
+        assert "threads = 3" in text and "temperature = 0.7" in text
+        assert 'system_prompt = "Answer in French."' in text
+        assert app.settings.temperature == 0.7 and app.session.settings.system_prompt == "Answer in French."
+        assert app.settings.n_threads == settings.n_threads  # used from the next start
+        assert notes.has("threads apply at the next start")
+    reread = Settings.from_env({"OLLM_CONFIG_DIR": str(settings.config_dir)})
+    assert (reread.n_threads, reread.temperature, reread.config_problems) == (3, 0.7, ())
