@@ -86,7 +86,7 @@ def _context(value: object) -> int:
     from ollm_tui.settings import SettingsError, parse_context
 
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ConfigValueError(f"expected a size like 4096 or \"8k\", got {value!r}")
+        raise ConfigValueError(f'expected a size like 4096 or "8k", got {value!r}')
     try:
         return parse_context(str(value), "context_size")
     except SettingsError as exc:
@@ -120,16 +120,52 @@ class ConfigKey:
 
 
 KEYS: tuple[ConfigKey, ...] = (
-    ConfigKey("model", "string", ("model",), _str, "Model name or path to a .gguf file.", "OLLM_MODEL"),
-    ConfigKey("model_dirs", "list of strings", ("model_dirs",), _paths, "Extra folders searched for .gguf files.", "OLLM_MODEL_DIRS"),
-    ConfigKey("context_size", "integer or string", ("context_size",), _context, "Context window in tokens (256 to 1M; \"8k\" allowed).", "OLLM_CONTEXT"),
-    ConfigKey("threads", "integer", ("n_threads", "n_threads_batch"), _int(1, 256), "CPU threads for generation.", "OLLM_THREADS"),
-    ConfigKey("temperature", "float", ("temperature",), _float(0.0, 5.0), "Sampling temperature (0 to 5)."),
-    ConfigKey("max_tokens", "integer", ("max_tokens",), _int(1, 1_000_000), "Longest reply in tokens."),
-    ConfigKey("system_prompt", "string", ("system_prompt",), _str, "The system prompt of new turns."),
-    ConfigKey("flash_attn", "boolean", ("flash_attn",), _bool, "Flash attention on or off.", "OLLM_FLASH_ATTN"),
+    ConfigKey(
+        "model", "string", ("model",), _str, "Model name or path to a .gguf file.", "OLLM_MODEL"
+    ),
+    ConfigKey(
+        "model_dirs",
+        "list of strings",
+        ("model_dirs",),
+        _paths,
+        "Extra folders searched for .gguf files.",
+        "OLLM_MODEL_DIRS",
+    ),
+    ConfigKey(
+        "context_size",
+        "integer or string",
+        ("context_size",),
+        _context,
+        'Context window in tokens (256 to 1M; "8k" allowed).',
+        "OLLM_CONTEXT",
+    ),
+    ConfigKey(
+        "threads",
+        "integer",
+        ("n_threads", "n_threads_batch"),
+        _int(1, 256),
+        "CPU threads for generation.",
+        "OLLM_THREADS",
+    ),
+    ConfigKey(
+        "temperature", "float", ("temperature",), _float(0.0, 5.0), "Sampling temperature (0 to 5)."
+    ),
+    ConfigKey(
+        "max_tokens", "integer", ("max_tokens",), _int(1, 1_000_000), "Longest reply in tokens."
+    ),
+    ConfigKey(
+        "system_prompt", "string", ("system_prompt",), _str, "The system prompt of new turns."
+    ),
+    ConfigKey(
+        "flash_attn",
+        "boolean",
+        ("flash_attn",),
+        _bool,
+        "Flash attention on or off.",
+        "OLLM_FLASH_ATTN",
+    ),
     ConfigKey("theme", "string", ("theme",), _str, "The theme's name (see the Themes page)."),
-    ConfigKey("keymap", "table", ("keymap",), _keymap, "Your key bindings: binding id = \"keys\"."),
+    ConfigKey("keymap", "table", ("keymap",), _keymap, 'Your key bindings: binding id = "keys".'),
 )
 """Every key of ``config.toml``; the one place to add one."""
 
@@ -174,33 +210,46 @@ def read_config(path: Path) -> tuple[dict[str, Any], list[ConfigProblem]]:
         found = re.search(r"line (\d+)", str(exc))
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         return {}, [
-            ConfigProblem(path, int(found.group(1)) if found else None, None, f"not valid TOML: {reason}")
+            ConfigProblem(
+                path, int(found.group(1)) if found else None, None, f"not valid TOML: {reason}"
+            )
         ]
     values: dict[str, Any] = {}
     problems: list[ConfigProblem] = []
     for name, raw in data.items():
         key = KEYS_BY_NAME.get(name)
         if key is None:
-            problems.append(ConfigProblem(path, _line_of(text, name), name, "unknown key (ignored)"))
+            problems.append(
+                ConfigProblem(path, _line_of(text, name), name, "unknown key (ignored)")
+            )
             continue
         try:
             value = key.parse(raw)
         except ConfigValueError as exc:
-            problems.append(ConfigProblem(path, _line_of(text, name), name, f"{exc} (using the default)"))
+            problems.append(
+                ConfigProblem(path, _line_of(text, name), name, f"{exc} (using the default)")
+            )
             continue
         for field_name in key.fields:
             values[field_name] = value
     return values, problems
 
 
-def keymap_problems(path: Path, keymap: Mapping[str, str], known_ids: set[str]) -> list[ConfigProblem]:
+def keymap_problems(
+    path: Path, keymap: Mapping[str, str], known_ids: set[str]
+) -> list[ConfigProblem]:
     """Entries of ``[keymap]`` that name no binding (checked by the UI, which knows the ids)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:
         text = ""
     return [
-        ConfigProblem(path, _line_of(text, binding_id, "keymap"), f"keymap.{binding_id}", "no binding has this id (ignored)")
+        ConfigProblem(
+            path,
+            _line_of(text, binding_id, "keymap"),
+            f"keymap.{binding_id}",
+            "no binding has this id (ignored)",
+        )
         for binding_id in keymap
         if binding_id not in known_ids
     ]

@@ -42,12 +42,18 @@ PALETTE_COMMANDS: list[PaletteCommand] = [
     PaletteCommand("chat: Stop reply", "Stop the reply being written.", "stop"),
     PaletteCommand("chat: Show or hide the chat list", "Toggle the sidebar.", "toggle_chats"),
     PaletteCommand("chat: Copy last code block", "Copy the last fenced code block.", "copy_code"),
-    PaletteCommand("export: Chat as Markdown", "Write the open chat to a .md file.", "export_chat('md')"),
-    PaletteCommand("export: Chat as JSON", "Write the open chat to a .json file.", "export_chat('json')"),
+    PaletteCommand(
+        "export: Chat as Markdown", "Write the open chat to a .md file.", "export_chat('md')"
+    ),
+    PaletteCommand(
+        "export: Chat as JSON", "Write the open chat to a .json file.", "export_chat('json')"
+    ),
     PaletteCommand("pane: Chat", "Back to the chat.", "show_pane('chat')"),
     PaletteCommand("pane: Docs", "The user guide.", "show_pane('docs')"),
     PaletteCommand("pane: Keys", "Every key binding; change them.", "show_pane('keys')"),
-    PaletteCommand("keys: Reset all to defaults", "Forget every changed key (asks first).", "reset_keymap"),
+    PaletteCommand(
+        "keys: Reset all to defaults", "Forget every changed key (asks first).", "reset_keymap"
+    ),
     PaletteCommand("app: Settings…", "Change the common settings.", "show_settings"),
     PaletteCommand("app: Quit", "Quit ollm (a reply being written is kept).", "quit"),
 ]
@@ -73,12 +79,16 @@ class OllmCommands(Provider):
             out.append((f"docs: {page.title}", f"Open {page.name}", f"open_doc({page.name!r})"))
         for name in sorted(app.available_themes):
             if not name.startswith("textual-ansi"):
-                out.append((f"theme: {name}", "Switch to this theme (remembered).", f"set_theme({name!r})"))
+                out.append(
+                    (f"theme: {name}", "Switch to this theme (remembered).", f"set_theme({name!r})")
+                )
         return out
 
     def _with_key(self, command: PaletteCommand) -> str:
         """The help text, with the command's key in force (from the binding registry)."""
-        entry = next((e for e in REGISTRY if e.group == "Anywhere" and e.action == command.action), None)
+        entry = next(
+            (e for e in REGISTRY if e.group == "Anywhere" and e.action == command.action), None
+        )
         if entry is None:
             return command.help
         return f"{command.help} ({show_keys(_app(self).keymap.get(entry.id, entry.keys))})"
@@ -92,7 +102,9 @@ class OllmCommands(Provider):
         for name, help_text, action in self._all():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), partial(self._run, action), help=help_text)
+                yield Hit(
+                    score, matcher.highlight(name), partial(self._run, action), help=help_text
+                )
 
     async def _run(self, action: str) -> None:
         await self.app.run_action(action)

@@ -142,7 +142,9 @@ class DocsPane(Screen[None]):
         for _, title, block_id in self.markdown.table_of_contents:
             if slugs.slug(title) == anchor:
                 block = self.markdown.query_one(f"#{block_id}")
-                self.query_one("#docs-scroll", VerticalScroll).scroll_to_widget(block, top=True, animate=False)
+                self.query_one("#docs-scroll", VerticalScroll).scroll_to_widget(
+                    block, top=True, animate=False
+                )
                 return True
         self.notify(f"No section #{anchor} on {self.page}", severity="warning", markup=False)
         return False
@@ -164,7 +166,9 @@ class DocsPane(Screen[None]):
     @on(Markdown.TableOfContentsSelected)
     def _toc_selected(self, event: Markdown.TableOfContentsSelected) -> None:
         block = self.markdown.query_one(f"#{event.block_id}")
-        self.query_one("#docs-scroll", VerticalScroll).scroll_to_widget(block, top=True, animate=False)
+        self.query_one("#docs-scroll", VerticalScroll).scroll_to_widget(
+            block, top=True, animate=False
+        )
         event.stop()
 
     async def action_back(self) -> None:

@@ -65,7 +65,12 @@ class KeyCapture(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog") as box:
             box.border_title = Content(f"Change {self.entry.id}")
-            yield Label(Content(f"{self.entry.description or self.entry.id}: press the new key (Esc cancels)."), classes="prompt")
+            yield Label(
+                Content(
+                    f"{self.entry.description or self.entry.id}: press the new key (Esc cancels)."
+                ),
+                classes="prompt",
+            )
             yield Label("", id="capture-hint", classes="hint")
 
     async def on_key(self, event: events.Key) -> None:
@@ -124,7 +129,12 @@ class KeysPane(Screen[None]):
         shown = show_keys(keys or entry.keys)
         if keys:
             shown += " *"
-        return (Text(shown), Text(entry.id), Text(entry.group), Text(entry.tooltip or entry.description))
+        return (
+            Text(shown),
+            Text(entry.id),
+            Text(entry.group),
+            Text(entry.tooltip or entry.description),
+        )
 
     def refresh_rows(self) -> None:
         """Show the keys in force (changed ones end with *)."""

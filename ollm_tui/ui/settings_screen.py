@@ -89,14 +89,27 @@ class SettingsScreen(ModalScreen[bool]):
             yield Label("", id="settings-error", classes="hint")
             for key, label in FIELDS:
                 yield Label(label, classes="field-label")
-                yield Input(current_text(settings, key), id=f"setting-{key}", classes="field", compact=True)
+                yield Input(
+                    current_text(settings, key), id=f"setting-{key}", classes="field", compact=True
+                )
             with Horizontal(classes="switch-row"):
                 yield Label("Flash attention", classes="field-label")
                 yield Switch(settings.flash_attn, id="setting-flash_attn")
             yield Label("Theme", classes="field-label")
-            themes = sorted(n for n in self.app.available_themes if not n.startswith("textual-ansi"))
-            yield Select([(n, n) for n in themes], value=self.app.theme, allow_blank=False, id="setting-theme", compact=True)
-            yield Label("Threads, context size, flash attention and model folders apply at the next start.", classes="note")
+            themes = sorted(
+                n for n in self.app.available_themes if not n.startswith("textual-ansi")
+            )
+            yield Select(
+                [(n, n) for n in themes],
+                value=self.app.theme,
+                allow_blank=False,
+                id="setting-theme",
+                compact=True,
+            )
+            yield Label(
+                "Threads, context size, flash attention and model folders apply at the next start.",
+                classes="note",
+            )
             with Horizontal(classes="buttons"):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Cancel", id="cancel")
@@ -145,4 +158,3 @@ class SettingsScreen(ModalScreen[bool]):
         elif file_values:
             self.notify("Saved.")
         self.dismiss(bool(file_values) or isinstance(theme, str))
-

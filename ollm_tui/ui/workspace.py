@@ -83,15 +83,23 @@ class WorkspaceMixin(App[None]):
                 return name
         return "chat"
 
-    def notify_doc(self, message: str, target: str, *, severity: SeverityLevel = "information", timeout: float = 10) -> None:
+    def notify_doc(
+        self,
+        message: str,
+        target: str,
+        *,
+        severity: SeverityLevel = "information",
+        timeout: float = 10,
+    ) -> None:
         """A toast that points to a page of the guide (``page.md#anchor``): F1 opens it there.
 
         ``message`` is shown literally (never parsed as markup).
         """
-        page, _, anchor = target.partition("#")
-        title = page_title(self.docs_dir / page)
+        title = page_title(self.docs_dir / target.partition("#")[0])
         self.doc_hint = target
-        self.notify(f"{message}\nF1: {title} in the guide", severity=severity, timeout=timeout, markup=False)
+        self.notify(
+            f"{message}\nF1: {title} in the guide", severity=severity, timeout=timeout, markup=False
+        )
 
     async def action_show_pane(self, name: str) -> None:
         """Show a pane; asking for the pane already shown goes back to the chat.
@@ -137,7 +145,11 @@ class WorkspaceMixin(App[None]):
                 taken = conflicts(binding_id, key, self.keymap)
                 if taken:
                     names = ", ".join(e.id for e in taken)
-                    self.notify(f"{show_keys(key)} is already used by {names}", severity="error", markup=False)
+                    self.notify(
+                        f"{show_keys(key)} is already used by {names}",
+                        severity="error",
+                        markup=False,
+                    )
                     return False
         if keys is None or keys == entry.keys:
             self.keymap.pop(binding_id, None)
@@ -165,7 +177,10 @@ class WorkspaceMixin(App[None]):
                 keys.refresh_rows()
             self.notify("Every key is back to its default.")
 
-        self.push_screen(ConfirmDialog("Reset keys", "Give every binding its default key back?", "Reset"), answered)
+        self.push_screen(
+            ConfirmDialog("Reset keys", "Give every binding its default key back?", "Reset"),
+            answered,
+        )
 
     # -- themes ----------------------------------------------------------------------------
 
@@ -186,7 +201,11 @@ class WorkspaceMixin(App[None]):
         try:
             set_value(self.settings.config_file, key, value, table)
         except OSError as exc:
-            self.notify(f"Could not save the setting to {self.settings.config_file}: {exc}", severity="error", markup=False)
+            self.notify(
+                f"Could not save the setting to {self.settings.config_file}: {exc}",
+                severity="error",
+                markup=False,
+            )
 
     # -- settings --------------------------------------------------------------------------
 

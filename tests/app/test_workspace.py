@@ -74,9 +74,13 @@ async def test_docs_links_anchors_back_forward_and_external(settings, store, mon
         markdown.post_message(Markdown.LinkClicked(markdown, "quickstart.md"))
         await wait_until(pilot, lambda: docs.page == "quickstart.md")
         assert "Quick start" in "\n".join(screen_lines(app))
-        markdown.post_message(Markdown.LinkClicked(markdown, "troubleshooting.md#slow-replies-and-threads"))
+        markdown.post_message(
+            Markdown.LinkClicked(markdown, "troubleshooting.md#slow-replies-and-threads")
+        )
         await wait_until(pilot, lambda: docs.page == "troubleshooting.md")
-        await wait_until(pilot, lambda: docs.query_one("#docs-scroll").scroll_y > 0, what="the anchor")
+        await wait_until(
+            pilot, lambda: docs.query_one("#docs-scroll").scroll_y > 0, what="the anchor"
+        )
         markdown.post_message(Markdown.LinkClicked(markdown, "https://example.com/x"))
         await wait_until(pilot, lambda: opened == ["https://example.com/x"])
         assert docs.page == "troubleshooting.md"
@@ -99,7 +103,9 @@ async def test_docs_search_from_the_palette_opens_the_section(settings, store) -
         await pilot.press("slash")
         await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*"AMX crash")
-        await wait_until(pilot, lambda: "docs › " in "\n".join(screen_lines(app)), what="search hits")
+        await wait_until(
+            pilot, lambda: "docs › " in "\n".join(screen_lines(app)), what="search hits"
+        )
         await pilot.press("enter")
         await wait_until(pilot, lambda: docs_of(app).page == "troubleshooting.md")
 
@@ -129,7 +135,9 @@ async def test_remap_refuses_a_conflict_persists_and_survives_a_restart(settings
         await pilot.press("ctrl+r")  # taken by regenerate
         await pilot.pause()
         assert isinstance(app.screen, KeyCapture)
-        assert "already used by" in "\n".join(screen_lines(app)) and "regenerate" in "\n".join(screen_lines(app))
+        assert "already used by" in "\n".join(screen_lines(app)) and "regenerate" in "\n".join(
+            screen_lines(app)
+        )
         await pilot.press("ctrl+t")
         await wait_until(pilot, lambda: isinstance(app.screen, KeysPane))
         assert app.keymap == {"new_chat": "ctrl+t"}
@@ -139,7 +147,11 @@ async def test_remap_refuses_a_conflict_persists_and_survives_a_restart(settings
         assert app.remap("quit", "ctrl+t") is False
         assert notes.has("already used by new_chat", "error")
 
-    dirs = {"OLLM_DATA_DIR": settings.data_dir, "OLLM_CONFIG_DIR": settings.config_dir, "OLLM_LOG_DIR": settings.log_dir}
+    dirs = {
+        "OLLM_DATA_DIR": settings.data_dir,
+        "OLLM_CONFIG_DIR": settings.config_dir,
+        "OLLM_LOG_DIR": settings.log_dir,
+    }
     restarted = Settings.from_env({k: str(v) for k, v in dirs.items()})
     app, _ = make_test_app(restarted, store, FakeEngine())
     async with app.run_test(size=(100, 30)) as pilot:
@@ -148,7 +160,9 @@ async def test_remap_refuses_a_conflict_persists_and_survives_a_restart(settings
         store.add_message(app.chat.id, "user", "so the chat is not empty")
         chats = len(store.list_chats())
         await pilot.press("ctrl+t")
-        await wait_until(pilot, lambda: len(store.list_chats()) == chats + 1, what="ctrl+t to make a chat")
+        await wait_until(
+            pilot, lambda: len(store.list_chats()) == chats + 1, what="ctrl+t to make a chat"
+        )
         await pilot.press("ctrl+n")  # no longer bound
         await pilot.pause()
         assert len(store.list_chats()) == chats + 1
@@ -182,7 +196,11 @@ async def test_settings_errors_are_shown_and_the_app_starts(tmp_path: Path, stor
     config = tmp_path / "cfg"
     config.mkdir()
     (config / "config.toml").write_text('threads = "many"\n\n[keymap]\nno_such_binding = "f9"\n')
-    env = {"OLLM_DATA_DIR": str(tmp_path / "d"), "OLLM_CONFIG_DIR": str(config), "OLLM_LOG_DIR": str(tmp_path / "l")}
+    env = {
+        "OLLM_DATA_DIR": str(tmp_path / "d"),
+        "OLLM_CONFIG_DIR": str(config),
+        "OLLM_LOG_DIR": str(tmp_path / "l"),
+    }
     settings = Settings.from_env(env)
     app, notes = make_test_app(settings, store, FakeEngine())
     async with app.run_test(size=(100, 30)) as pilot:
@@ -207,13 +225,19 @@ async def test_export_from_the_palette_action(settings, store) -> None:
 
 
 async def test_a_toast_points_to_its_page_and_f1_opens_it(settings, store) -> None:
-    app, notes = make_test_app(settings, store, FakeEngine(fail_load="unknown model architecture [x]"))
+    app, notes = make_test_app(
+        settings, store, FakeEngine(fail_load="unknown model architecture [x]")
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: app.load_state == "failed")
         assert notes.has("F1: Troubleshooting in the guide", "error")
         await pilot.press("f1")
-        await wait_until(pilot, lambda: app.pane == "docs" and docs_of(app).page == "troubleshooting.md")
-        await wait_until(pilot, lambda: docs_of(app).query_one("#docs-scroll").scroll_y > 0, what="the section")
+        await wait_until(
+            pilot, lambda: app.pane == "docs" and docs_of(app).page == "troubleshooting.md"
+        )
+        await wait_until(
+            pilot, lambda: docs_of(app).query_one("#docs-scroll").scroll_y > 0, what="the section"
+        )
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.pane == "chat")
         await pilot.press("f1")  # the hint is used once; the pane keeps its page
@@ -243,7 +267,10 @@ async def test_settings_screen_refuses_bad_values_and_saves_good_ones(settings, 
         text = settings.config_file.read_text(encoding="utf-8")
         assert "threads = 3" in text and "temperature = 0.7" in text
         assert 'system_prompt = "Answer in French."' in text
-        assert app.settings.temperature == 0.7 and app.session.settings.system_prompt == "Answer in French."
+        assert (
+            app.settings.temperature == 0.7
+            and app.session.settings.system_prompt == "Answer in French."
+        )
         assert app.settings.n_threads == settings.n_threads  # used from the next start
         assert notes.has("threads apply at the next start")
     reread = Settings.from_env({"OLLM_CONFIG_DIR": str(settings.config_dir)})

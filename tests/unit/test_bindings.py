@@ -13,7 +13,9 @@ def test_ids_are_unique() -> None:
 
 def test_conflicts_only_where_both_bindings_work() -> None:
     assert [e.id for e in conflicts("new_chat", "ctrl+r", {})] == ["regenerate"]
-    assert [e.id for e in conflicts("copy_message", "ctrl+n", {})] == ["new_chat"]  # app keys reach messages
+    assert [e.id for e in conflicts("copy_message", "ctrl+n", {})] == [
+        "new_chat"
+    ]  # app keys reach messages
     assert conflicts("copy_message", "t", {}) == []  # t is the docs pane's, not a message's
     assert conflicts("new_chat", "t", {}) != []  # an app key would shadow the docs pane's t
     assert conflicts("new_chat", "ctrl+t", {}) == []

@@ -57,7 +57,7 @@ def test_a_bad_value_is_reported_with_file_line_and_key_and_falls_back(tmp_path:
 
 
 def test_invalid_toml_starts_on_defaults_and_names_the_line(tmp_path: Path) -> None:
-    path = write_config(tmp_path, 'threads = 77\ntheme = \n')
+    path = write_config(tmp_path, "threads = 77\ntheme = \n")
     s = Settings.from_env(env_for(tmp_path))
     assert s.n_threads == default_threads()  # threads = 77 on line 1 is not applied either
     assert s.theme == DEFAULT_THEME
@@ -76,7 +76,9 @@ def test_missing_file_is_fine(tmp_path: Path) -> None:
 
 
 def test_set_value_keeps_comments_and_edits_in_place(tmp_path: Path) -> None:
-    path = write_config(tmp_path, "# my settings\nthreads = 2  # two\n\n[keymap]\n# keys\nquit = \"ctrl+x\"\n")
+    path = write_config(
+        tmp_path, '# my settings\nthreads = 2  # two\n\n[keymap]\n# keys\nquit = "ctrl+x"\n'
+    )
     set_value(path, "theme", "nord")
     set_value(path, "threads", 4)
     set_value(path, "new_chat", "ctrl+t", "keymap")
@@ -85,7 +87,12 @@ def test_set_value_keeps_comments_and_edits_in_place(tmp_path: Path) -> None:
     assert "# my settings" in text and "# keys" in text
     values, problems = read_config(path)
     assert problems == []
-    assert values == {"theme": "nord", "n_threads": 4, "n_threads_batch": 4, "keymap": {"new_chat": "ctrl+t"}}
+    assert values == {
+        "theme": "nord",
+        "n_threads": 4,
+        "n_threads_batch": 4,
+        "keymap": {"new_chat": "ctrl+t"},
+    }
 
 
 def test_set_value_creates_the_file(tmp_path: Path) -> None:

@@ -31,7 +31,9 @@ def test_at_least_four_shipped_themes_all_valid_dark_and_light() -> None:
         ("primary = \n", "not valid TOML"),
     ],
 )
-def test_broken_theme_files_are_refused_with_the_reason(tmp_path: Path, text: str, reason: str) -> None:
+def test_broken_theme_files_are_refused_with_the_reason(
+    tmp_path: Path, text: str, reason: str
+) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ThemeError, match=reason) as info:
@@ -40,7 +42,9 @@ def test_broken_theme_files_are_refused_with_the_reason(tmp_path: Path, text: st
 
 
 def test_user_theme_overrides_a_shipped_one_and_bad_files_are_listed(tmp_path: Path) -> None:
-    (tmp_path / "nord.toml").write_text('name = "nord"\nprimary = "#123456"\n[variables]\nmeter-high = "#ff00ff"\n')
+    (tmp_path / "nord.toml").write_text(
+        'name = "nord"\nprimary = "#123456"\n[variables]\nmeter-high = "#ff00ff"\n'
+    )
     (tmp_path / "bad.toml").write_text("primary = 3\n")
     themes, problems = load_themes([bundled_dir("themes"), tmp_path])
     nord = next(t for t in themes if t.name == "nord")
