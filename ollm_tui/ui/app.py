@@ -102,6 +102,7 @@ class OllmApp(WorkspaceMixin, inherit_bindings=False):
         self.load_error: str | None = None
         """Why the model did not load."""
         self._load_cancel = CancelToken()
+        self.startup_warnings += self.setup_workspace()
 
     # -- layout --------------------------------------------------------------------------
 
@@ -119,7 +120,8 @@ class OllmApp(WorkspaceMixin, inherit_bindings=False):
         self.chat_list.border_title = "Chats"
         self.composer.border_title = "Message"
         self.composer.border_subtitle = "Enter send · ^J new line"
-        for warning in [*self.startup_warnings, *self.setup_workspace()]:
+        self.install_panes()
+        for warning in self.startup_warnings:
             self.notify(warning, title="Warning", severity="warning", markup=False, timeout=10)
         self._start_model()
         chats = self.store.list_chats()

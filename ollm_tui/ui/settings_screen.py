@@ -149,7 +149,7 @@ class SettingsScreen(ModalScreen[bool]):
             file_values["flash_attn"] = changes["flash_attn"] = flash
         theme = self.query_one("#setting-theme", Select).value
         if isinstance(theme, str) and theme != self.app.theme:
-            self.app.theme = theme  # saved by the theme watcher
+            self.ollm.action_set_theme(theme)
         if file_values:
             self.ollm.apply_settings(file_values, changes)
         later = sorted(RESTART_KEYS & set(file_values))

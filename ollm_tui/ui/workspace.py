@@ -46,7 +46,11 @@ class WorkspaceMixin(App[None]):
         raise NotImplementedError
 
     def setup_workspace(self) -> list[str]:
-        """Install the panes, themes and keymap; returns the problems to show as toasts."""
+        """Register the themes, pick the theme and apply the keymap, before the app runs.
+
+        Returns the problems to show as toasts once it runs. Doing this before the first
+        frame means no restyle of the whole app while it starts.
+        """
         problems = [f"Settings: {p}" for p in self.settings.config_problems]
         self.keymap: dict[str, str] = {}
         """The user's changed bindings (binding id -> keys), as in the config file."""
@@ -62,12 +66,13 @@ class WorkspaceMixin(App[None]):
         if wanted not in self.available_themes:
             problems.append(f"Theme {wanted!r} is not available: using {DEFAULT_THEME}")
             wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
-        self._startup_theme: str | None = wanted
         self.theme = wanted
-        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        return problems
+
+    def install_panes(self) -> None:
+        """Install the docs and keys panes (on mount, so a test may set ``docs_dir`` first)."""
         self.install_screen(DocsPane(self.docs_dir), "docs")
         self.install_screen(KeysPane(), "keys")
-        return problems
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         """App colours (memory levels, context meter bands, message markers) for any theme."""
@@ -185,17 +190,12 @@ class WorkspaceMixin(App[None]):
     # -- themes ----------------------------------------------------------------------------
 
     def action_set_theme(self, name: str) -> None:
-        """Switch to a theme (remembered in the config file)."""
-        self.theme = name
-
-    def _theme_changed(self, theme: object) -> None:
-        name = getattr(theme, "name", None)
-        if name and name == self._startup_theme:  # applying the setting is not a new choice
-            self._startup_theme = None
+        """Switch to a theme and remember it in the config file."""
+        if name not in self.available_themes:
+            self.notify(f"No theme called {name!r}", severity="error", markup=False)
             return
-        self._startup_theme = None
-        if name:
-            self._save_setting("theme", name)
+        self.theme = name
+        self._save_setting("theme", name)
 
     def _save_setting(self, key: str, value: object | None, table: str | None = None) -> None:
         try:
