@@ -77,6 +77,10 @@ class OllmCommands(Provider):
         out = [(c.name, self._with_key(c), c.action) for c in PALETTE_COMMANDS]
         for page in guide_pages(app.docs_dir):
             out.append((f"docs: {page.title}", f"Open {page.name}", f"open_doc({page.name!r})"))
+        for chat in app.store.list_chats():
+            out.append(
+                (f"chat: Open “{chat.title}”", "Switch to this chat.", f"open_chat_id({chat.id})")
+            )
         for name in sorted(app.available_themes):
             if not name.startswith("textual-ansi"):
                 out.append(
@@ -95,16 +99,16 @@ class OllmCommands(Provider):
 
     async def discover(self) -> Hits:
         for name, help_text, action in self._all():
-            yield DiscoveryHit(name, partial(self._run, action), help=help_text)
+            yield DiscoveryHit(Content(name), partial(self._run, action), help=escape(help_text))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, help_text, action in self._all():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(
-                    score, matcher.highlight(name), partial(self._run, action), help=help_text
-                )
+                # highlight() parses its argument as markup: chat titles are shown literally
+                shown = matcher.highlight(name) if "[" not in name else Content(name)
+                yield Hit(score, shown, partial(self._run, action), help=escape(help_text))
 
     async def _run(self, action: str) -> None:
         await self.app.run_action(action)

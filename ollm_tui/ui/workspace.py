@@ -137,6 +137,13 @@ class WorkspaceMixin(App[None]):
         assert isinstance(docs, DocsPane)
         await docs.open_page(page, anchor)
 
+    async def action_open_chat_id(self, chat_id: int) -> None:
+        """Open a chat by id (from the palette), showing the chat pane."""
+        from ollm_tui.ui.chat_list import ChatList
+
+        await self.action_show_pane("chat")
+        self.post_message(ChatList.ChatChosen(chat_id))
+
     # -- keymap ----------------------------------------------------------------------------
 
     def remap(self, binding_id: str, keys: str | None) -> bool:

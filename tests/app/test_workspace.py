@@ -275,3 +275,23 @@ async def test_settings_screen_refuses_bad_values_and_saves_good_ones(settings, 
         assert notes.has("threads apply at the next start")
     reread = Settings.from_env({"OLLM_CONFIG_DIR": str(settings.config_dir)})
     assert (reread.n_threads, reread.temperature, reread.config_problems) == (3, 0.7, ())
+
+
+async def test_palette_opens_a_chat_by_title_shown_literally(settings, store) -> None:
+    other = store.create_chat("[bold]Shell[/] one-liners")
+    store.add_message(other.id, "user", "count lines")
+    current = store.create_chat("Lists")
+    app, _ = make_test_app(settings, store, FakeEngine())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.chat.id == current.id
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: app.pane == "docs")
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"open [bold")
+        await wait_until(
+            pilot, lambda: "chat: Open “[bold]Shell[/] one-liners”" in "\n".join(screen_lines(app))
+        )
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.pane == "chat" and app.chat.id == other.id)
