@@ -244,3 +244,35 @@ def conflicts(binding_id: str, key: str, keymap: dict[str, str]) -> list[Binding
         if key in split_keys(keymap.get(other.id, other.keys)):
             out.append(other)
     return out
+
+
+def _editor_keys() -> dict[str, str]:
+    """Keys the composer's editor keeps for itself (key -> what it does)."""
+    from ollm_tui.ui.composer import Composer  # the composer imports this module
+
+    out: dict[str, str] = {}
+    for b in Composer.BINDINGS:
+        if isinstance(b, Binding) and not b.id:
+            for key in split_keys(b.key):
+                out[key] = b.description or b.action
+    return out
+
+
+def key_problem(binding_id: str, key: str, keymap: dict[str, str]) -> str | None:
+    """Why ``key`` cannot be given to ``binding_id`` (with ``keymap`` in force), or None.
+
+    Refused: a key another binding uses where this one works, a key the composer's editor
+    keeps (for bindings that work in the composer), and for app-wide bindings a key that
+    types a character (the composer would type it instead).
+    """
+    entry = REGISTRY_BY_ID[binding_id]
+    taken = conflicts(binding_id, key, keymap)
+    if taken:
+        return "already used by " + ", ".join(f"{e.description or e.id} ({e.id})" for e in taken)
+    if entry.group in {"Anywhere", "Composer"}:
+        editor = _editor_keys().get(key)
+        if editor:
+            return f"the message editor uses it ({editor})"
+        if entry.group == "Anywhere" and (len(key) == 1 or key in {"space", "tab", "enter"}):
+            return "it types a character in the message box; use a key with Ctrl, Alt or an F key"
+    return None

@@ -23,7 +23,7 @@ from ollm_tui.ui.bindings import (
     PANE_BINDINGS,
     REGISTRY,
     BindingEntry,
-    conflicts,
+    key_problem,
     split_keys,
 )
 
@@ -79,11 +79,10 @@ class KeyCapture(ModalScreen[str | None]):
         if event.key == "escape":
             self.dismiss(None)
             return
-        taken = conflicts(self.entry.id, event.key, self.keymap)
-        if taken:
-            names = ", ".join(f"{e.description or e.id} ({e.id})" for e in taken)
+        problem = key_problem(self.entry.id, event.key, self.keymap)
+        if problem:
             self.query_one("#capture-hint", Label).update(
-                Content(f"{show_keys(event.key)} is already used by {names}. Press another key.")
+                Content(f"{show_keys(event.key)}: {problem}. Press another key.")
             )
             return
         self.dismiss(event.key)

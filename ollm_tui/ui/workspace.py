@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from ollm_tui.config import KEYS_BY_NAME, keymap_problems, set_value
 from ollm_tui.resources import bundled_dir
 from ollm_tui.settings import DEFAULT_THEME
-from ollm_tui.ui.bindings import REGISTRY_BY_ID, conflicts, split_keys
+from ollm_tui.ui.bindings import REGISTRY_BY_ID, key_problem, split_keys
 from ollm_tui.ui.dialogs import ConfirmDialog
 from ollm_tui.ui.docs_pane import DocsPane, page_title
 from ollm_tui.ui.keys_pane import KeysPane, show_keys
@@ -154,14 +154,9 @@ class WorkspaceMixin(App[None]):
         entry = REGISTRY_BY_ID[binding_id]
         if keys is not None:
             for key in split_keys(keys):
-                taken = conflicts(binding_id, key, self.keymap)
-                if taken:
-                    names = ", ".join(e.id for e in taken)
-                    self.notify(
-                        f"{show_keys(key)} is already used by {names}",
-                        severity="error",
-                        markup=False,
-                    )
+                problem = key_problem(binding_id, key, self.keymap)
+                if problem:
+                    self.notify(f"{show_keys(key)}: {problem}", severity="error", markup=False)
                     return False
         if keys is None or keys == entry.keys:
             self.keymap.pop(binding_id, None)

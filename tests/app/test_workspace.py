@@ -145,7 +145,7 @@ async def test_remap_refuses_a_conflict_persists_and_survives_a_restart(settings
         assert 'new_chat = "ctrl+t"' in settings.config_file.read_text(encoding="utf-8")
         # the app refuses a conflicting remap made any other way too
         assert app.remap("quit", "ctrl+t") is False
-        assert notes.has("already used by new_chat", "error")
+        assert notes.has("already used by New (new_chat)", "error")
 
     dirs = {
         "OLLM_DATA_DIR": settings.data_dir,

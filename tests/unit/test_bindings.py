@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ollm_tui.ui.bindings import REGISTRY, conflicts
+from ollm_tui.ui.bindings import REGISTRY, conflicts, key_problem
 from ollm_tui.ui.keys_pane import show_keys
 
 
@@ -27,3 +27,12 @@ def test_key_names_for_people() -> None:
     assert show_keys("ctrl+j,shift+enter") == "Ctrl+J, Shift+Enter"
     assert show_keys("c") == "c" and show_keys("R") == "R"
     assert show_keys("escape,pageup,slash,f2") == "Esc, PgUp, /, F2"
+
+
+def test_key_problems_name_the_reason() -> None:
+    assert "already used by" in key_problem("new_chat", "ctrl+r", {})
+    assert "message editor uses it" in key_problem("new_chat", "ctrl+a", {})  # line start
+    assert "types a character" in key_problem("new_chat", "x", {})
+    assert key_problem("copy_message", "x", {}) is None  # a message is not a text box
+    assert key_problem("new_chat", "ctrl+t", {}) is None
+    assert key_problem("new_chat", "f9", {}) is None
