@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from textual.command import CommandInput, CommandPalette
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
@@ -72,3 +73,17 @@ def test_command_palette(snap_compare, settings: Settings, store: Store, size) -
         await pilot.pause()
 
     assert snap_compare(make_app(settings, store), terminal_size=size, run_before=run_before)
+
+
+def test_settings_screen(snap_compare, settings: Settings, store: Store) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        app = await ready(pilot)
+        await pilot.press("f4")
+        await pilot.pause()
+        for field in app.screen.query(Input):
+            field.cursor_blink = False
+        await pilot.pause()
+
+    # the form shows the settings file's path: the same on every machine (nothing is saved)
+    fixed = settings.with_(config_dir=Path("/home/user/.config/ollm_tui"))
+    assert snap_compare(make_app(fixed, store), terminal_size=(80, 24), run_before=run_before)
