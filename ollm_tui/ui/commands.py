@@ -111,6 +111,9 @@ class OllmCommands(Provider):
                 yield Hit(score, shown, partial(self._run, action), help=escape(help_text))
 
     async def _run(self, action: str) -> None:
+        chat_actions = {c.action for c in PALETTE_COMMANDS if c.name.startswith("chat:")}
+        if action in chat_actions:
+            await _app(self).action_show_pane("chat")  # chat commands act on the chat pane
         await self.app.run_action(action)
 
 

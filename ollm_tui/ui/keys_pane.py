@@ -170,4 +170,4 @@ class KeysPane(Screen[None]):
 
     def action_reset_all(self) -> None:
         """Give every binding its default keys back (asks first)."""
-        self.app.run_action("reset_keymap")
+        self.ollm.action_reset_keymap()

@@ -295,3 +295,40 @@ async def test_palette_opens_a_chat_by_title_shown_literally(settings, store) ->
         )
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.pane == "chat" and app.chat.id == other.id)
+
+
+async def test_reset_all_keys_after_asking(settings, store) -> None:
+    settings.config_file.parent.mkdir(parents=True)
+    settings.config_file.write_text('# mine\n[keymap]\nnew_chat = "ctrl+t"\nquit = "ctrl+x"\n')
+    dirs = {"OLLM_DATA_DIR": settings.data_dir, "OLLM_CONFIG_DIR": settings.config_dir}
+    app, _ = make_test_app(
+        Settings.from_env({k: str(v) for k, v in dirs.items()}), store, FakeEngine()
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.keymap == {"new_chat": "ctrl+t", "quit": "ctrl+x"}
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: app.pane == "keys")
+        assert "Ctrl+T *" in "\n".join(screen_lines(app))
+        await pilot.press("R")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.keymap == {})
+        await pilot.pause()
+        assert "Ctrl+T *" not in "\n".join(screen_lines(app))
+        assert "Ctrl+N" in "\n".join(screen_lines(app))
+    text = settings.config_file.read_text(encoding="utf-8")
+    assert "# mine" in text and "ctrl+t" not in text and "ctrl+x" not in text
+
+
+async def test_a_chat_command_from_another_pane_goes_back_to_the_chat(settings, store) -> None:
+    app, _ = make_test_app(settings, store, FakeEngine())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        store.add_message(app.chat.id, "user", "not empty")
+        chats = len(store.list_chats())
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: app.pane == "docs")
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"chat: new chat", "enter")
+        await wait_until(pilot, lambda: app.pane == "chat" and len(store.list_chats()) == chats + 1)
