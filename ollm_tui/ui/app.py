@@ -11,12 +11,11 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import getters, on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.command import Provider
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -30,14 +29,16 @@ from ollm_tui.store.db import Chat, Store
 from ollm_tui.ui.bindings import APP_BINDINGS
 from ollm_tui.ui.chat_list import ChatList
 from ollm_tui.ui.clipboard import last_code_block, sent_note
-from ollm_tui.ui.commands import DocsSearch, OllmCommands
 from ollm_tui.ui.composer import Composer
 from ollm_tui.ui.dialogs import ConfirmDialog, RenameDialog
 from ollm_tui.ui.generation import Turn, describe, run_turn
 from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
 from ollm_tui.ui.status import LoadState, StatusLine
 from ollm_tui.ui.transcript import AssistantMessage, MessageView, Transcript
-from ollm_tui.ui.workspace import WorkspaceMixin
+from ollm_tui.ui.workspace import WorkspaceMixin, commands_provider, docs_search_provider
+
+if TYPE_CHECKING:
+    from textual.command import Provider
 
 STOP_WAIT_S = 5.0
 """How long switching or deleting a chat waits for a stopped reply to be stored."""
@@ -64,7 +65,10 @@ class OllmApp(WorkspaceMixin, inherit_bindings=False):
     CSS_PATH = "app.tcss"
     TITLE = "ollm"
     BINDINGS: ClassVar[list[BindingType]] = APP_BINDINGS
-    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {OllmCommands, DocsSearch}
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {
+        commands_provider,
+        docs_search_provider,
+    }
     # (App annotates these oddly, so a ClassVar annotation here upsets mypy)
     HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (40, "-narrow"), (100, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (10, "-tall")]  # noqa: RUF012
@@ -120,7 +124,6 @@ class OllmApp(WorkspaceMixin, inherit_bindings=False):
         self.chat_list.border_title = "Chats"
         self.composer.border_title = "Message"
         self.composer.border_subtitle = "Enter send · ^J new line"
-        self.install_panes()
         for warning in self.startup_warnings:
             self.notify(warning, title="Warning", severity="warning", markup=False, timeout=10)
         self._start_model()
@@ -475,7 +478,9 @@ class OllmApp(WorkspaceMixin, inherit_bindings=False):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Chat keys are off while a dialog is open; Esc only stops while a reply streams."""
-        if action in _SCREEN_ACTIONS and (isinstance(self.screen, ModalScreen) or self.pane != "chat"):
+        if action in _SCREEN_ACTIONS and (
+            isinstance(self.screen, ModalScreen) or self.pane != "chat"
+        ):
             return False
         return not (action == "stop" and self.turn is None)
 

@@ -18,7 +18,7 @@ from textual.content import Content
 from textual.markup import escape
 
 from ollm_tui.ui.bindings import REGISTRY
-from ollm_tui.ui.docs_pane import guide_pages
+from ollm_tui.ui.guide import guide_pages
 from ollm_tui.ui.keys_pane import show_keys
 
 if TYPE_CHECKING:

@@ -9,7 +9,6 @@ folder, or to a missing page, gives a warning toast and changes nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -23,34 +22,9 @@ from textual.widgets import Footer, Markdown
 from textual.widgets.markdown import MarkdownTableOfContents
 
 from ollm_tui.ui.bindings import DOCS_BINDINGS, PANE_BINDINGS
+from ollm_tui.ui.guide import HOME_PAGE, page_title
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-HOME_PAGE = "index.md"
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of the guide: its path relative to the docs folder, and its title."""
-
-    name: str
-    title: str
-
-
-def page_title(path: Path) -> str:
-    """The page's first heading, or its file name."""
-    try:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.startswith("# "):
-                return line[2:].strip()
-    except OSError:
-        pass
-    return path.stem
-
-
-def guide_pages(docs_dir: Path) -> list[Page]:
-    """Every page of the guide (``*.md``, subfolders included), the home page first."""
-    paths = sorted(docs_dir.rglob("*.md"), key=lambda p: (p.name != HOME_PAGE, str(p)))
-    return [Page(p.relative_to(docs_dir).as_posix(), page_title(p)) for p in paths]
 
 
 class DocsPane(Screen[None]):

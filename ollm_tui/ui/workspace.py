@@ -11,24 +11,39 @@ from typing import TYPE_CHECKING, Literal
 
 from textual.app import App
 from textual.notifications import SeverityLevel
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 
 from ollm_tui.config import KEYS_BY_NAME, keymap_problems, set_value
 from ollm_tui.resources import bundled_dir
 from ollm_tui.settings import DEFAULT_THEME
 from ollm_tui.ui.bindings import REGISTRY_BY_ID, key_problem, split_keys
 from ollm_tui.ui.dialogs import ConfirmDialog
-from ollm_tui.ui.docs_pane import DocsPane, page_title
-from ollm_tui.ui.keys_pane import KeysPane, show_keys
+from ollm_tui.ui.guide import page_title
 from ollm_tui.ui.themes import app_variables, load_themes
 
 if TYPE_CHECKING:
+    from textual.command import Provider
+
     from ollm_tui.settings import Settings
     from ollm_tui.store.db import Chat, Store
 
 Pane = Literal["chat", "docs", "keys"]
 PANES: tuple[str, ...] = ("docs", "keys")
 """The panes besides the chat (installed screens, by name)."""
+
+
+def commands_provider() -> type[Provider]:
+    """The palette's commands (imported when the palette first opens, not at start)."""
+    from ollm_tui.ui.commands import OllmCommands
+
+    return OllmCommands
+
+
+def docs_search_provider() -> type[Provider]:
+    """The palette's search of the guide."""
+    from ollm_tui.ui.commands import DocsSearch
+
+    return DocsSearch
 
 
 class WorkspaceMixin(App[None]):
@@ -69,10 +84,21 @@ class WorkspaceMixin(App[None]):
         self.theme = wanted
         return problems
 
-    def install_panes(self) -> None:
-        """Install the docs and keys panes (on mount, so a test may set ``docs_dir`` first)."""
-        self.install_screen(DocsPane(self.docs_dir), "docs")
-        self.install_screen(KeysPane(), "keys")
+    def pane_screen(self, name: str) -> Screen[None]:
+        """The docs or keys pane, built and installed the first time it is asked for.
+
+        Built on demand so the app's start does not import and build them.
+        """
+        if not self.is_screen_installed(name):
+            if name == "docs":
+                from ollm_tui.ui.docs_pane import DocsPane
+
+                self.install_screen(DocsPane(self.docs_dir), "docs")
+            else:
+                from ollm_tui.ui.keys_pane import KeysPane
+
+                self.install_screen(KeysPane(), "keys")
+        return self.get_screen(name)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         """App colours (memory levels, context meter bands, message markers) for any theme."""
@@ -124,16 +150,19 @@ class WorkspaceMixin(App[None]):
             while self.pane != "chat" and len(self.screen_stack) > 1:
                 await self.pop_screen()
             return
+        screen = self.pane_screen(name)
         if self.pane == "chat":
-            await self.push_screen(name)
+            await self.push_screen(screen)
         else:
-            await self.switch_screen(name)
+            await self.switch_screen(screen)
 
     async def action_open_doc(self, page: str, anchor: str = "") -> None:
         """Open the docs pane at a page (``notify_doc`` toasts lead here)."""
         if self.pane != "docs":
             await self.action_show_pane("docs")
-        docs = self.get_screen("docs")
+        from ollm_tui.ui.docs_pane import DocsPane
+
+        docs = self.pane_screen("docs")
         assert isinstance(docs, DocsPane)
         await docs.open_page(page, anchor)
 
@@ -151,6 +180,8 @@ class WorkspaceMixin(App[None]):
 
         Refuses (with a toast, returning False) keys another binding uses where this one works.
         """
+        from ollm_tui.ui.keys_pane import show_keys
+
         entry = REGISTRY_BY_ID[binding_id]
         if keys is not None:
             for key in split_keys(keys):
@@ -179,9 +210,12 @@ class WorkspaceMixin(App[None]):
                 self._save_setting(binding_id, None, "keymap")
             self.keymap.clear()
             self.set_keymap({})
-            keys = self.get_screen("keys")
-            if isinstance(keys, KeysPane) and keys.is_mounted:
-                keys.refresh_rows()
+            if self.is_screen_installed("keys"):
+                from ollm_tui.ui.keys_pane import KeysPane
+
+                keys = self.get_screen("keys")
+                if isinstance(keys, KeysPane) and keys.is_mounted:
+                    keys.refresh_rows()
             self.notify("Every key is back to its default.")
 
         self.push_screen(
