@@ -106,7 +106,7 @@ class OllmApp(WorkspaceMixin, inherit_bindings=False):
         self.load_error: str | None = None
         """Why the model did not load."""
         self._load_cancel = CancelToken()
-        self.startup_warnings += self.setup_workspace()
+        self.setup_workspace()
 
     # -- layout --------------------------------------------------------------------------
 
@@ -124,6 +124,7 @@ class OllmApp(WorkspaceMixin, inherit_bindings=False):
         self.chat_list.border_title = "Chats"
         self.composer.border_title = "Message"
         self.composer.border_subtitle = "Enter send · ^J new line"
+        self.show_workspace_problems()
         for warning in self.startup_warnings:
             self.notify(warning, title="Warning", severity="warning", markup=False, timeout=10)
         self._start_model()

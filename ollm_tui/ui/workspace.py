@@ -7,7 +7,7 @@ installed screens: pushed over the chat and popped back, they keep their state.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.notifications import SeverityLevel
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from ollm_tui.settings import Settings
     from ollm_tui.store.db import Chat, Store
 
-Pane = Literal["chat", "docs", "keys"]
 PANES: tuple[str, ...] = ("docs", "keys")
 """The panes besides the chat (installed screens, by name)."""
 
@@ -60,11 +59,11 @@ class WorkspaceMixin(App[None]):
     def chat(self) -> Chat:  # provided by OllmApp
         raise NotImplementedError
 
-    def setup_workspace(self) -> list[str]:
+    def setup_workspace(self) -> None:
         """Register the themes, pick the theme and apply the keymap, before the app runs.
 
-        Returns the problems to show as toasts once it runs. Doing this before the first
-        frame means no restyle of the whole app while it starts.
+        Doing this before the first frame means no restyle of the whole app while it starts.
+        The problems found are shown by :meth:`show_workspace_problems` once it runs.
         """
         problems = [f"Settings: {p}" for p in self.settings.config_problems]
         self.keymap: dict[str, str] = {}
@@ -73,8 +72,7 @@ class WorkspaceMixin(App[None]):
         problems += [f"Settings: {p}" for p in bad]
         self.keymap = {k: v for k, v in self.settings.keymap.items() if k in REGISTRY_BY_ID}
         self.set_keymap(self.keymap)
-        themes, theme_problems = load_themes([bundled_dir("themes"), self.settings.user_themes_dir])
-        problems += theme_problems
+        themes, theme_errors = load_themes([bundled_dir("themes"), self.settings.user_themes_dir])
         for theme in themes:
             self.register_theme(theme)
         wanted = self.settings.theme
@@ -82,7 +80,15 @@ class WorkspaceMixin(App[None]):
             problems.append(f"Theme {wanted!r} is not available: using {DEFAULT_THEME}")
             wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
         self.theme = wanted
-        return problems
+        found: list[tuple[str, SeverityLevel]] = [(p, "warning") for p in problems]
+        self._workspace_problems = found + [(e, "error") for e in theme_errors]
+
+    def show_workspace_problems(self) -> None:
+        """Toast what ``setup_workspace`` found: settings problems as warnings, broken
+        theme files as errors (one each, naming the file)."""
+        for message, severity in self._workspace_problems:
+            title = "Error" if severity == "error" else "Warning"
+            self.notify(message, title=title, severity=severity, markup=False, timeout=10)
 
     def pane_screen(self, name: str) -> Screen[None]:
         """The docs or keys pane, built and installed the first time it is asked for.

@@ -179,7 +179,7 @@ async def test_a_broken_theme_file_gives_one_error_and_the_app_falls_back(settin
     app, notes = make_test_app(settings, store, FakeEngine())
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        errors = [m for m in notes.messages() if "broken.toml" in m]
+        errors = [m for m in notes.messages("error") if "broken.toml" in m]
         assert len(errors) == 1 and "not a colour" in errors[0]
         assert notes.has("Theme 'broken' is not available")
         assert app.theme == DEFAULT_THEME
