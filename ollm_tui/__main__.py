@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", parents=[planner], help="memory probes, build features, models and their tier plans"
     )
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    config = sub.add_parser("config", help="where the settings file is, or the settings in effect")
+    config.add_argument("action", choices=["path", "show"], help="path: print the file's path; show: print every setting")
+    export = sub.add_parser("export", help="write a saved chat as Markdown or JSON")
+    export.add_argument("chat", metavar="CHAT", help="the chat's title or id (see the chat list)")
+    export.add_argument("--format", choices=["md", "json"], default="md", help="md (default) or json")
+    export.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     return parser
 
 
@@ -230,6 +236,55 @@ def _chat_settings(settings: Settings, title: str | None) -> dict | None:
         return chat.settings if chat else None
     finally:
         store.close()
+
+
+# -- ollm config, ollm export -------------------------------------------------------------
+
+
+def cmd_config(settings: Settings, action: str) -> int:
+    """``ollm config path``: the settings file's path; ``ollm config show``: every setting."""
+    from ollm_tui.config import describe_settings
+
+    if action == "path":
+        print(settings.config_file)
+    else:
+        print(f"# {settings.config_file}" + ("" if settings.config_file.exists() else " (not created yet)"))
+        print(describe_settings(settings), end="")
+    return EXIT_OK
+
+
+def cmd_export(settings: Settings, chat_ref: str, fmt: str, out: str | None) -> int:
+    """Print (or write to ``out``) one saved chat as Markdown or JSON."""
+    from ollm_tui.store.db import Store, StoreError
+    from ollm_tui.store.export import render
+
+    if not settings.db_path.exists():
+        _err(f"no chats yet ({settings.db_path} does not exist)")
+        return EXIT_FAILURE
+    try:
+        store = Store(settings.db_path)
+    except StoreError as exc:
+        _err(str(exc))
+        return EXIT_FAILURE
+    try:
+        chat = store.find_chat(chat_ref)
+        if chat is None and chat_ref.isdigit():
+            chat = store.get_chat(int(chat_ref))
+        if chat is None:
+            _err(f"no chat is called {chat_ref!r} (titles are matched exactly; an id works too)")
+            return EXIT_FAILURE
+        text = render(chat, store.messages(chat.id), fmt)
+    finally:
+        store.close()
+    if out is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return EXIT_OK
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _err(f"cannot write {out}: {exc}")
+        return EXIT_FAILURE
+    return EXIT_OK
 
 
 # -- ollm -p ---------------------------------------------------------------------------
@@ -460,12 +515,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         _err(str(exc))
         return EXIT_USAGE
+    if args.command is not None or args.prompt is not None:  # the app shows them as toasts
+        for problem in settings.config_problems:
+            _err(f"warning: {problem}")
+    if args.command == "config":
+        return cmd_config(settings, args.action)
     if args.command == "models":
         return cmd_models(settings, args.json)
     if args.command == "doctor":
         from ollm_tui.doctor import cmd_doctor
 
         return cmd_doctor(settings, args.json)
+    if args.command == "export":
+        return cmd_export(settings, args.chat, args.format, args.out)
     if args.prompt is not None:
         return cmd_prompt(settings, args)
     for flag in ("chat", "seed", "max_tokens"):

@@ -1,12 +1,13 @@
 """Settings: built once (CLI or test factory) and passed down. Nothing reads globals later.
 
-Environment overrides (``OLLM_*``) exist mostly so tests and scripts can isolate the data
-directory; the config file (``config.toml``) comes with the settings issue.
+Defaults, then ``config.toml`` in the config dir (see :mod:`ollm_tui.config`), then the
+``OLLM_*`` environment overrides; the CLI applies its flags last.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 APP_NAME = "ollm_tui"
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer clearly and concisely."
+
+DEFAULT_THEME = "ollm-dark"
 
 
 class SettingsError(ValueError):
@@ -69,6 +72,11 @@ class Settings:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     reply_reserve_tokens: int = 1024  # the reply reserve: this, or 25 % of the limit if smaller
     context_warn_percent: float = 70.0  # one warning per chat when the budget is this full
+    theme: str = DEFAULT_THEME
+    keymap: Mapping[str, str] = field(default_factory=dict)
+    """Binding id -> keys, from the ``[keymap]`` table of the config file."""
+    config_problems: tuple[str, ...] = ()
+    """What was wrong in the config file (each names the file, line and key); shown at start."""
 
     @property
     def db_path(self) -> Path:
@@ -89,6 +97,21 @@ class Settings:
     def user_profiles_dir(self) -> Path:
         """User model profiles (override the shipped ones)."""
         return self.config_dir / "profiles"
+
+    @property
+    def config_file(self) -> Path:
+        """The settings file, ``config.toml`` in the config dir."""
+        return self.config_dir / "config.toml"
+
+    @property
+    def user_themes_dir(self) -> Path:
+        """User theme files (override the shipped ones of the same name)."""
+        return self.config_dir / "themes"
+
+    @property
+    def export_dir(self) -> Path:
+        """Where chats exported from the app are written."""
+        return self.data_dir / "exports"
 
     def load_options(self, n_ctx: int | None = None, n_gpu_layers: int = 0) -> LoadOptions:
         """How the engine should load a model under these settings.
@@ -112,13 +135,26 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        """Defaults, platformdirs locations, and ``OLLM_*`` overrides."""
+        """Defaults, platformdirs locations, ``config.toml``, and ``OLLM_*`` overrides.
+
+        Problems in the config file do not raise: they are kept in ``config_problems`` and
+        the keys concerned stay at their defaults. A bad environment value raises
+        SettingsError naming the variable.
+        """
+        from ollm_tui.config import config_path, read_config
+
         env = os.environ if environ is None else environ
         data = Path(env.get("OLLM_DATA_DIR") or platformdirs.user_data_dir(APP_NAME))
         config = Path(env.get("OLLM_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME))
         logs = Path(env.get("OLLM_LOG_DIR") or platformdirs.user_log_dir(APP_NAME))
+        values, problems = read_config(config_path(config))
+        settings = cls(data_dir=data, config_dir=config, log_dir=logs, **values)
+        settings = settings.with_(config_problems=tuple(str(p) for p in problems))
+        if "context_size" in values:  # a size set in the file overrides the tier, like --context
+            settings = settings.with_(context_explicit=True)
         dirs = tuple(Path(p).expanduser() for p in env.get("OLLM_MODEL_DIRS", "").split(os.pathsep) if p)
-        settings = cls(data_dir=data, config_dir=config, log_dir=logs, model_dirs=dirs)
+        if dirs:
+            settings = settings.with_(model_dirs=dirs)
         if env.get("OLLM_SCAN_EXTERNAL", "1").strip().lower() not in {"0", "off", "false", "no"}:
             from ollm_tui.engine.external_models import default_external_dirs
 

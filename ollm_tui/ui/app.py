@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import getters, on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -22,8 +22,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from ollm_tui.core.hardware import HardwareProbe
 from ollm_tui.accounting import Accounting
+from ollm_tui.core.hardware import HardwareProbe
 from ollm_tui.engine.base import Backend, CancelToken, LoadOptions, ModelInfo
 from ollm_tui.engine.planning import Placement
 from ollm_tui.session import ChatSession
@@ -33,17 +33,18 @@ from ollm_tui.ui.bindings import APP_BINDINGS
 from ollm_tui.ui.chat_list import ChatList
 from ollm_tui.ui.clipboard import last_code_block, sent_note
 from ollm_tui.ui.composer import Composer
-from ollm_tui.ui.context_meter import meter_variables
 from ollm_tui.ui.context_watch import ContextWatch
 from ollm_tui.ui.dialogs import ConfirmDialog, RenameDialog
 from ollm_tui.ui.generation import Turn, describe, run_turn
 from ollm_tui.ui.memory_meter import MemoryMeter
 from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
-from ollm_tui.ui.palette import ModelCommands
 from ollm_tui.ui.status import LoadState, StatusLine
 from ollm_tui.ui.switching import ModelSwitching
-from ollm_tui.ui.token_stats import TokenCommands
 from ollm_tui.ui.transcript import AssistantMessage, MessageView, Transcript
+from ollm_tui.ui.workspace import WorkspaceMixin, commands_provider, docs_search_provider
+
+if TYPE_CHECKING:
+    from textual.command import Provider
 
 STOP_WAIT_S = 5.0
 """How long switching or deleting a chat waits for a stopped reply to be stored."""
@@ -67,13 +68,16 @@ _SCREEN_ACTIONS = {
 }
 
 
-class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
+class OllmApp(ModelSwitching, WorkspaceMixin, inherit_bindings=False):
     """A full-screen chat with a local GGUF model."""
 
     CSS_PATH = "app.tcss"
     TITLE = "ollm"
     BINDINGS: ClassVar[list[BindingType]] = APP_BINDINGS
-    COMMANDS = App.COMMANDS | {ModelCommands, TokenCommands}
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {
+        commands_provider,
+        docs_search_provider,
+    }
     # (App annotates these oddly, so a ClassVar annotation here upsets mypy)
     HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (40, "-narrow"), (100, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (10, "-tall")]  # noqa: RUF012
@@ -122,10 +126,7 @@ class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
         """Token counts, the count cache and the budget (``accounting.py``)."""
         self.context = ContextWatch(self, self.accounting)
         """Keeps the context meter up to date (``ui/context_watch.py``)."""
-
-    def get_theme_variable_defaults(self) -> dict[str, str]:
-        """The app's own theme variables: the context meter's colour bands."""
-        return {**super().get_theme_variable_defaults(), **meter_variables(self.current_theme)}
+        self.setup_workspace()
 
     # -- layout --------------------------------------------------------------------------
 
@@ -147,6 +148,7 @@ class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
         self.chat_list.border_title = "Chats"
         self.composer.border_title = "Message"
         self.composer.border_subtitle = "Enter send · ^J new line"
+        self.show_workspace_problems()
         for warning in self.startup_warnings:
             self.notify(warning, title="Warning", severity="warning", markup=False, timeout=10)
         self._start_model()
@@ -168,12 +170,11 @@ class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
             return
         if self.model_path is None:
             self._set_load_state("none")
-            self.notify(
+            self.notify_doc(
                 "No model found. Put a .gguf file in "
                 f"{self.settings.user_models_dir} or start with --model PATH.",
+                "models.md#where-ollm-looks",
                 severity="error",
-                timeout=10,
-                markup=False,
             )
             return
         self.status_line.model_name = self.model_path.stem
@@ -199,7 +200,12 @@ class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
         self.load_error = reason
         self._set_load_state("failed")
         name = self.model_path.name if self.model_path else "the model"
-        self.notify(f"Could not load {name}: {reason}", severity="error", timeout=15, markup=False)
+        self.notify_doc(
+            f"Could not load {name}: {reason}",
+            "troubleshooting.md#a-model-that-will-not-load",
+            severity="error",
+            timeout=15,
+        )
 
     def no_model_reason(self) -> str | None:
         """Why a message cannot be sent now, or None when the model is ready."""
@@ -512,7 +518,9 @@ class OllmApp(ModelSwitching, App[None], inherit_bindings=False):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Chat keys are off while a dialog is open; Esc only stops while a reply streams."""
-        if action in _SCREEN_ACTIONS and isinstance(self.screen, ModalScreen):
+        if action in _SCREEN_ACTIONS and (
+            isinstance(self.screen, ModalScreen) or self.pane != "chat"
+        ):
             return False
         return not (action == "stop" and self.turn is None)
 

@@ -8,6 +8,8 @@ actions off while a dialog is open.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual.binding import Binding, BindingType
 
 APP_BINDINGS: list[BindingType] = [
@@ -82,6 +84,36 @@ APP_BINDINGS: list[BindingType] = [
         tooltip="Show the context budget and the token-count cache figures.",
     ),
     Binding(
+        "f1",
+        "show_pane('docs')",
+        "Docs",
+        id="show_docs",
+        tooltip="Open the user guide (again: back to the chat).",
+    ),
+    Binding(
+        "f5",
+        "show_pane('keys')",
+        "Keys",
+        id="show_keys",
+        tooltip="Show every key binding, and change them (again: back to the chat).",
+    ),
+    Binding(
+        "f9",
+        "show_settings",
+        "Settings",
+        id="show_settings",
+        tooltip="Change the common settings (saved in config.toml).",
+    ),
+    Binding(
+        "ctrl+p",
+        "command_palette",
+        "Commands",
+        id="command_palette",
+        tooltip="Search every command: chats, docs, themes, export, keys.",
+        show=False,
+        priority=True,
+    ),
+    Binding(
         "ctrl+q",
         "quit",
         "Quit",
@@ -92,7 +124,9 @@ APP_BINDINGS: list[BindingType] = [
     Binding("ctrl+c", "help_quit", show=False, system=True),
 ]
 """Bindings of ``OllmApp`` (which does not inherit ``App``'s); ids: stop, regenerate, new_chat,
-toggle_chats, rename_chat, delete_chat, copy_code, pick_model, pick_tier, token_stats, quit. Ctrl+C only explains how to quit."""
+toggle_chats, rename_chat, delete_chat, copy_code, pick_model, pick_tier, token_stats,
+show_docs, show_keys, show_settings, command_palette, quit.
+Ctrl+C only explains how to quit."""
 
 MESSAGE_BINDINGS: list[BindingType] = [
     Binding("c", "copy", "Copy", id="copy_message", tooltip="Copy this message (OSC 52)."),
@@ -128,3 +162,138 @@ CHAT_LIST_BINDINGS: list[BindingType] = [
     ),
 ]
 """Bindings of the chat list."""
+
+PANE_BINDINGS: list[BindingType] = [
+    Binding("escape", "app.show_pane('chat')", "Chat", id="pane_close", tooltip="Back to the chat."),
+]
+"""Bindings shared by the docs and keys panes."""
+
+DOCS_BINDINGS: list[BindingType] = [
+    Binding("alt+left,backspace", "back", "Back", id="docs_back", tooltip="The page you read before."),
+    Binding("alt+right", "forward", "Forward", id="docs_forward", tooltip="Forward again after Back."),
+    Binding("t", "toggle_toc", "Contents", id="docs_toc", tooltip="Show or hide the table of contents."),
+    Binding("slash", "search", "Search", id="docs_search", tooltip="Search every page of the guide."),
+    Binding("h", "home", "Home", id="docs_home", tooltip="The guide's first page."),
+]
+"""Bindings of the docs pane."""
+
+KEYS_PANE_BINDINGS: list[BindingType] = [
+    Binding("enter", "remap", "Change", id="keys_remap", tooltip="Press the new key for the highlighted binding."),
+    Binding("r", "reset", "Reset", id="keys_reset", tooltip="Give the highlighted binding its default key back."),
+    Binding("R", "reset_all", "Reset all", id="keys_reset_all", tooltip="Give every binding its default key back (asks first)."),
+]
+"""Bindings of the keys pane."""
+
+SETTINGS_BINDINGS: list[BindingType] = [
+    Binding("escape", "cancel", "Cancel", id="settings_cancel", tooltip="Close the settings without saving."),
+    Binding("ctrl+s", "save", "Save", id="settings_save", tooltip="Check and save the settings."),
+]
+"""Bindings of the settings screen."""
+
+DIALOG_BINDINGS: list[BindingType] = [
+    Binding("escape", "cancel", "Cancel", id="dialog_cancel"),
+    Binding("escape,n", "answer(False)", "No", id="dialog_no"),
+    Binding("y", "answer(True)", "Yes", id="dialog_yes"),
+]
+"""Bindings of the rename dialog (dialog_cancel) and the delete confirmation (the others)."""
+
+
+@dataclass(frozen=True)
+class BindingEntry:
+    """One remappable binding: what the keys pane, the footer and the palette show."""
+
+    id: str
+    keys: str
+    """The default keys (comma-separated, Textual key names)."""
+    action: str
+    description: str
+    tooltip: str
+    group: str
+    """Where it is active: Anywhere, Composer, Message, Chat list, a pane, Settings, Dialogs."""
+
+
+def _entries(bindings: list[BindingType], group: str) -> list[BindingEntry]:
+    out = []
+    for b in bindings:
+        if isinstance(b, Binding) and b.id:
+            out.append(BindingEntry(b.id, b.key, b.action, b.description, b.tooltip, group))
+    return out
+
+
+REGISTRY: tuple[BindingEntry, ...] = tuple(
+    _entries(APP_BINDINGS, "Anywhere")
+    + _entries(COMPOSER_BINDINGS, "Composer")
+    + _entries(MESSAGE_BINDINGS, "Message")
+    + _entries(CHAT_LIST_BINDINGS, "Chat list")
+    + _entries(PANE_BINDINGS, "Docs and keys panes")
+    + _entries(DOCS_BINDINGS, "Docs pane")
+    + _entries(KEYS_PANE_BINDINGS, "Keys pane")
+    + _entries(SETTINGS_BINDINGS, "Settings")
+    + _entries(DIALOG_BINDINGS, "Dialogs")
+)
+"""Every binding with an id, in display order: the one list the keys pane, the docs and the
+keymap checks read. Widgets take their ``BINDINGS`` from the lists above."""
+
+REGISTRY_BY_ID: dict[str, BindingEntry] = {e.id: e for e in REGISTRY}
+
+_SCOPES_SEEN_TOGETHER: dict[str, set[str]] = {
+    "Anywhere": {"Anywhere", "Composer", "Message", "Chat list", "Docs and keys panes", "Docs pane", "Keys pane", "Settings", "Dialogs"},
+    "Composer": {"Anywhere", "Composer"},
+    "Message": {"Anywhere", "Message"},
+    "Chat list": {"Anywhere", "Chat list"},
+    "Docs and keys panes": {"Anywhere", "Docs and keys panes", "Docs pane", "Keys pane"},
+    "Docs pane": {"Anywhere", "Docs and keys panes", "Docs pane"},
+    "Keys pane": {"Anywhere", "Docs and keys panes", "Keys pane"},
+    "Settings": {"Anywhere", "Settings"},
+    "Dialogs": {"Anywhere", "Dialogs"},
+}
+
+
+def split_keys(keys: str) -> list[str]:
+    """``"ctrl+j,alt+enter"`` as a list of key names."""
+    return [k.strip() for k in keys.split(",") if k.strip()]
+
+
+def conflicts(binding_id: str, key: str, keymap: dict[str, str]) -> list[BindingEntry]:
+    """Bindings that already use ``key`` where ``binding_id`` is active (with ``keymap`` applied)."""
+    entry = REGISTRY_BY_ID[binding_id]
+    scopes = _SCOPES_SEEN_TOGETHER[entry.group]
+    out = []
+    for other in REGISTRY:
+        if other.id == binding_id or other.group not in scopes:
+            continue
+        if key in split_keys(keymap.get(other.id, other.keys)):
+            out.append(other)
+    return out
+
+
+def _editor_keys() -> dict[str, str]:
+    """Keys the composer's editor keeps for itself (key -> what it does)."""
+    from ollm_tui.ui.composer import Composer  # the composer imports this module
+
+    out: dict[str, str] = {}
+    for b in Composer.BINDINGS:
+        if isinstance(b, Binding) and not b.id:
+            for key in split_keys(b.key):
+                out[key] = b.description or b.action
+    return out
+
+
+def key_problem(binding_id: str, key: str, keymap: dict[str, str]) -> str | None:
+    """Why ``key`` cannot be given to ``binding_id`` (with ``keymap`` in force), or None.
+
+    Refused: a key another binding uses where this one works, a key the composer's editor
+    keeps (for bindings that work in the composer), and for app-wide bindings a key that
+    types a character (the composer would type it instead).
+    """
+    entry = REGISTRY_BY_ID[binding_id]
+    taken = conflicts(binding_id, key, keymap)
+    if taken:
+        return "already used by " + ", ".join(f"{e.description or e.id} ({e.id})" for e in taken)
+    if entry.group in {"Anywhere", "Composer"}:
+        editor = _editor_keys().get(key)
+        if editor:
+            return f"the message editor uses it ({editor})"
+        if entry.group == "Anywhere" and (len(key) == 1 or key in {"space", "tab", "enter"}):
+            return "it types a character in the message box; use a key with Ctrl, Alt or an F key"
+    return None

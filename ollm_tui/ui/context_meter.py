@@ -11,27 +11,11 @@ from __future__ import annotations
 
 from textual.content import Content
 from textual.reactive import reactive
-from textual.theme import Theme
 from textual.widgets import Label
 
 from ollm_tui.core.budget import Band, Usage
 
 BANDS: tuple[Band, ...] = ("low", "mid", "high")
-
-THEME_VARIABLES: dict[str, str] = {
-    "meter-low": "$text-success",
-    "meter-mid": "$text-warning",
-    "meter-high": "$text-error",
-}
-"""Defaults of the meter's theme variables: the theme colour each one copies (a theme may
-set the variables itself)."""
-
-
-def meter_variables(theme: Theme) -> dict[str, str]:
-    """Values of the meter's theme variables for ``theme`` (copies of its text colours)."""
-    colors = theme.to_color_system().generate()
-    return {name: colors[ref.lstrip("$")] for name, ref in THEME_VARIABLES.items()}
-
 
 def meter_text(usage: Usage | None) -> str:
     """What the meter says, e.g. ``"812/2,924 tok · 28%"`` (``~`` when estimated)."""

@@ -12,12 +12,14 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from ollm_tui.ui.bindings import DIALOG_BINDINGS
+
 
 class RenameDialog(ModalScreen[str | None]):
     """Asks for a new chat title. Dismisses with the title, or None when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="dialog_cancel"),
+        DIALOG_BINDINGS[0],
     ]
 
     def __init__(self, title: str) -> None:
@@ -48,8 +50,7 @@ class ConfirmDialog(ModalScreen[bool]):
     """A yes/no question. No is focused, so Enter alone never confirms."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,n", "answer(False)", "No", id="dialog_no"),
-        Binding("y", "answer(True)", "Yes", id="dialog_yes"),
+        *DIALOG_BINDINGS[1:],
         Binding("left,right", "app.focus_next", show=False),
     ]
 

@@ -7,23 +7,16 @@ counting and the time the cache saved, the stored entries, and the estimate cali
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ollm_tui.accounting import Measured
-
-if TYPE_CHECKING:
-    from ollm_tui.ui.app import OllmApp
-
-COMMAND = "context: Token stats"
-HELP = "Context budget and token-count cache figures"
 
 
 def stats_lines(measured: Measured | None, figures: dict[str, Any]) -> list[str]:
@@ -94,21 +87,3 @@ class TokenStatsScreen(ModalScreen[None]):
     async def action_dismiss(self, result: None = None) -> None:
         """Close the panel."""
         self.dismiss(result)
-
-
-class TokenCommands(Provider):
-    """Palette commands of token accounting."""
-
-    async def discover(self) -> Hits:
-        """Offer the command when the palette opens."""
-        yield DiscoveryHit(COMMAND, self._open, help=HELP)
-
-    async def search(self, query: str) -> Hits:
-        """Match the command against what the user typed."""
-        score = self.matcher(query).match(COMMAND)
-        if score > 0:
-            yield Hit(score, self.matcher(query).highlight(COMMAND), self._open, help=HELP)
-
-    def _open(self) -> None:
-        app: OllmApp = self.app  # type: ignore[assignment]
-        app.action_token_stats()

@@ -8,6 +8,7 @@ ends one full ``Markdown.update`` renders the stored text, so fenced code comes 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import ClassVar
 
@@ -37,6 +38,22 @@ MARKERS: dict[str, str] = {
     "error": "✖ error",
 }
 """The small label under a reply that is not simply complete."""
+
+
+async def stop_stream(stream: MarkdownStream) -> None:
+    """Stop a Markdown stream, tolerating Textual's race with a stream task that never ran.
+
+    ``MarkdownStream.stop()`` cancels its task and awaits it; when the task was created but
+    not yet started (a short reply finishing within one drain), the await re-raises that
+    cancellation in *our* task. That one is swallowed (the caller renders the full text
+    next anyway); a real cancellation of the caller is passed on.
+    """
+    try:
+        await stream.stop()
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
 
 
 class MessageView(Vertical):
@@ -198,9 +215,9 @@ class AssistantMessage(MessageView):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await stop_stream(stream)
         self.message = message
         self._content = message.content
         self._error = message.meta.get("error")
@@ -213,7 +230,7 @@ class AssistantMessage(MessageView):
         stream, self._stream = self._stream, None
         if stream is not None:
             with contextlib.suppress(Exception):  # the widget is going away anyway
-                await stream.stop()
+                await stop_stream(stream)
 
     async def _on_assistant_message_finalize(self, event: Finalize) -> None:
         await self.finish(event.message)

@@ -12,7 +12,7 @@ import threading
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.context_meter import ContextMeter
-from ollm_tui.ui.token_stats import COMMAND, TokenStatsScreen
+from ollm_tui.ui.token_stats import TokenStatsScreen
 from tests.app.helpers import make_test_app, rendered_text, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
 
@@ -111,7 +111,7 @@ async def test_token_stats_view_opens_by_key_and_palette(settings: Settings, sto
         await pilot.press(*"token stats")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, TokenStatsScreen), what=COMMAND, timeout=30)
+        await wait_until(pilot, lambda: isinstance(app.screen, TokenStatsScreen), what="context: Token stats", timeout=30)
 
 
 async def test_long_texts_and_exact_counts_are_counted_off_the_ui_thread(

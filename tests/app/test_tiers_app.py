@@ -187,7 +187,7 @@ async def test_palette_opens_the_tier_picker(
         await wait_ready(pilot)
         await pilot.press("ctrl+p")
         await pilot.pause(0.2)
-        await pilot.press(*"context")
+        await pilot.press(*"context size")
         await pilot.pause(0.5)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, TierPicker), timeout=5)

@@ -14,7 +14,7 @@ HEADLESS = ("core", "engine", "store")
 
 def headless_modules() -> list[str]:
     root = Path(ollm_tui.__file__).parent
-    names = ["ollm_tui.session", "ollm_tui.settings", "ollm_tui.logs", "ollm_tui.resources", "ollm_tui.doctor"]
+    names = ["ollm_tui.session", "ollm_tui.settings", "ollm_tui.config", "ollm_tui.logs", "ollm_tui.resources", "ollm_tui.doctor"]
     names.append("ollm_tui.accounting")
     for pkg in HEADLESS:
         names.append(f"ollm_tui.{pkg}")

@@ -1,0 +1,349 @@
+"""``config.toml``: one table of keys, loading with clear errors, and small in-place edits.
+
+Order of precedence: defaults < ``config.toml`` < ``OLLM_*`` environment < command-line flags.
+A file that is not valid TOML is ignored as a whole; a key with a bad value is ignored on
+its own; either way a :class:`ConfigProblem` names the file, the line and the key, and the
+app starts on the defaults (the app shows a toast, the CLI prints to stderr).
+
+To add a key, add one :class:`ConfigKey` to :data:`KEYS` (and a line to
+``docs/configuration.md``; a test checks every key is documented).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CONFIG_NAME = "config.toml"
+
+
+class ConfigValueError(ValueError):
+    """A value in the config file cannot be used (the message says why)."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """Something wrong in the config file: where, which key, and why."""
+
+    path: Path
+    line: int | None
+    key: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}" + (f", line {self.line}" if self.line else "")
+        key = f", key {self.key!r}" if self.key else ""
+        return f"{where}{key}: {self.reason}"
+
+
+def _int(lo: int, hi: int) -> Callable[[object], int]:
+    def parse(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigValueError(f"expected a whole number, got {value!r}")
+        if not lo <= value <= hi:
+            raise ConfigValueError(f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    return parse
+
+
+def _float(lo: float, hi: float) -> Callable[[object], float]:
+    def parse(value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigValueError(f"expected a number, got {value!r}")
+        if not lo <= value <= hi:
+            raise ConfigValueError(f"must be between {lo} and {hi}, got {value}")
+        return float(value)
+
+    return parse
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigValueError(f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _paths(value: object) -> tuple[Path, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigValueError(f"expected a list of folder paths, got {value!r}")
+    return tuple(Path(v).expanduser() for v in value)
+
+
+def _context(value: object) -> int:
+    from ollm_tui.settings import SettingsError, parse_context
+
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigValueError(f'expected a size like 4096 or "8k", got {value!r}')
+    try:
+        return parse_context(str(value), "context_size")
+    except SettingsError as exc:
+        raise ConfigValueError(str(exc).split(": ", 1)[-1]) from None
+
+
+def _keymap(value: object) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in value.items()
+    ):
+        raise ConfigValueError('expected a table of binding id = "keys"')
+    return dict(value)
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """One key of ``config.toml``: where it goes in Settings, how it is checked, what it means."""
+
+    name: str
+    """The key in the file (``keymap`` is a table, the others top-level values)."""
+    type: str
+    """The TOML type, for the docs and ``ollm config show``."""
+    fields: tuple[str, ...]
+    """The Settings fields it sets."""
+    parse: Callable[[object], Any]
+    """Check and convert the value; raises ConfigValueError."""
+    doc: str
+    """One line for users."""
+    env: str | None = None
+    """The environment variable that overrides it, if any."""
+
+
+KEYS: tuple[ConfigKey, ...] = (
+    ConfigKey(
+        "model", "string", ("model",), _str, "Model name or path to a .gguf file.", "OLLM_MODEL"
+    ),
+    ConfigKey(
+        "model_dirs",
+        "list of strings",
+        ("model_dirs",),
+        _paths,
+        "Extra folders searched for .gguf files.",
+        "OLLM_MODEL_DIRS",
+    ),
+    ConfigKey(
+        "context_size",
+        "integer or string",
+        ("context_size",),
+        _context,
+        'Context window in tokens (256 to 1M; "8k" allowed).',
+        "OLLM_CONTEXT",
+    ),
+    ConfigKey(
+        "threads",
+        "integer",
+        ("n_threads", "n_threads_batch"),
+        _int(1, 256),
+        "CPU threads for generation.",
+        "OLLM_THREADS",
+    ),
+    ConfigKey(
+        "temperature", "float", ("temperature",), _float(0.0, 5.0), "Sampling temperature (0 to 5)."
+    ),
+    ConfigKey(
+        "max_tokens", "integer", ("max_tokens",), _int(1, 1_000_000), "Longest reply in tokens."
+    ),
+    ConfigKey(
+        "system_prompt", "string", ("system_prompt",), _str, "The system prompt of new turns."
+    ),
+    ConfigKey(
+        "flash_attn",
+        "boolean",
+        ("flash_attn",),
+        _bool,
+        "Flash attention on or off.",
+        "OLLM_FLASH_ATTN",
+    ),
+    ConfigKey("theme", "string", ("theme",), _str, "The theme's name (see the Themes page)."),
+    ConfigKey("keymap", "table", ("keymap",), _keymap, 'Your key bindings: binding id = "keys".'),
+)
+"""Every key of ``config.toml``; the one place to add one."""
+
+KEYS_BY_NAME: dict[str, ConfigKey] = {k.name: k for k in KEYS}
+
+
+def config_path(config_dir: Path) -> Path:
+    """The config file inside ``config_dir``."""
+    return config_dir / CONFIG_NAME
+
+
+def _line_of(text: str, key: str, table: str | None = None) -> int | None:
+    """The 1-based line where ``key`` is set (inside ``[table]`` when given)."""
+    current: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.match(r"^\[([^\[\]]+)\]", stripped)
+        if header:
+            current = header.group(1).strip()
+            if table is None and current == key:
+                return number
+            continue
+        if current == table and re.match(rf"^\"?{re.escape(key)}\"?\s*=", stripped):
+            return number
+    return None
+
+
+def read_config(path: Path) -> tuple[dict[str, Any], list[ConfigProblem]]:
+    """The checked values of the file (Settings field -> value) and the problems found.
+
+    A missing file is not a problem: it gives no values.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, []
+    except (OSError, UnicodeDecodeError) as exc:
+        return {}, [ConfigProblem(path, None, None, f"cannot be read ({exc})")]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"line (\d+)", str(exc))
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        return {}, [
+            ConfigProblem(
+                path, int(found.group(1)) if found else None, None, f"not valid TOML: {reason}"
+            )
+        ]
+    values: dict[str, Any] = {}
+    problems: list[ConfigProblem] = []
+    for name, raw in data.items():
+        key = KEYS_BY_NAME.get(name)
+        if key is None:
+            problems.append(
+                ConfigProblem(path, _line_of(text, name), name, "unknown key (ignored)")
+            )
+            continue
+        try:
+            value = key.parse(raw)
+        except ConfigValueError as exc:
+            problems.append(
+                ConfigProblem(path, _line_of(text, name), name, f"{exc} (using the default)")
+            )
+            continue
+        for field_name in key.fields:
+            values[field_name] = value
+    return values, problems
+
+
+def keymap_problems(
+    path: Path, keymap: Mapping[str, str], known_ids: set[str]
+) -> list[ConfigProblem]:
+    """Entries of ``[keymap]`` that name no binding (checked by the UI, which knows the ids)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        text = ""
+    return [
+        ConfigProblem(
+            path,
+            _line_of(text, binding_id, "keymap"),
+            f"keymap.{binding_id}",
+            "no binding has this id (ignored)",
+        )
+        for binding_id in keymap
+        if binding_id not in known_ids
+    ]
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+def toml_value(value: object) -> str:
+    """``value`` written as TOML (strings, numbers, booleans, lists, paths)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Path):
+        return json.dumps(str(value))
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def set_value(path: Path, key: str, value: object | None, table: str | None = None) -> None:
+    """Set (or with ``None`` remove) one key in the file, keeping everything else as written.
+
+    ``table`` puts the key inside ``[table]`` (created at the end if missing). The file and
+    its folder are created when needed; the write is atomic (a temporary file, then rename).
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = []
+    new_line = None if value is None else f"{_toml_key(key)} = {toml_value(value)}"
+    current: str | None = None
+    table_start: int | None = None
+    table_end = len(lines)
+    first_table: int | None = None
+    found: int | None = None
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        header = re.match(r"^\[([^\[\]]+)\]", stripped)
+        if header:
+            if first_table is None:
+                first_table = index
+            if current == table and table is not None and table_start is not None:
+                table_end = index
+            current = header.group(1).strip()
+            if current == table:
+                table_start = index
+                table_end = len(lines)
+            continue
+        if current == table and re.match(rf"^\"?{re.escape(key)}\"?\s*=", stripped):
+            found = index
+    if found is not None:
+        if new_line is None:
+            del lines[found]
+        else:
+            lines[found] = new_line
+    elif new_line is not None:
+        if table is None:
+            at = first_table if first_table is not None else len(lines)
+            lines.insert(at, new_line)
+        elif table_start is None:
+            if lines and lines[-1].strip():
+                lines.append("")
+            lines += [f"[{table}]", new_line]
+        else:
+            at = table_end
+            while at > table_start + 1 and not lines[at - 1].strip():
+                at -= 1
+            lines.insert(at, new_line)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def describe_settings(settings: object) -> str:
+    """The effective value of every key, as a config file (for ``ollm config show``)."""
+    out: list[str] = []
+    keymap: Mapping[str, str] = {}
+    for key in KEYS:
+        value = getattr(settings, key.fields[0])
+        if key.name == "keymap":
+            keymap = value
+            continue
+        if value is None:
+            out.append(f"# {key.name} is not set: {key.doc}")
+            continue
+        out.append(f"{key.name} = {toml_value(value)}")
+    out.append("")
+    out.append("[keymap]")
+    out += [f"{_toml_key(k)} = {toml_value(v)}" for k, v in sorted(keymap.items())]
+    return "\n".join(out) + "\n"

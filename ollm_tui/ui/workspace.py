@@ -1,0 +1,287 @@
+"""The workspace around the chat: panes, the keymap, themes, export (mixed into ``OllmApp``).
+
+Kept out of ``app.py`` so that file stays about the chat. The docs and keys panes are
+installed screens: pushed over the chat and popped back, they keep their state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.app import App
+from textual.notifications import SeverityLevel
+from textual.screen import ModalScreen, Screen
+
+from ollm_tui.config import KEYS_BY_NAME, keymap_problems, set_value
+from ollm_tui.resources import bundled_dir
+from ollm_tui.settings import DEFAULT_THEME
+from ollm_tui.ui.bindings import REGISTRY_BY_ID, key_problem, split_keys
+from ollm_tui.ui.dialogs import ConfirmDialog
+from ollm_tui.ui.guide import page_title
+from ollm_tui.ui.themes import app_variables, load_themes
+
+if TYPE_CHECKING:
+    from textual.command import Provider
+
+    from ollm_tui.settings import Settings
+    from ollm_tui.store.db import Chat, Store
+
+PANES: tuple[str, ...] = ("docs", "keys")
+"""The panes besides the chat (installed screens, by name)."""
+
+
+def commands_provider() -> type[Provider]:
+    """The palette's commands (imported when the palette first opens, not at start)."""
+    from ollm_tui.ui.commands import OllmCommands
+
+    return OllmCommands
+
+
+def docs_search_provider() -> type[Provider]:
+    """The palette's search of the guide."""
+    from ollm_tui.ui.commands import DocsSearch
+
+    return DocsSearch
+
+
+class WorkspaceMixin(App[None]):
+    """Panes, keymap, themes and export for ``OllmApp``."""
+
+    settings: Settings
+    store: Store
+    docs_dir: Path = bundled_dir("docs")
+    """The user guide (a test may point it at another folder)."""
+    doc_hint: str | None = None
+    """The guide page (``page.md#anchor``) the last ``notify_doc`` toast pointed to."""
+
+    @property
+    def chat(self) -> Chat:  # provided by OllmApp
+        raise NotImplementedError
+
+    def setup_workspace(self) -> None:
+        """Register the themes, pick the theme and apply the keymap, before the app runs.
+
+        Doing this before the first frame means no restyle of the whole app while it starts.
+        The problems found are shown by :meth:`show_workspace_problems` once it runs.
+        """
+        problems = [f"Settings: {p}" for p in self.settings.config_problems]
+        self.keymap: dict[str, str] = {}
+        """The user's changed bindings (binding id -> keys), as in the config file."""
+        bad = keymap_problems(self.settings.config_file, self.settings.keymap, set(REGISTRY_BY_ID))
+        problems += [f"Settings: {p}" for p in bad]
+        self.keymap = {k: v for k, v in self.settings.keymap.items() if k in REGISTRY_BY_ID}
+        self.set_keymap(self.keymap)
+        themes, theme_errors = load_themes([bundled_dir("themes"), self.settings.user_themes_dir])
+        for theme in themes:
+            self.register_theme(theme)
+        wanted = self.settings.theme
+        if wanted not in self.available_themes:
+            problems.append(f"Theme {wanted!r} is not available: using {DEFAULT_THEME}")
+            wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        self.theme = wanted
+        found: list[tuple[str, SeverityLevel]] = [(p, "warning") for p in problems]
+        self._workspace_problems = found + [(e, "error") for e in theme_errors]
+
+    def show_workspace_problems(self) -> None:
+        """Toast what ``setup_workspace`` found: settings problems as warnings, broken
+        theme files as errors (one each, naming the file)."""
+        for message, severity in self._workspace_problems:
+            title = "Error" if severity == "error" else "Warning"
+            self.notify(message, title=title, severity=severity, markup=False, timeout=10)
+
+    def pane_screen(self, name: str) -> Screen[None]:
+        """The docs or keys pane, built and installed the first time it is asked for.
+
+        Built on demand so the app's start does not import and build them.
+        """
+        if not self.is_screen_installed(name):
+            if name == "docs":
+                from ollm_tui.ui.docs_pane import DocsPane
+
+                self.install_screen(DocsPane(self.docs_dir), "docs")
+            else:
+                from ollm_tui.ui.keys_pane import KeysPane
+
+                self.install_screen(KeysPane(), "keys")
+        return self.get_screen(name)
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """App colours (memory levels, context meter bands, message markers) for any theme."""
+        return app_variables()
+
+    # -- panes ---------------------------------------------------------------------------
+
+    @property
+    def pane(self) -> str:
+        """The pane on screen: chat, docs or keys."""
+        for name in PANES:
+            if self.is_screen_installed(name) and self.get_screen(name) is self.screen:
+                return name
+        return "chat"
+
+    def notify_doc(
+        self,
+        message: str,
+        target: str,
+        *,
+        severity: SeverityLevel = "information",
+        timeout: float = 10,
+    ) -> None:
+        """A toast that points to a page of the guide (``page.md#anchor``): F1 opens it there.
+
+        ``message`` is shown literally (never parsed as markup).
+        """
+        title = page_title(self.docs_dir / target.partition("#")[0])
+        self.doc_hint = target
+        self.notify(
+            f"{message}\nF1: {title} in the guide", severity=severity, timeout=timeout, markup=False
+        )
+
+    async def action_show_pane(self, name: str) -> None:
+        """Show a pane; asking for the pane already shown goes back to the chat.
+
+        Opening the docs after a toast from ``notify_doc`` shows the page it pointed to.
+        """
+        if isinstance(self.screen, ModalScreen):
+            return
+        hint, self.doc_hint = self.doc_hint, None
+        if name == "docs" and hint and self.pane != "docs":
+            page, _, anchor = hint.partition("#")
+            await self.action_open_doc(page, anchor)
+            return
+        if name == self.pane:
+            name = "chat"
+        if name == "chat":
+            while self.pane != "chat" and len(self.screen_stack) > 1:
+                await self.pop_screen()
+            return
+        screen = self.pane_screen(name)
+        if self.pane == "chat":
+            await self.push_screen(screen)
+        else:
+            await self.switch_screen(screen)
+
+    async def action_open_doc(self, page: str, anchor: str = "") -> None:
+        """Open the docs pane at a page (``notify_doc`` toasts lead here)."""
+        if self.pane != "docs":
+            await self.action_show_pane("docs")
+        from ollm_tui.ui.docs_pane import DocsPane
+
+        docs = self.pane_screen("docs")
+        assert isinstance(docs, DocsPane)
+        await docs.open_page(page, anchor)
+
+    async def action_open_chat_id(self, chat_id: int) -> None:
+        """Open a chat by id (from the palette), showing the chat pane."""
+        from ollm_tui.ui.chat_list import ChatList
+
+        await self.action_show_pane("chat")
+        self.post_message(ChatList.ChatChosen(chat_id))
+
+    # -- keymap ----------------------------------------------------------------------------
+
+    def remap(self, binding_id: str, keys: str | None) -> bool:
+        """Bind ``binding_id`` to ``keys`` (None: its default), apply it and save it.
+
+        Refuses (with a toast, returning False) keys another binding uses where this one works.
+        """
+        from ollm_tui.ui.keys_pane import show_keys
+
+        entry = REGISTRY_BY_ID[binding_id]
+        if keys is not None:
+            for key in split_keys(keys):
+                problem = key_problem(binding_id, key, self.keymap)
+                if problem:
+                    self.notify(f"{show_keys(key)}: {problem}", severity="error", markup=False)
+                    return False
+        if keys is None or keys == entry.keys:
+            self.keymap.pop(binding_id, None)
+            keys = None
+        else:
+            self.keymap[binding_id] = keys
+        self.set_keymap(dict(self.keymap))
+        self._save_setting(binding_id, keys, "keymap")
+        shown = show_keys(keys or entry.keys)
+        self.notify(f"{binding_id}: {shown}" + (" (default)" if keys is None else ""), markup=False)
+        return True
+
+    def action_reset_keymap(self) -> None:
+        """Give every binding its default keys back, after asking."""
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            for binding_id in list(self.keymap):
+                self._save_setting(binding_id, None, "keymap")
+            self.keymap.clear()
+            self.set_keymap({})
+            if self.is_screen_installed("keys"):
+                from ollm_tui.ui.keys_pane import KeysPane
+
+                keys = self.get_screen("keys")
+                if isinstance(keys, KeysPane) and keys.is_mounted:
+                    keys.refresh_rows()
+            self.notify("Every key is back to its default.")
+
+        self.push_screen(
+            ConfirmDialog("Reset keys", "Give every binding its default key back?", "Reset"),
+            answered,
+        )
+
+    # -- themes ----------------------------------------------------------------------------
+
+    def action_set_theme(self, name: str) -> None:
+        """Switch to a theme and remember it in the config file."""
+        if name not in self.available_themes:
+            self.notify(f"No theme called {name!r}", severity="error", markup=False)
+            return
+        self.theme = name
+        self._save_setting("theme", name)
+
+    def _save_setting(self, key: str, value: object | None, table: str | None = None) -> None:
+        try:
+            set_value(self.settings.config_file, key, value, table)
+        except OSError as exc:
+            self.notify(
+                f"Could not save the setting to {self.settings.config_file}: {exc}",
+                severity="error",
+                markup=False,
+            )
+
+    # -- settings --------------------------------------------------------------------------
+
+    def action_show_settings(self) -> None:
+        """Open the settings form."""
+        from ollm_tui.ui.settings_screen import SettingsScreen
+
+        if not isinstance(self.screen, ModalScreen):
+            self.push_screen(SettingsScreen())
+
+    def apply_settings(self, file_values: dict[str, object], changes: dict[str, object]) -> None:
+        """Save config keys (``file_values``) and use the Settings ``changes`` that apply now."""
+        from ollm_tui.ui.settings_screen import RESTART_KEYS
+
+        for key, value in file_values.items():
+            self._save_setting(key, value)
+        later = {f for k in RESTART_KEYS for f in KEYS_BY_NAME[k].fields}
+        now = {k: v for k, v in changes.items() if k not in later}
+        if now:
+            self.settings = self.settings.with_(**now)
+            session = getattr(self, "session", None)
+            if session is not None:
+                session.settings = self.settings
+
+    # -- export ----------------------------------------------------------------------------
+
+    def action_export_chat(self, fmt: str) -> None:
+        """Write the open chat as Markdown or JSON into the exports folder."""
+        from ollm_tui.store.export import write_export
+
+        chat = self.chat
+        try:
+            path = write_export(chat, self.store.messages(chat.id), fmt, self.settings.export_dir)
+        except OSError as exc:
+            self.notify(f"Export failed: {exc}", severity="error", markup=False)
+            return
+        self.notify(f"Exported “{chat.title}” to {path}", markup=False, timeout=10)
