@@ -69,11 +69,11 @@ class MemoryMeter(Label):
             self.set_class(self.guard.level == level, css)
         self.tooltip = f"{device.name}: {device.used_fraction:.0%} in use ({self.guard.level.name})"
         if change is not None:
-            self.app.notify(
+            self.app.notify_doc(  # F1 then opens the guide's page on memory levels
                 change.message,
+                "memory.md#memory-levels",
                 title="Memory",
                 severity=change.severity,  # type: ignore[arg-type]
                 timeout=STICKY_S if change.sticky else 8,
-                markup=False,
             )
         return change

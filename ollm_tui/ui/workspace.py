@@ -127,15 +127,20 @@ class WorkspaceMixin(App[None]):
         *,
         severity: SeverityLevel = "information",
         timeout: float = 10,
+        title: str = "",
     ) -> None:
         """A toast that points to a page of the guide (``page.md#anchor``): F1 opens it there.
 
         ``message`` is shown literally (never parsed as markup).
         """
-        title = page_title(self.docs_dir / target.partition("#")[0])
+        page = page_title(self.docs_dir / target.partition("#")[0])
         self.doc_hint = target
         self.notify(
-            f"{message}\nF1: {title} in the guide", severity=severity, timeout=timeout, markup=False
+            f"{message}\nF1: {page} in the guide",
+            title=title,
+            severity=severity,
+            timeout=timeout,
+            markup=False,
         )
 
     async def action_show_pane(self, name: str) -> None:

@@ -70,6 +70,7 @@ async def test_crossing_a_level_notifies_once_and_recovering_once(
         assert "RAM 8.0/16.0 GiB" in str(app.memory_meter.render())
         machine.used_fraction = 0.8
         await wait_until(pilot, lambda: notes.has("Memory is getting full", "warning"))
+        assert app.doc_hint == "memory.md#memory-levels"  # F1 opens the memory page
         await pilot.pause(0.4)  # several more samples at 80 %
         memory = [m for m in notes.messages() if m.startswith("Memory")]
         assert len(memory) == 1 and app.memory_meter.has_class("-warning")
