@@ -196,17 +196,7 @@ class AmdSource:
                 continue
             total = int(total_f.read_text().strip())
             used = int(used_f.read_text().strip())
-            gpus.append(
-                DeviceMemory(
-                    "gpu",
-                    f"AMD GPU ({card.name})",
-                    total,
-                    used,
-                    max(0, total - used),
-                    index=len(gpus),
-                    vendor="amd",
-                )
-            )
+            gpus.append(_amd(f"AMD GPU ({card.name})", total, used, len(gpus)))
         return gpus
 
     def _smi(self) -> list[DeviceMemory]:
@@ -233,18 +223,13 @@ class AmdSource:
             total = int(card.get("VRAM Total Memory (B)", 0))
             used = int(card.get("VRAM Total Used Memory (B)", 0))
             if total:
-                gpus.append(
-                    DeviceMemory(
-                        "gpu",
-                        f"AMD GPU ({key})",
-                        total,
-                        used,
-                        max(0, total - used),
-                        index=len(gpus),
-                        vendor="amd",
-                    )
-                )
+                gpus.append(_amd(f"AMD GPU ({key})", total, used, len(gpus)))
         return gpus
+
+
+def _amd(name: str, total: int, used: int, index: int) -> DeviceMemory:
+    """One AMD GPU's memory (from sysfs or rocm-smi)."""
+    return DeviceMemory("gpu", name, total, used, max(0, total - used), index=index, vendor="amd")
 
 
 # -- RAM -------------------------------------------------------------------------------------
