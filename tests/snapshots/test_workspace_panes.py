@@ -18,6 +18,7 @@ from ollm_tui.store.db import Store
 from ollm_tui.ui.app import OllmApp
 from tests.app.helpers import FAKE_MODEL, wait_until
 from tests.fakes import FakeEngine
+from tests.snapshots.test_main_screen import machine
 
 GUIDE = Path(__file__).parent / "guide"
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
@@ -27,7 +28,7 @@ def make_app(settings: Settings, store: Store) -> OllmApp:
     chat = store.create_chat("Reverse a list in Python")
     store.add_message(chat.id, "user", "How do I reverse a list?")
     store.add_message(chat.id, "assistant", "Use `items[::-1]`.", meta={"model": FAKE_MODEL.stem})
-    app = OllmApp(settings, store, FakeEngine(), FAKE_MODEL)
+    app = OllmApp(settings, store, FakeEngine(), FAKE_MODEL, memory_probe=machine())
     app.docs_dir = GUIDE
     return app
 
@@ -38,6 +39,7 @@ async def ready(pilot: Pilot) -> OllmApp:
     assert isinstance(app, OllmApp)
     app.composer.cursor_blink = False
     await wait_until(pilot, lambda: app.load_state == "ready", what="the model to load")
+    await wait_until(pilot, lambda: app.memory_meter.last is not None, what="a memory sample")
     return app
 
 
