@@ -163,6 +163,14 @@ def display_name(server: str, model: str) -> str:
     return f"{short or model}@{server}"
 
 
+def model_label(path: Path) -> str:
+    """How a model path is shown: the file's stem, or ``MODEL@SERVER`` for a server model."""
+    ref = parse_remote_path(path)
+    if ref is None:
+        return Path(path).stem
+    return display_name(*ref) if ref[1] else f"@{ref[0]}"
+
+
 def mode_too_open(path: Path) -> bool:
     """True when ``path`` can be read by its group or others (POSIX modes only)."""
     try:
