@@ -28,6 +28,7 @@ import json
 import logging
 import queue
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -35,7 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+if "httpx" not in sys.modules:
+    # httpx imports its command-line tool when it is imported, and that pulls in rich, click
+    # and pygments where they are installed. The engine layer never imports rich (the layer
+    # rule, tests/unit/test_layers.py) and never needs that tool: let the import skip it.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+import httpx  # noqa: E402
 
 from ollm_tui.engine.base import (
     CancelToken,

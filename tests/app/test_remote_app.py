@@ -1,0 +1,61 @@
+"""Server models in the model picker: listed beside local files, a dead server greyed out
+(never a wait), switching to one, and F4's note. The servers are small local ones the test
+controls; the local engine is the fake (this is about the UI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import OptionList
+
+from ollm_tui.engine.registry import starter_model_path
+from ollm_tui.engine.remote import RemoteEngine, Timeouts
+from ollm_tui.engine.routing import RoutedEngine
+from ollm_tui.engine.servers import ServerConfig
+from ollm_tui.ui.pickers import ModelPicker
+from tests.app.helpers import make_test_app, wait_ready, wait_until
+from tests.fake_server import MODEL, FakeServer, free_port
+from tests.fakes import FakeEngine
+
+
+async def test_model_picker_lists_servers_and_switches_to_one(settings, store) -> None:
+    starter = starter_model_path()
+    assert starter is not None
+    with FakeServer() as fake:
+        servers = (
+            ServerConfig("box", fake.url, context=4096),
+            ServerConfig("gone", f"http://127.0.0.1:{free_port()}"),
+        )
+        settings = settings.with_(servers=servers)
+        engine = RoutedEngine(FakeEngine(), RemoteEngine(servers, Timeouts(1.0, 2.0, 1.0)))
+        app, notes = make_test_app(settings, store, engine, Path(starter))
+        async with app.run_test(size=(130, 30)) as pilot:
+            await wait_ready(pilot)
+            await pilot.press("f3")
+            await wait_until(
+                pilot,
+                lambda: isinstance(app.screen, ModelPicker)
+                and any(r.entry.name == "@gone" for r in app.screen.rows),
+                timeout=10,
+                what="the servers' rows",
+            )
+            picker = app.screen
+            names = [r.entry.name for r in picker.rows]
+            box = picker.rows[names.index(f"{MODEL}@box")]
+            gone = picker.rows[names.index("@gone")]
+            assert box.text == f"{MODEL}@box  on server box"
+            assert "unusable: server unavailable: cannot reach server gone" in gone.text
+            options = picker.query_one("#model-options", OptionList)
+            assert options.get_option_at_index(names.index("@gone")).disabled
+            options.highlighted = names.index(f"{MODEL}@box")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: app.load_state == "ready" and engine.remote_active,
+                             what="the server model")
+            assert app.status_line.model_name == f"{MODEL}@box"
+            assert engine.info.n_ctx == 4096 and app.status_line.tier == "server"
+            dividers = [m.content for m in store.messages(app.chat.id) if m.role == "divider"]
+            assert dividers == [f"Switched to {MODEL}@box on server box · context from the server"]
+            await pilot.press("f4")
+            await pilot.pause(0.1)
+            assert notes.has("runs on a server") and notes.has("4,096 tokens")
+            assert notes.has("describes this machine only")
