@@ -55,6 +55,11 @@ async def test_model_picker_lists_servers_and_switches_to_one(settings, store) -
             assert engine.info.n_ctx == 4096 and app.status_line.tier == "server"
             dividers = [m.content for m in store.messages(app.chat.id) if m.role == "divider"]
             assert dividers == [f"Switched to {MODEL}@box on server box · context from the server"]
+            # this server has no tokenize endpoint: the meter shows an estimate ("~")
+            await wait_until(pilot, lambda: app.status_line.meter.exact is not None,
+                             what="a count of the chat")
+            assert app.status_line.meter.text.startswith("~")
+            assert app.accounting.figures()["counting"].startswith("estimate")
             await pilot.press("f4")
             await pilot.pause(0.1)
             assert notes.has("runs on a server") and notes.has("4,096 tokens")
