@@ -43,6 +43,8 @@ class FakeServer:
 
     def __init__(self, mode: str = "ok") -> None:
         self.mode = mode
+        self.routes: dict[str, object] = {}
+        """Extra JSON answers by path (``/props``, ``/api/show``...); ``/v1/models`` too."""
         self.seen: list[dict[str, str]] = []
         self.release = threading.Event()
         owner = self
@@ -68,7 +70,9 @@ class FakeServer:
 
             def do_GET(self) -> None:
                 owner.seen.append(dict(self.headers))
-                if self.path == "/v1/models":
+                if self.path in owner.routes:
+                    self._json(200, owner.routes[self.path])
+                elif self.path == "/v1/models":
                     self._json(200, {"object": "list", "data": [{"id": MODEL, "object": "model"}]})
                 else:
                     self._json(404, {"detail": "Not Found"})
@@ -77,6 +81,9 @@ class FakeServer:
                 owner.seen.append(dict(self.headers))
                 length = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(length)
+                if self.path in owner.routes:
+                    self._json(200, owner.routes[self.path])
+                    return
                 if self.path != "/v1/chat/completions":
                     self._json(404, {"detail": "Not Found"})
                     return

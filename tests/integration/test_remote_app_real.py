@@ -69,11 +69,27 @@ async def test_a_failing_server_keeps_the_reply_and_offers_the_local_model(setti
             assert notes.has("timed out", "error") and notes.has("ctrl+r asks the server again")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), timeout=10,
                              what="the offer to switch")
+            await pilot.press("enter")  # "No" has the focus: stay on the server ...
+            fake.mode = "ok"
+            await pilot.press("ctrl+r")  # ... and retry: the failed reply is replaced
+            await wait_until(
+                pilot,
+                lambda: app.transcript.last_reply().status == "complete",
+                timeout=20,
+                what="the retried reply",
+            )
+            stored = store.messages(app.chat.id)
+            assert [(m.role, m.status) for m in stored] == [("user", "complete"), ("assistant", "complete")]
+            assert stored[-1].content == "".join(PIECES)
+            fake.mode = "cut"  # fails again: this time take the offer
+            await send(pilot, "Say more")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), timeout=10,
+                             what="the offer to switch")
+            assert notes.has("closed the connection", "error")
             await pilot.click("#yes")
             await wait_until(pilot, lambda: app.load_state == "ready" and not app.remote_in_use,
                              timeout=60, what="the local model")
             assert app.engine.info.name.startswith("SmolLM2")
-            fake.mode = "ok"
             await send(pilot, "Name one colour.")
             await wait_until(
                 pilot,

@@ -154,3 +154,34 @@ def test_the_api_key_is_sent_but_never_logged(server, settings, store):
     log = settings.log_file.read_text(encoding="utf-8")
     assert "box" in log  # the requests were logged ...
     assert key not in log  # ... without the key
+
+
+@pytest.mark.parametrize(
+    ("routes", "n_ctx", "source"),
+    [
+        ({"/v1/models": {"data": [{"id": MODEL, "max_model_len": 32768}]}}, 32768, "max_model_len"),
+        ({"/props": {"default_generation_settings": {"n_ctx": 8192}}}, 8192, "/props"),
+        ({"/api/show": {"parameters": "stop <eos>\nnum_ctx 6144", "model_info": {"llama.context_length": 131072}}}, 6144, "num_ctx"),
+        ({"/api/show": {"model_info": {"qwen2.context_length": 32768}}}, 32768, "context_length"),
+        ({}, 2048, "the context setting of server box"),
+    ],
+)
+def test_the_context_window_comes_from_the_server_when_it_says(server, routes, n_ctx, source):
+    server.routes.update(routes)
+    engine = engine_for(server.url)
+    info = engine.load(remote_path("box", MODEL), LoadOptions(n_ctx=1024))
+    assert info.n_ctx == n_ctx and source in engine.context_source
+
+
+def test_without_a_server_setting_the_context_is_ollms_own(server):
+    engine = RemoteEngine([ServerConfig("box", server.url)], FAST)
+    assert engine.load(remote_path("box", MODEL), LoadOptions(n_ctx=3072)).n_ctx == 3072
+    assert "ollm's context setting" in engine.context_source
+
+
+def test_a_server_without_a_tokenizer_is_counted_by_estimate(server):
+    engine = engine_for(server.url)
+    engine.load(remote_path("box", MODEL), LoadOptions())
+    codec = engine.counting_codec()
+    assert not codec.exact and codec.how.startswith("estimate")
+    assert engine.count_prompt_tokens([{"role": "user", "content": "Hello there, how are you?"}]) > 5
