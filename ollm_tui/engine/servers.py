@@ -62,8 +62,7 @@ class ServerConfig:
 def normalise_url(url: str) -> str:
     """``url`` checked (http or https, a host) without a trailing ``/`` or ``/v1``."""
     text = url.strip().rstrip("/")
-    if text.endswith("/v1"):
-        text = text[:-3]
+    text = text.removesuffix("/v1")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ServerConfigError(f"expected an http:// or https:// URL, got {url!r}")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ollm_tui.__main__ import make_engine
-from ollm_tui.engine.servers import ServerConfig, remote_path
 from ollm_tui.engine.remote import ServerTimeout
+from ollm_tui.engine.servers import ServerConfig, remote_path
 from ollm_tui.ui.dialogs import ConfirmDialog
 from tests.app.helpers import make_test_app, send, wait_ready, wait_until
 from tests.fake_server import MODEL, PIECES, FakeServer

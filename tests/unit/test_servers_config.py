@@ -140,3 +140,24 @@ def test_sse_parser_joins_events_and_skips_comments():
     events = [e for line in lines for e in parser.feed(line)]
     assert events == ['{"a": 1}', '{\n"b": 2}', "[DONE]"]
     assert parser.finish() == []
+
+
+def test_ollm_models_lists_server_models_and_a_dead_server(monkeypatch, tmp_path, capsys):
+    import json
+
+    from ollm_tui.__main__ import main
+    from tests.fake_server import MODEL, FakeServer, free_port
+
+    for var, sub in (("OLLM_DATA_DIR", "d"), ("OLLM_CONFIG_DIR", "c"), ("OLLM_LOG_DIR", "l")):
+        monkeypatch.setenv(var, str(tmp_path / sub))
+    monkeypatch.setenv("OLLM_SCAN_EXTERNAL", "0")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "config.toml").write_text(
+        f'[[servers]]\nname = "gone"\nurl = "http://127.0.0.1:{free_port()}"\n', encoding="utf-8"
+    )
+    with FakeServer() as fake:
+        assert main(["--server", fake.url, "models", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    host = fake.url.split("//")[1]
+    assert rows[f"{MODEL}@{host}"]["usable"] and rows[f"{MODEL}@{host}"]["source"] == f"server {host}"
+    assert not rows["@gone"]["usable"] and "connection refused" in rows["@gone"]["error"]
