@@ -145,7 +145,7 @@ def http_error(server: ServerConfig, response: httpx.Response) -> ServerHTTPErro
 
 def transport_error(server: ServerConfig, exc: httpx.HTTPError, timeouts: Timeouts) -> RemoteError:
     """The error for a failed exchange (never includes headers, so never a key)."""
-    where = f"server {server.name} ({server.url})"
+    where = f"server {server.name} ({server.shown_url})"
     if isinstance(exc, httpx.ConnectTimeout):
         return ServerUnreachable(f"{where} did not accept a connection within {timeouts.connect:g} s")
     if isinstance(exc, httpx.ConnectError):

@@ -55,8 +55,16 @@ class ServerConfig:
             return env[self.api_key_env]
         return self.api_key
 
+    @property
+    def shown_url(self) -> str:
+        """The URL without any ``user:password@`` part (for messages and the log)."""
+        parts = urlsplit(self.url)
+        if "@" not in parts.netloc:
+            return self.url
+        return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
     def __str__(self) -> str:
-        return f"{self.name} ({self.url})"
+        return f"{self.name} ({self.shown_url})"
 
 
 def normalise_url(url: str) -> str:

@@ -136,6 +136,9 @@ class ModelSwitching(_Base):
     def remember_tier(self: OllmApp, info: ModelInfo | None = None, announce: bool = True) -> None:
         """Show the tier in the status line and store it with the open chat."""
         info = info or self.engine.info
+        if self.remote_in_use:  # a server model has no tier: its server sets the context
+            self.status_line.tier = "server"
+            return
         if self.placement is None or self.session is None or info is None:
             return
         plan = self.placement.plan

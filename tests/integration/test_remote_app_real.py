@@ -24,6 +24,7 @@ async def test_the_app_chats_with_a_real_server(settings, store, llama_server, s
     async with app.run_test(size=(110, 30)) as pilot:
         await wait_ready(pilot)
         assert app.status_line.model_name == f"{smollm_path.stem}@local"
+        assert app.status_line.tier == "server"
         await send(pilot, "What is the capital of France?")
         await wait_until(
             pilot,

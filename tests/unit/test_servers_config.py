@@ -103,6 +103,12 @@ def test_config_show_never_prints_a_key(tmp_path):
     assert '[[servers]]\nname = "gpu-box"' in text and "api_key is set (not shown)" in text
 
 
+def test_a_password_in_the_url_is_never_shown():
+    server = ServerConfig("box", "http://me:pa55word@box:8080")
+    assert server.shown_url == "http://box:8080" and "pa55word" not in str(server)
+    assert ServerConfig("b", "https://b.example").shown_url == "https://b.example"
+
+
 def test_server_model_names_and_paths_round_trip():
     servers = (ServerConfig("gpu-box", "http://g"),)
     for model in ("llama3:8b", "/models/x.Q4.gguf", "org/name-1.5", ""):
