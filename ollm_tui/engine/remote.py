@@ -213,7 +213,11 @@ class RemoteEngine:
         (``long``: wait the read timeout, for a completion)."""
         server, _ = self._require()
         with self._lock:
-            return get_json(server, path, self.timeouts, body, long)
+            try:
+                return get_json(server, path, self.timeouts, body, long)
+            except RemoteError as exc:  # e.g. counting before a reply: the server is gone
+                self.last_failure = exc
+                raise
 
     # -- generation -----------------------------------------------------------------------
 

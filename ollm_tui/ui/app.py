@@ -478,7 +478,7 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
         if message.too_long:
             self.notify(f"Message too long: {message.reason}", severity="error", markup=False)
         else:
-            self.reply_failed(message.reason)
+            self.reply_failed(message.reason, started=message.started)
 
     def _restore_composer(self, text: str) -> None:
         typed = self.composer.text

@@ -14,6 +14,7 @@ from textual import work
 
 from ollm_tui.engine.base import EngineError, ModelInfo
 from ollm_tui.engine.registry import ModelEntry, resolve
+from ollm_tui.engine.remote import ServerContextOverflow
 from ollm_tui.engine.servers import is_remote, parse_remote_path
 from ollm_tui.ui.bindings import APP_BINDINGS
 from ollm_tui.ui.dialogs import ConfirmDialog
@@ -79,23 +80,25 @@ class RemoteModels(_Base):
 
     # -- failures -------------------------------------------------------------------------
 
-    def reply_failed(self: OllmApp, reason: str) -> None:
+    def reply_failed(self: OllmApp, reason: str, started: bool = True) -> None:
         """Say that a reply failed; for a server, say what is kept, how to retry, and offer
-        to continue on a local model."""
+        to continue on a local model. ``started``: the turn was stored (else the message
+        went back to the composer)."""
         failure = getattr(self.engine, "last_failure", None)
-        if not self.remote_in_use or failure is None:
+        if not self.remote_in_use or failure is None or str(failure) not in reason:
             self.notify(f"The reply failed: {reason}", severity="error", markup=False)
             return
         key = binding_key("regenerate", self.settings.keymap)
+        if started:
+            kept = f"What arrived is kept, marked with the error; {key} asks the server again."
+        else:
+            kept = "Your message is back in the composer: send it again to retry."
         self.notify_doc(
-            f"The reply failed: {reason}. What arrived is kept, marked with the error; "
-            f"{key} asks the server again.",
+            f"The reply failed: {failure}. {kept}",
             f"{REMOTE_DOC}#when-a-server-fails",
             severity="error",
             timeout=15,
         )
-        from ollm_tui.engine.remote import ServerContextOverflow
-
         if not isinstance(failure, ServerContextOverflow):
             self.offer_local("did not deliver the reply")
 

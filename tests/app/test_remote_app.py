@@ -64,3 +64,35 @@ async def test_model_picker_lists_servers_and_switches_to_one(settings, store) -
             await pilot.pause(0.1)
             assert notes.has("runs on a server") and notes.has("4,096 tokens")
             assert notes.has("describes this machine only")
+
+
+async def test_a_server_gone_before_the_reply_gives_the_message_back_and_an_offer(settings, store) -> None:
+    from ollm_tui.ui.dialogs import ConfirmDialog
+
+    starter = starter_model_path()
+    with FakeServer() as fake:
+        fake.routes["/extras/tokenize"] = {"tokens": [1, 2, 3]}  # counts go to the server
+        server = ServerConfig("box", fake.url, context=4096)
+        settings = settings.with_(servers=(server,))
+        local = FakeEngine()
+        engine = RoutedEngine(local, RemoteEngine((server,), Timeouts(1.0, 2.0, 1.0)))
+        from ollm_tui.engine.servers import remote_path
+
+        app, notes = make_test_app(settings, store, engine, remote_path("box", MODEL))
+        async with app.run_test(size=(130, 30)) as pilot:
+            await wait_ready(pilot)
+            await wait_until(pilot, lambda: app.accounting.counter is not None, what="the counter")
+            fake.httpd.shutdown()
+            fake.httpd.server_close()  # the server goes away
+            app.composer.load_text("Anyone there?")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: notes.has("cannot reach server box", "error"),
+                             timeout=10, what="the error toast")
+            assert notes.has("Your message is back in the composer")
+            assert app.composer.text == "Anyone there?"
+            assert store.messages(app.chat.id) == []  # nothing half-stored
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the offer")
+            await pilot.click("#yes")
+            await wait_until(pilot, lambda: app.load_state == "ready" and not engine.remote_active,
+                             what="the local model")
+            assert app.model_path == starter and local.info is not None
