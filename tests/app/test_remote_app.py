@@ -11,7 +11,8 @@ from textual.widgets import OptionList
 from ollm_tui.engine.registry import starter_model_path
 from ollm_tui.engine.remote import RemoteEngine, Timeouts
 from ollm_tui.engine.routing import RoutedEngine
-from ollm_tui.engine.servers import ServerConfig
+from ollm_tui.engine.servers import ServerConfig, remote_path
+from ollm_tui.ui.dialogs import ConfirmDialog
 from ollm_tui.ui.pickers import ModelPicker
 from tests.app.helpers import make_test_app, wait_ready, wait_until
 from tests.fake_server import MODEL, FakeServer, free_port
@@ -67,8 +68,6 @@ async def test_model_picker_lists_servers_and_switches_to_one(settings, store) -
 
 
 async def test_a_server_gone_before_the_reply_gives_the_message_back_and_an_offer(settings, store) -> None:
-    from ollm_tui.ui.dialogs import ConfirmDialog
-
     starter = starter_model_path()
     with FakeServer() as fake:
         fake.routes["/extras/tokenize"] = {"tokens": [1, 2, 3]}  # counts go to the server
@@ -76,8 +75,6 @@ async def test_a_server_gone_before_the_reply_gives_the_message_back_and_an_offe
         settings = settings.with_(servers=(server,))
         local = FakeEngine()
         engine = RoutedEngine(local, RemoteEngine((server,), Timeouts(1.0, 2.0, 1.0)))
-        from ollm_tui.engine.servers import remote_path
-
         app, notes = make_test_app(settings, store, engine, remote_path("box", MODEL))
         async with app.run_test(size=(130, 30)) as pilot:
             await wait_ready(pilot)
