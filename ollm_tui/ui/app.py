@@ -209,7 +209,7 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
             timeout=15,
         )
         if self.remote_in_use:  # a server that is down: offer the local model
-            self.offer_local(f"could not be used ({reason})")
+            self.offer_local("cannot be used now (see the error)")
 
     def no_model_reason(self) -> str | None:
         """Why a message cannot be sent now, or None when the model is ready."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import OptionList
+from textual.widgets import Button, OptionList
 
 from ollm_tui.engine.registry import starter_model_path
 from ollm_tui.engine.remote import RemoteEngine, Timeouts
@@ -88,8 +88,24 @@ async def test_a_server_gone_before_the_reply_gives_the_message_back_and_an_offe
             assert notes.has("Your message is back in the composer")
             assert app.composer.text == "Anyone there?"
             assert store.messages(app.chat.id) == []  # nothing half-stored
-            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the offer")
-            await pilot.click("#yes")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog) and bool(app.screen.query("#yes")), what="the offer")
+            app.screen.query_one("#yes", Button).press()  # the toasts may cover it
             await wait_until(pilot, lambda: app.load_state == "ready" and not engine.remote_active,
                              what="the local model")
             assert app.model_path == starter and local.info is not None
+
+
+async def test_a_server_down_at_start_is_reported_and_the_local_model_offered(settings, store) -> None:
+    server = ServerConfig("gone", f"http://127.0.0.1:{free_port()}")
+    settings = settings.with_(servers=(server,))
+    local = FakeEngine()
+    engine = RoutedEngine(local, RemoteEngine((server,), Timeouts(1.0, 2.0, 1.0)))
+    app, notes = make_test_app(settings, store, engine, remote_path("gone", "big-model"))
+    async with app.run_test(size=(130, 30)) as pilot:
+        await wait_until(pilot, lambda: app.load_state == "failed", what="the load to fail")
+        assert notes.has("Could not load big-model@gone", "error")
+        assert notes.has("connection refused", "error")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog) and bool(app.screen.query("#yes")), what="the offer")
+        app.screen.query_one("#yes", Button).press()  # the toasts may cover it
+        await wait_until(pilot, lambda: app.load_state == "ready", what="the local model")
+        assert local.info is not None and not engine.remote_active

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from textual.widgets import Button
+
 from ollm_tui.__main__ import make_engine
 from ollm_tui.engine.remote import ServerTimeout
 from ollm_tui.engine.servers import ServerConfig, remote_path
@@ -68,7 +70,7 @@ async def test_a_failing_server_keeps_the_reply_and_offers_the_local_model(setti
             reply = store.messages(app.chat.id)[-1]
             assert reply.status == "error" and reply.content == "".join(PIECES[:2])
             assert notes.has("timed out", "error") and notes.has("ctrl+r asks the server again")
-            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), timeout=10,
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog) and bool(app.screen.query("#yes")), timeout=10,
                              what="the offer to switch")
             await pilot.press("enter")  # "No" has the focus: stay on the server ...
             fake.mode = "ok"
@@ -84,10 +86,10 @@ async def test_a_failing_server_keeps_the_reply_and_offers_the_local_model(setti
             assert stored[-1].content == "".join(PIECES)
             fake.mode = "cut"  # fails again: this time take the offer
             await send(pilot, "Say more")
-            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), timeout=10,
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog) and bool(app.screen.query("#yes")), timeout=10,
                              what="the offer to switch")
             assert notes.has("closed the connection", "error")
-            await pilot.click("#yes")
+            app.screen.query_one("#yes", Button).press()  # the toasts may cover it
             await wait_until(pilot, lambda: app.load_state == "ready" and not app.remote_in_use,
                              timeout=60, what="the local model")
             assert app.engine.info.name.startswith("SmolLM2")
