@@ -484,6 +484,7 @@ def context_figures(session: Any, n_ctx: int) -> dict[str, Any] | None:
         "percent": round(usage.percent, 2),
         "limit": budget.limit,
         "reply_reserve": budget.reserve,
+        "exact": usage.exact,
     }
 
 

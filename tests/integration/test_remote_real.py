@@ -124,6 +124,7 @@ def test_ollm_p_against_the_server(llama_server, capsys, monkeypatch, tmp_path):
     assert out["reply"] and out["model"].endswith("@" + llama_server.split("//")[1])
     assert out["context_size"] == 2048 and out["tier"] is None
     assert out["prompt_tokens"] > 0 and out["context"]["tokens"] > out["prompt_tokens"]
+    assert out["context"]["exact"] is True  # counted by the server's tokenizer, checked
 
 
 def test_ollm_p_with_a_dead_server_or_unknown_model_exits_3(llama_server, capsys, monkeypatch, tmp_path):
