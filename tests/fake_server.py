@@ -8,6 +8,7 @@ It runs stdlib ``http.server`` in a thread on 127.0.0.1. ``GET /v1/models`` list
 - ``cut``: the first pieces, then the connection closes mid-chunked-body;
 - ``malformed``: the first pieces, then an event that is not JSON;
 - ``http500``: HTTP 500 with an OpenAI-style error body.
+- ``late_cut``: every piece and a finish reason, then the connection closes before ``[DONE]``.
 
 Every request's headers are kept (``seen``) so tests can check what was sent.
 """
@@ -95,10 +96,14 @@ class FakeServer:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                pieces = PIECES if mode == "ok" else PIECES[:2]
+                pieces = PIECES if mode in ("ok", "late_cut") else PIECES[:2]
                 for piece in pieces:
                     self._send_chunk(chunk(piece))
-                if mode == "ok":
+                if mode == "late_cut":
+                    self._send_chunk(chunk(None, "stop"))
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                elif mode == "ok":
                     self._send_chunk(chunk(None, "stop"))
                     self._send_chunk("data: [DONE]\n\n")
                     self.wfile.write(b"0\r\n\r\n")

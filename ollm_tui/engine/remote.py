@@ -278,6 +278,8 @@ class RemoteEngine:
                 except queue.Empty:
                     continue
                 if kind == "error":
+                    if finish is not None and isinstance(payload, StreamCut):
+                        break  # closed after the reply had ended: nothing is missing
                     raise payload
                 if kind == "end":
                     for data in parser.finish():
@@ -310,10 +312,7 @@ class RemoteEngine:
         end = time.perf_counter()
         prompt = positive_int(usage.get("prompt_tokens"))
         if prompt is None:
-            try:
-                prompt = self.count_prompt_tokens(messages)
-            except EngineError:
-                prompt = 0
+            prompt = self._count_after(messages, cancelled=finish == "cancelled")
         completion = positive_int(usage.get("completion_tokens")) or chunks
         decode_s = end - first if first is not None else 0.0
         yield Done(
@@ -325,6 +324,19 @@ class RemoteEngine:
             finish_reason=finish if finish in ("length", "cancelled") else "stop",  # type: ignore[arg-type]
             evaluated_prompt_tokens=prompt,
         )
+
+    def _count_after(self, messages: Sequence[ChatMessage], cancelled: bool) -> int:
+        """Prompt tokens when the server did not report them: counted as usual, except
+        after a cancel, which must return at once (a local estimate, no request)."""
+        if cancelled:
+            from ollm_tui.engine.remote_tokens import estimate_codec
+
+            codec = estimate_codec("cancelled")
+            return codec.count(codec.render(messages))  # type: ignore[arg-type]
+        try:
+            return self.count_prompt_tokens(messages)
+        except EngineError:
+            return 0
 
     def _event(
         self, server: ServerConfig, data: str, usage: dict[str, Any], finish: str | None

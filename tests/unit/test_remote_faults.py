@@ -62,6 +62,15 @@ def test_a_good_stream_is_whole(server, store, settings):
     assert finished.done is not None and finished.done.finish_reason == "stop"
 
 
+def test_a_connection_closed_after_the_finish_loses_nothing(server, store, settings):
+    engine = engine_for(server.url)
+    engine.load(remote_path("box", MODEL), LoadOptions())
+    server.mode = "late_cut"
+    _, finished = run_turn(engine, store, settings)
+    assert finished.error is None and finished.reply.status == "complete"
+    assert finished.reply.content == "".join(PIECES)
+
+
 @pytest.mark.parametrize(
     ("mode", "error", "words"),
     [
