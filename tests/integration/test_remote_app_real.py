@@ -49,6 +49,30 @@ async def test_the_app_chats_with_a_real_server(settings, store, llama_server, s
     engine.close()
 
 
+async def test_escape_stops_a_server_reply_at_once(settings, store, llama_server, smollm_path) -> None:
+    import time
+
+    server = ServerConfig("local", llama_server, context=2048)
+    app, _, engine = server_app(settings.with_(max_tokens=600), store, server, str(smollm_path))
+    async with app.run_test(size=(110, 30)) as pilot:
+        await wait_ready(pilot)
+        await send(pilot, "Write a very long story about a dragon and a knight.")
+        await wait_until(
+            pilot,
+            lambda: app.transcript.last_reply() is not None and len(app.transcript.last_reply().text) > 40,
+            timeout=60,
+            what="some text to stream",
+        )
+        pressed = time.perf_counter()
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.transcript.last_reply().status == "stopped", timeout=5,
+                         what="the reply to stop")
+        assert time.perf_counter() - pressed < 1.5  # generous: 0.1 s in the engine + the UI
+        stored = store.messages(app.chat.id)[-1]
+        assert stored.status == "stopped" and len(stored.content) > 40
+    engine.close()
+
+
 async def test_a_failing_server_keeps_the_reply_and_offers_the_local_model(settings, store) -> None:
     with FakeServer() as fake:
         server = ServerConfig("box", fake.url, context=2048)
