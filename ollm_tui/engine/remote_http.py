@@ -147,7 +147,9 @@ def transport_error(server: ServerConfig, exc: httpx.HTTPError, timeouts: Timeou
     """The error for a failed exchange (never includes headers, so never a key)."""
     where = f"server {server.name} ({server.shown_url})"
     if isinstance(exc, httpx.ConnectTimeout):
-        return ServerUnreachable(f"{where} did not accept a connection within {timeouts.connect:g} s")
+        return ServerUnreachable(
+            f"{where} did not accept a connection within {timeouts.connect:g} s"
+        )
     if isinstance(exc, httpx.ConnectError):
         reason = str(exc) or "connection failed"
         if "refused" in reason.lower():

@@ -113,7 +113,7 @@ class ServerCodec:
         message: texts in the template's framing that look like control tokens and are one
         token on the server, kept only if the parts of a test prompt add up to its count."""
         roles = ["system", "user", "assistant", "user", "assistant"]
-        probe = [{"role": r, "content": t} for r, t in zip(roles, _PROBE_TEXTS)]
+        probe = [{"role": r, "content": t} for r, t in zip(roles, _PROBE_TEXTS, strict=True)]
         try:
             text = self.render(probe)
         except ChatFormatError:

@@ -48,7 +48,9 @@ class RoutedEngine:
         """The model in use, or None."""
         return self._active.info
 
-    def load(self, path: Path, options: LoadOptions, cancel: CancelToken | None = None) -> ModelInfo:
+    def load(
+        self, path: Path, options: LoadOptions, cancel: CancelToken | None = None
+    ) -> ModelInfo:
         """Load ``path`` with the engine it belongs to, closing the other one."""
         target: Backend = self.remote if is_remote(path) else self.local
         other = self.local if target is self.remote else self.remote
