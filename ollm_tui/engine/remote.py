@@ -121,8 +121,13 @@ class RemoteEngine:
         """The model in use, or None."""
         return self._info
 
-    def load(self, path: Path, options: LoadOptions, cancel: CancelToken | None = None) -> ModelInfo:
-        """Check the server has the model and learn its context window. Raises ``RemoteLoadError``."""
+    def load(
+        self, path: Path, options: LoadOptions, cancel: CancelToken | None = None
+    ) -> ModelInfo:
+        """Check the server has the model and learn its context window.
+
+        Raises ``RemoteLoadError`` (unreachable, unknown model, a bad answer).
+        """
         ref = parse_remote_path(path)
         if ref is None:
             raise ModelLoadError(f"{path} is not a server model")
