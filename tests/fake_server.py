@@ -46,6 +46,8 @@ class FakeServer:
         self.mode = mode
         self.routes: dict[str, object] = {}
         """Extra JSON answers by path (``/props``, ``/api/show``...); ``/v1/models`` too."""
+        self.usage: dict[str, int] | None = None
+        """A usage chunk sent before ``[DONE]`` in mode ``ok`` (``include_usage``)."""
         self.seen: list[dict[str, str]] = []
         self.release = threading.Event()
         owner = self
@@ -99,6 +101,8 @@ class FakeServer:
                 pieces = PIECES if mode in ("ok", "late_cut") else PIECES[:2]
                 for piece in pieces:
                     self._send_chunk(chunk(piece))
+                if owner.usage is not None and mode == "ok":
+                    self._send_chunk(f"data: {json.dumps({'choices': [], 'usage': owner.usage})}\n\n")
                 if mode == "late_cut":
                     self._send_chunk(chunk(None, "stop"))
                     self.close_connection = True

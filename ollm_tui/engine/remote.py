@@ -316,6 +316,9 @@ class RemoteEngine:
             exchange.abort()
         end = time.perf_counter()
         prompt = positive_int(usage.get("prompt_tokens"))
+        codec = self._codec
+        if prompt is not None and codec is not None:
+            codec.observe(messages, prompt)  # an estimate learns from the server's figure
         if prompt is None:
             prompt = self._count_after(messages, cancelled=finish == "cancelled")
         completion = positive_int(usage.get("completion_tokens")) or chunks

@@ -83,13 +83,43 @@ class ServerCodec:
         self._fingerprint = fingerprint
         self.exact = exact
         """True when counts were checked to equal the server's prompt tokens."""
-        self.how = how
+        self._how = how
+        self.ratio = 1.0
+        """Estimates only: the server's reported prompt tokens per estimated token."""
+        self._samples = 0
+
+    @property
+    def how(self) -> str:
         """How the counts are made, for the token statistics and the log."""
+        if self.exact or not self._samples:
+            return self._how
+        return f"{self._how}, calibrated ×{self.ratio:.2f} by the server's own prompt counts"
+
+    @how.setter
+    def how(self, value: str) -> None:
+        self._how = value
 
     @property
     def fingerprint(self) -> str:
-        """Identifies the tokenizer (and the estimate) these counts come from."""
-        return self._fingerprint
+        """Identifies the tokenizer (and the estimate) these counts come from; a calibrated
+        estimate includes its ratio, so counts cached at another ratio are not reused."""
+        if self.exact or self.ratio == 1.0:
+            return self._fingerprint
+        return f"{self._fingerprint}×{self.ratio:.2f}"
+
+    def observe(self, messages: Sequence[Message], reported: int) -> None:
+        """Calibrate an estimate with the prompt tokens the server reported for ``messages``
+        (a running average, kept to two decimals so cached counts stay reusable)."""
+        if self.exact or reported <= 0:
+            return
+        text = self.render(messages)
+        raw = self._count(text) if text else 0
+        if raw <= 0:
+            return
+        sample = max(0.0, reported - self._bos) / raw
+        ratio = sample if not self._samples else 0.7 * self.ratio + 0.3 * sample
+        self._samples += 1
+        self.ratio = round(min(4.0, max(0.25, ratio)), 2)
 
     @property
     def format_name(self) -> str:
@@ -101,8 +131,11 @@ class ServerCodec:
         return self._format.render(messages).text  # type: ignore[arg-type]
 
     def count(self, text: str) -> int:
-        """Tokens of ``text`` without BOS."""
-        return self._count(text) if text else 0
+        """Tokens of ``text`` without BOS (an estimate is scaled by its calibration)."""
+        if not text:
+            return 0
+        n = self._count(text)
+        return n if self.exact or self.ratio == 1.0 else round(n * self.ratio)
 
     def bos_tokens(self, text: str) -> int:
         """BOS tokens the server adds in front of every prompt."""

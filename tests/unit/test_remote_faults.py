@@ -194,3 +194,21 @@ def test_a_server_without_a_tokenizer_is_counted_by_estimate(server):
     codec = engine.counting_codec()
     assert not codec.exact and codec.how.startswith("estimate")
     assert engine.count_prompt_tokens([{"role": "user", "content": "Hello there, how are you?"}]) > 5
+
+
+def test_an_estimate_is_calibrated_by_the_servers_prompt_counts(server):
+    engine = engine_for(server.url)
+    engine.load(remote_path("box", MODEL), LoadOptions())
+    messages = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "Tell me about the history of the printing press in Europe."},
+    ]
+    codec = engine.counting_codec()
+    before, fingerprint = engine.count_prompt_tokens(messages), codec.fingerprint
+    server.usage = {"prompt_tokens": 2 * before, "completion_tokens": 4}  # a wordier tokenizer
+    done = list(engine.stream(messages, GenParams(), CancelToken()))[-1]
+    assert done.prompt_tokens == 2 * before  # the server's own figure
+    after = engine.count_prompt_tokens(messages)
+    assert abs(after - 2 * before) <= max(1, before // 50)
+    assert not codec.exact and "calibrated ×2.00" in codec.how
+    assert codec.fingerprint != fingerprint  # counts cached before are not reused
