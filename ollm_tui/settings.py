@@ -16,6 +16,7 @@ import platformdirs
 
 if TYPE_CHECKING:
     from ollm_tui.engine.base import LoadOptions
+    from ollm_tui.engine.remote_http import Timeouts
     from ollm_tui.engine.servers import ServerConfig
 
 APP_NAME = "ollm_tui"
@@ -135,9 +136,9 @@ class Settings:
             flash_attn=self.flash_attn,
         )
 
-    def server_timeouts(self) -> object:
-        """The timeouts of the remote engine (``engine.remote.Timeouts``)."""
-        from ollm_tui.engine.remote import Timeouts
+    def server_timeouts(self) -> Timeouts:
+        """The timeouts of the remote engine."""
+        from ollm_tui.engine.remote_http import Timeouts
 
         return Timeouts(
             connect=self.server_connect_timeout_s,
