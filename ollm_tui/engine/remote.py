@@ -33,6 +33,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ollm_tui.core.token_estimate import chars_estimate
 from ollm_tui.engine.base import (
     CancelToken,
     ChatMessage,
@@ -335,12 +336,10 @@ class RemoteEngine:
 
     def _count_after(self, messages: Sequence[ChatMessage], cancelled: bool) -> int:
         """Prompt tokens when the server did not report them: counted as usual, except
-        after a cancel, which must return at once (a local estimate, no request)."""
+        after a cancel, which must return at once (a rough estimate by characters: no
+        request, not even loading tiktoken)."""
         if cancelled:
-            from ollm_tui.engine.remote_tokens import estimate_codec
-
-            codec = estimate_codec("cancelled")
-            return codec.count(codec.render(messages))  # type: ignore[arg-type]
+            return sum(chars_estimate(m["content"]) + 4 for m in messages)
         try:
             return self.count_prompt_tokens(messages)
         except EngineError:
