@@ -73,6 +73,8 @@ class Settings:
     reply_reserve_tokens: int = 1024  # the reply reserve: this, or 25 % of the limit if smaller
     context_warn_percent: float = 70.0  # one warning per chat when the budget is this full
     theme: str = DEFAULT_THEME
+    kv_cache_max_bytes: int = 2 * 1024**3
+    """Cap on the saved per-chat KV states (``kv/`` in the data dir); 0 turns them off."""
     keymap: Mapping[str, str] = field(default_factory=dict)
     """Binding id -> keys, from the ``[keymap]`` table of the config file."""
     config_problems: tuple[str, ...] = ()
@@ -87,6 +89,11 @@ class Settings:
     def log_file(self) -> Path:
         """Where llama.cpp and the app write their logs (never the terminal)."""
         return self.log_dir / "ollm.log"
+
+    @property
+    def kv_dir(self) -> Path:
+        """Saved per-chat KV cache states (``engine.kv_state``)."""
+        return self.data_dir / "kv"
 
     @property
     def user_models_dir(self) -> Path:

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 from ollm_tui.accounting import Accounting
 from ollm_tui.core.hardware import HardwareProbe
 from ollm_tui.engine.base import Backend, CancelToken, LoadOptions, ModelInfo
+from ollm_tui.engine.kv_state import ChatKvCache, KvStateStore
 from ollm_tui.engine.planning import Placement
 from ollm_tui.session import ChatSession
 from ollm_tui.settings import Settings
@@ -126,6 +127,8 @@ class OllmApp(ModelSwitching, WorkspaceMixin, inherit_bindings=False):
         """Token counts, the count cache and the budget (``accounting.py``)."""
         self.context = ContextWatch(self, self.accounting)
         """Keeps the context meter up to date (``ui/context_watch.py``)."""
+        self.kv_cache = ChatKvCache(KvStateStore(settings.kv_dir, settings.kv_cache_max_bytes), engine)
+        """Per-chat KV states: saved after replies, restored when a chat is resumed."""
         self.setup_workspace()
 
     # -- layout --------------------------------------------------------------------------
@@ -251,6 +254,7 @@ class OllmApp(ModelSwitching, WorkspaceMixin, inherit_bindings=False):
         self.session = ChatSession(self.store, self.engine, self.settings, chat)
         self.remember_tier(announce=False)  # the session's tier is this chat's too
         self.session.accounting = self.accounting  # exact counts from the cache in fit()
+        self.session.kv = self.kv_cache
         messages = self.store.messages(chat.id)
         await self.transcript.show(messages)
         self.transcript.border_subtitle = ""
@@ -357,6 +361,7 @@ class OllmApp(ModelSwitching, WorkspaceMixin, inherit_bindings=False):
             await self._stop_and_wait()
         order = [c.id for c in self.store.list_chats()]
         self.store.delete_chat(chat.id)
+        self.kv_cache.forget_chat(chat.id)
         if chat.id == self.chat.id:
             rest = self.store.list_chats()
             index = min(order.index(chat.id), len(rest) - 1) if chat.id in order else 0
