@@ -182,7 +182,8 @@ class OllmApp(ModelSwitching, WorkspaceMixin, inherit_bindings=False):
             return
         self.status_line.model_name = self.model_path.stem
         self._set_load_state("loading")
-        self._load_model(self.model_path)
+        # after the first frame: importing llama-cpp-python in the worker holds the GIL
+        self.call_after_refresh(self._load_model, self.model_path)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="model")
     def _load_model(self, path: Path) -> ModelInfo:
