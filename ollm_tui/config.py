@@ -182,6 +182,13 @@ KEYS: tuple[ConfigKey, ...] = (
         "OLLM_FLASH_ATTN",
     ),
     ConfigKey(
+        "n_ubatch",
+        "integer",
+        ("n_ubatch",),
+        _int(32, 8192),
+        "llama.cpp's micro-batch (capped at 128 for vocabularies over 100K).",
+    ),
+    ConfigKey(
         "kv_cache_max_bytes",
         "integer or string",
         ("kv_cache_max_bytes",),

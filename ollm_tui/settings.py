@@ -67,6 +67,9 @@ class Settings:
     n_threads: int = field(default_factory=default_threads)
     n_threads_batch: int = field(default_factory=default_threads)
     flash_attn: bool = True
+    n_ubatch: int = 512
+    """llama.cpp's micro-batch; the engine caps it at 128 for vocabularies over 100K tokens
+    (the compute buffer is about n_ubatch x vocabulary x 4 bytes)."""
     temperature: float = 0.3  # small local models stay on topic better; --temperature changes it
     max_tokens: int = 1024
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
@@ -134,6 +137,7 @@ class Settings:
             n_threads=self.n_threads,
             n_threads_batch=self.n_threads_batch,
             flash_attn=self.flash_attn,
+            n_ubatch=self.n_ubatch,
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -36,7 +36,7 @@ from ollm_tui.ui.clipboard import last_code_block, sent_note
 from ollm_tui.ui.composer import Composer
 from ollm_tui.ui.context_watch import ContextWatch
 from ollm_tui.ui.dialogs import ConfirmDialog, RenameDialog
-from ollm_tui.ui.generation import Turn, describe, run_turn
+from ollm_tui.ui.generation import FullCollections, Turn, describe, run_turn
 from ollm_tui.ui.memory_meter import MemoryMeter
 from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
 from ollm_tui.ui.status import LoadState, StatusLine
@@ -127,6 +127,8 @@ class OllmApp(ModelSwitching, WorkspaceMixin, inherit_bindings=False):
         """Token counts, the count cache and the budget (``accounting.py``)."""
         self.context = ContextWatch(self, self.accounting)
         """Keeps the context meter up to date (``ui/context_watch.py``)."""
+        self.full_gc = FullCollections()
+        """Full garbage collections are held off while a reply streams."""
         self.kv_cache = ChatKvCache(KvStateStore(settings.kv_dir, settings.kv_cache_max_bytes), engine)
         """Per-chat KV states: saved after replies, restored when a chat is resumed."""
         self.setup_workspace()
@@ -425,6 +427,7 @@ class OllmApp(ModelSwitching, WorkspaceMixin, inherit_bindings=False):
 
     def _start_turn(self, turn: Turn) -> None:
         self.turn = turn
+        self.full_gc.hold()
         turn.reply_view.begin_stream(turn.buffer)
         self.status_line.activity = "generating…"
         self.refresh_bindings()
@@ -437,6 +440,7 @@ class OllmApp(ModelSwitching, WorkspaceMixin, inherit_bindings=False):
 
     def _end_turn(self) -> None:
         self.turn = None
+        self.full_gc.release()
         self.status_line.activity = ""
         self.refresh_bindings()
         self.context.turn_ended()
