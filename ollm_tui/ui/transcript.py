@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -32,16 +31,6 @@ from ollm_tui.ui.generation import StreamBuffer
 
 DRAIN_INTERVAL_S = 0.05
 """How often a streaming reply takes the text the worker has gathered."""
-
-PART_BLOCKS = 12
-"""Markdown blocks per widget while a long reply streams (see ``_part_break``)."""
-
-_FENCE = re.compile(r"^ {0,3}(```|~~~)", re.MULTILINE)
-
-
-def _fences(text: str) -> int:
-    """How many code-fence lines ``text`` has (odd: it ends inside a code block)."""
-    return len(_FENCE.findall(text))
 
 MARKERS: dict[str, str] = {
     "streaming": "▍ writing…",
@@ -78,8 +67,9 @@ class ReplyMarkdown(Markdown):
     """True once the reply's text is all there (trim after every later change)."""
 
     def update(self, markdown: str) -> AwaitComplete:
-        """Replace the document, then trim the last block's margin."""
-        self.complete = True
+        """Replace the document, then trim the last block's margin (a non-empty one)."""
+        if markdown:
+            self.complete = True
         return self._then_trim(super().update(markdown))
 
     def append(self, markdown: str) -> AwaitComplete:
@@ -201,7 +191,6 @@ class AssistantMessage(MessageView):
         self._stream: MarkdownStream | None = None
         self._timer: Timer | None = None
         self._streamed: list[str] = []
-        self._part_text: list[str] = []
         self._finished = False
         self.set_reactive(AssistantMessage.status, status)
 
@@ -234,8 +223,8 @@ class AssistantMessage(MessageView):
 
     @property
     def markdown(self) -> ReplyMarkdown:
-        """The Markdown widget holding the reply (the last part, while a long one streams)."""
-        return self.query_children(".body").last(ReplyMarkdown)
+        """The Markdown widget holding the reply."""
+        return self.query_one(".body", ReplyMarkdown)
 
     # -- streaming -----------------------------------------------------------------------
 
@@ -253,45 +242,9 @@ class AssistantMessage(MessageView):
         if not chunk:
             return
         self._streamed.append(chunk)
-        cut = self._part_break(chunk)
-        if cut is not None:
-            await self._write(chunk[:cut])
-            await self._new_part()
-            chunk = chunk[cut:]
-        self._part_text.append(chunk)
-        await self._write(chunk)
-
-    async def _write(self, text: str) -> None:
-        if not text:
-            return
         if self._stream is None:
             self._stream = Markdown.get_stream(self.markdown)
-        await self._stream.write(text)
-
-    def _part_break(self, chunk: str) -> int | None:
-        """Where to start a new Markdown part in ``chunk`` (None: not yet).
-
-        A long reply streams into parts of about ``PART_BLOCKS`` blocks: Textual lays out
-        every block of a Markdown widget again each time it grows, so one widget holding a
-        whole long reply makes each update slower than the last. A part ends only at a
-        blank line outside a code fence, where Markdown starts a new block anyway.
-        """
-        if len(self.markdown.children) < PART_BLOCKS:
-            return None
-        before = "".join(self._part_text)
-        at = chunk.rfind("\n\n")
-        while at >= 0:
-            if _fences(before + chunk[:at]) % 2 == 0:
-                return at + 2
-            at = chunk.rfind("\n\n", 0, at)
-        return None
-
-    async def _new_part(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            await stop_stream(stream)
-        self._part_text = []
-        await self.mount(ReplyMarkdown(classes="body"), after=self.markdown)
+        await self._stream.write(chunk)
 
     def mark_stopping(self) -> None:
         """Show at once that a stop was asked for (the worker ends the reply shortly)."""
@@ -313,13 +266,16 @@ class AssistantMessage(MessageView):
         self.message = message
         self._content = message.content
         self._error = message.meta.get("error")
-        parts = list(self.query_children(".body").results(ReplyMarkdown))
-        if stream is None or "".join(self._streamed) != message.content:
-            for extra in parts[1:]:
-                await extra.remove()
-            await parts[0].update(message.content)
+        markdown = self.markdown
+        if stream is not None and markdown.source != message.content:
+            written = "".join(self._streamed)
+            if written == message.content and written.startswith(markdown.source):
+                # a stream stopped before its task ran drops what was pending: add it here
+                await markdown.append(written[len(markdown.source) :])
+        if stream is None or markdown.source != message.content:
+            await markdown.update(message.content)
         else:
-            parts[-1].trim_last_block()
+            markdown.trim_last_block()
         self.status = message.status
 
     async def on_unmount(self) -> None:

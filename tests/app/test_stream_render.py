@@ -41,3 +41,26 @@ async def test_streamed_reply_renders_like_a_full_render_without_one(settings: S
         await reply.markdown.update(REPLY)  # what the old full render would show
         await pilot.pause(0.2)
         assert rendered_text(reply) == streamed
+
+
+LONG = "\n\n".join(
+    [f"## Section {i}\n\nParagraph {i} with some words.\n\n- item {i}\n- more" for i in range(30)]
+    + ["```python\ndef f():\n\n    return 1\n\n\nprint(f())\n```", "The last words."]
+)
+
+
+async def test_a_long_reply_with_code_ends_like_a_full_render(settings: Settings, store: Store) -> None:
+    app, _ = make_test_app(settings, store, FakeEngine(reply=LONG, delay_s=0.001))
+    async with app.run_test(size=(100, 400)) as pilot:
+        await wait_ready(pilot)
+        await send(pilot, "long")
+        await wait_until(
+            pilot, lambda: app.query(AssistantMessage).last().status == "complete", timeout=60, what="the reply"
+        )
+        await pilot.pause(0.3)
+        reply = app.query(AssistantMessage).last()
+        assert reply.markdown.source == LONG, "every streamed piece reached the widget"
+        streamed = rendered_text(reply)
+        await reply.markdown.update(LONG)  # one full render
+        await pilot.pause(0.3)
+        assert rendered_text(reply) == streamed
