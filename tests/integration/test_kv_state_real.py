@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pytest
+
 from ollm_tui.engine.base import CancelToken, ChatMessage, Delta, Done, GenParams, LoadOptions
 from ollm_tui.engine.kv_state import ChatKvCache, KvStateStore
 from ollm_tui.engine.llama import LlamaEngine
@@ -16,6 +18,16 @@ TURN1: list[ChatMessage] = [
     {"role": "system", "content": "You are a helpful assistant."},
     {"role": "user", "content": HISTORY + "\nWhat colour is item 4?"},
 ]
+
+
+@pytest.fixture(autouse=True)
+def _log_reaches_caplog(caplog):
+    """The app's ``ollm`` logger stops propagation once logging is set up (by another test
+    in the same run): hand its records to caplog directly."""
+    logger = logging.getLogger("ollm")
+    logger.addHandler(caplog.handler)
+    yield
+    logger.removeHandler(caplog.handler)
 
 
 def reply(engine: LlamaEngine, messages: list[ChatMessage]) -> tuple[str, Done]:

@@ -16,6 +16,16 @@ TOKENS = [1, 42, 7, 99999, 3]
 PAYLOAD = bytes(range(256)) * 40
 
 
+@pytest.fixture(autouse=True)
+def _log_reaches_caplog(caplog):
+    """The app's ``ollm`` logger stops propagation once logging is set up (by another test
+    in the same run): hand its records to caplog directly."""
+    logger = logging.getLogger("ollm.kv_state")
+    logger.addHandler(caplog.handler)
+    yield
+    logger.removeHandler(caplog.handler)
+
+
 def saved(tmp_path: Path, cap: int = 1 << 30) -> tuple[KvStateStore, Path]:
     store = KvStateStore(tmp_path / "kv", cap)
     path = store.save(5, KEY, TOKENS, PAYLOAD)
