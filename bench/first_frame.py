@@ -53,8 +53,17 @@ def run_in_tmux(
 ) -> tuple[float, float]:
     """Seconds from launch to the first frame and to "ready" on screen. ``on_ready`` is
     called with the session name while the app still runs (e.g. to read its memory)."""
-    start = time.perf_counter()
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", command], check=True)
+    for attempt in range(5):  # tmux may still be shutting its server down after the last run
+        start = time.perf_counter()
+        launched = subprocess.run(
+            ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", command],
+            capture_output=True, text=True,
+        )
+        if launched.returncode == 0:
+            break
+        time.sleep(0.2 * (attempt + 1))
+    else:
+        raise SystemExit(f"tmux could not start a session: {launched.stderr.strip()}")
     first = ready = None
     screen = ""
     try:

@@ -126,10 +126,15 @@ def main(argv: list[str] | None = None) -> int:
     started = dt.datetime.now(dt.timezone.utc)
     lines: list[Line] = []
     seconds: dict[str, float] = {}
+    errors: dict[str, str] = {}
     for name in names:
         print(f"running {name}…", file=sys.stderr, flush=True)
         start = time.perf_counter()
-        lines += SUITE[name](args.quick)
+        try:
+            lines += SUITE[name](args.quick)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - report it, run the rest
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            print(f"{name} failed: {errors[name]}", file=sys.stderr)
         seconds[name] = round(time.perf_counter() - start, 1)
     print(table(lines))
     for line in lines:
@@ -139,10 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({
         "date": started.isoformat(timespec="seconds"), "machine": machine(), "quick": args.quick,
-        "seconds": seconds, "results": [line.as_dict() for line in lines],
+        "seconds": seconds, "errors": errors, "results": [line.as_dict() for line in lines],
     }, indent=2) + "\n")
     print(f"results written to {path}")
-    return 0
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
