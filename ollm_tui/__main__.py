@@ -385,6 +385,10 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
             )
         session = ChatSession(store, engine, settings, chat)
         session.accounting = shared_accounting(engine, settings, store, info.path)
+        if args.chat:  # a saved chat: resume its KV state, save it after the reply
+            from ollm_tui.engine.kv_state import ChatKvCache, KvStateStore
+
+            session.kv = ChatKvCache(KvStateStore(settings.kv_dir, settings.kv_cache_max_bytes), engine)
         params = GenParams(
             temperature=settings.temperature, max_tokens=settings.max_tokens, seed=args.seed
         )

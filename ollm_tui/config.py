@@ -94,6 +94,23 @@ def _context(value: object) -> int:
         raise ConfigValueError(str(exc).split(": ", 1)[-1]) from None
 
 
+def _bytes(value: object) -> int:
+    from ollm_tui.settings import SettingsError, parse_size
+
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigValueError(f'expected a size like "2GiB" or a number of bytes, got {value!r}')
+    if value in (0, "0"):
+        return 0
+    if isinstance(value, int) and value < 0:
+        raise ConfigValueError(f"must be 0 (off) or a size, got {value}")
+    try:
+        return parse_size(str(value), "kv_cache_max_bytes")
+    except SettingsError as exc:
+        if "below 16 MiB" in str(exc):
+            raise ConfigValueError(f"must be 0 (off) or at least 16 MiB, got {value!r}") from None
+        raise ConfigValueError(str(exc).split(": ", 1)[-1]) from None
+
+
 def _keymap(value: object) -> dict[str, str]:
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in value.items()
@@ -173,6 +190,20 @@ KEYS: tuple[ConfigKey, ...] = (
         _bool,
         "Flash attention on or off.",
         "OLLM_FLASH_ATTN",
+    ),
+    ConfigKey(
+        "n_ubatch",
+        "integer",
+        ("n_ubatch",),
+        _int(32, 8192),
+        "llama.cpp's micro-batch (capped at 128 for vocabularies over 100K).",
+    ),
+    ConfigKey(
+        "kv_cache_max_bytes",
+        "integer or string",
+        ("kv_cache_max_bytes",),
+        _bytes,
+        'Disk cap for saved chat KV caches ("2GiB" default; 0 turns saving off).',
     ),
     ConfigKey("theme", "string", ("theme",), _str, "The theme's name (see the Themes page)."),
     ConfigKey("keymap", "table", ("keymap",), _keymap, 'Your key bindings: binding id = "keys".'),

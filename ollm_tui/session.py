@@ -28,6 +28,7 @@ from ollm_tui.settings import Settings
 if TYPE_CHECKING:
     from ollm_tui.accounting import Accounting
     from ollm_tui.core.tokens import TokenCounter
+    from ollm_tui.engine.kv_state import ChatKvCache
 from ollm_tui.store.db import Chat, Message, Store
 
 log = logging.getLogger("ollm.session")
@@ -91,6 +92,9 @@ class ChatSession:
         self.accounting: Accounting | None = None
         """Exact, cached counts (set by the app); used when its tokenizer is the loaded
         model's, else the engine counts."""
+        self.kv: ChatKvCache | None = None
+        """Per-chat KV state files (set by the app and ``ollm -p --chat``): restored before
+        a reply when they cover more of the prompt than the live cache, saved after it."""
 
     # -- the prompt ----------------------------------------------------------------------
 
@@ -227,6 +231,8 @@ class ChatSession:
         if model and model != self.chat.model:
             self.store.set_chat_model(self.chat.id, model)
         yield TurnStarted(user, reply)
+        if self.kv is not None:
+            self.kv.before_turn(self.chat.id, prompt)
         parts: list[str] = []
         last_save = time.monotonic()
         done: Done | None = None
@@ -265,6 +271,8 @@ class ChatSession:
             }
         self.store.update_message(reply.id, content=text, status=status, meta=meta)
         yield TurnFinished(self._get(reply.id), done)
+        if self.kv is not None:  # after the reply is shown: the caller already has it
+            self.kv.after_turn(self.chat.id)
 
     def _get(self, message_id: int) -> Message:
         msg = self.store.get_message(message_id)

@@ -69,6 +69,9 @@ class Settings:
     n_threads: int = field(default_factory=default_threads)
     n_threads_batch: int = field(default_factory=default_threads)
     flash_attn: bool = True
+    n_ubatch: int = 512
+    """llama.cpp's micro-batch; the engine caps it at 128 for vocabularies over 100K tokens
+    (the compute buffer is about n_ubatch x vocabulary x 4 bytes)."""
     temperature: float = 0.3  # small local models stay on topic better; --temperature changes it
     max_tokens: int = 1024
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
@@ -80,6 +83,8 @@ class Settings:
     server_connect_timeout_s: float = 5.0  # a server that does not accept by then is unreachable
     server_read_timeout_s: float = 60.0  # longest wait for a server's first byte or next chunk
     server_list_timeout_s: float = 3.0  # model lists, probes and token counts on a server
+    kv_cache_max_bytes: int = 2 * 1024**3
+    """Cap on the saved per-chat KV states (``kv/`` in the data dir); 0 turns them off."""
     keymap: Mapping[str, str] = field(default_factory=dict)
     """Binding id -> keys, from the ``[keymap]`` table of the config file."""
     config_problems: tuple[str, ...] = ()
@@ -94,6 +99,11 @@ class Settings:
     def log_file(self) -> Path:
         """Where llama.cpp and the app write their logs (never the terminal)."""
         return self.log_dir / "ollm.log"
+
+    @property
+    def kv_dir(self) -> Path:
+        """Saved per-chat KV cache states (``engine.kv_state``)."""
+        return self.data_dir / "kv"
 
     @property
     def user_models_dir(self) -> Path:
@@ -134,6 +144,7 @@ class Settings:
             n_threads=self.n_threads,
             n_threads_batch=self.n_threads_batch,
             flash_attn=self.flash_attn,
+            n_ubatch=self.n_ubatch,
         )
 
     def server_timeouts(self) -> Timeouts:

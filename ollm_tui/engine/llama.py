@@ -34,6 +34,7 @@ from ollm_tui.core.chat_format import (
 from ollm_tui.core.gguf_info import GGUFError, GGUFInfo, read_gguf_info
 from ollm_tui.core.memory_plan import micro_batch
 from ollm_tui.core.profiles import ProfileSet
+from ollm_tui.engine.kv_state import KvKey, model_fingerprint, text_hash
 from ollm_tui.engine.base import (
     CancelToken,
     ChatMessage,
@@ -119,6 +120,7 @@ class LlamaEngine:
         self._cancel: CancelToken | None = None
         self._abort_cb: Any = None
         self._format_override: str | None = None
+        self._kv_key: KvKey | None = None
         self.gguf: GGUFInfo | None = None
 
     # -- loading -------------------------------------------------------------------------
@@ -166,6 +168,7 @@ class LlamaEngine:
                 self.close()
                 raise ModelLoadError(str(exc)) from None
             self._add_bos = bool(llm._model.add_bos_token()) and llm.token_bos() >= 0
+            self._kv_key = self._make_kv_key(path, gguf, llm, kwargs)
             self._abort_cb = llama_cpp.ggml_abort_callback(self._should_abort)
             llama_cpp.llama_set_abort_callback(llm._ctx.ctx, self._abort_cb, None)
             seconds = time.perf_counter() - start
@@ -224,6 +227,80 @@ class LlamaEngine:
             self._info = None
             self._format = None
             self._abort_cb = None
+            self._kv_key = None
+
+    def _make_kv_key(
+        self, path: Path, gguf: GGUFInfo, llm: llama_cpp.Llama, kwargs: dict[str, Any]
+    ) -> KvKey | None:
+        """What a saved KV state of this model, context and format must match."""
+        assert self._format is not None
+        template = gguf.chat_template if isinstance(self._format, TemplateFormat) else ""
+        params = llm.context_params
+        layout = text_hash(
+            llama_cpp.__version__,
+            str(int(params.flash_attn_type) if hasattr(params, "flash_attn_type") else kwargs.get("flash_attn")),
+            str(params.type_k),
+            str(params.type_v),
+            str(kwargs.get("n_gpu_layers")),
+        )
+        try:
+            fingerprint = model_fingerprint(path)
+        except OSError:
+            return None
+        return KvKey(fingerprint, llm.n_ctx(), text_hash(self._format.name, template or ""), layout)
+
+    # -- KV state ------------------------------------------------------------------------
+
+    def kv_key(self) -> KvKey | None:
+        """The key saved KV states of the loaded model must match (None: no model)."""
+        return self._kv_key
+
+    def cached_tokens(self) -> list[int]:
+        """The tokens the KV cache holds now (what the next prompt can reuse)."""
+        with self._lock:
+            llm = self._require()
+            return llm.input_ids[: llm.n_tokens].tolist()
+
+    def save_seq_state(self) -> tuple[list[int], bytes | ctypes.Array[ctypes.c_uint8]]:
+        """The KV cache of sequence 0 (``llama_state_seq_get_data``) and its token list."""
+        with self._lock:
+            llm = self._require()
+            ctx = llm._ctx.ctx
+            tokens = llm.input_ids[: llm.n_tokens].tolist()
+            if not tokens:
+                return [], b""
+            size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+            buf = (ctypes.c_uint8 * size)()
+            got = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
+            if got != size:
+                raise GenerationError(f"llama.cpp copied {got} of {size} bytes of KV state")
+            return tokens, buf
+
+    def restore_seq_state(self, tokens: Sequence[int], data: bytes | bytearray) -> bool:
+        """Load a state from :meth:`save_seq_state` into sequence 0; the next prompt then
+        reuses ``tokens`` like a live cache. False (and an empty cache) when llama.cpp
+        refuses the data."""
+        with self._lock:
+            llm = self._require()
+            n = len(tokens)
+            if not 0 < n <= llm.n_ctx():
+                return False
+            ctx = llm._ctx.ctx
+            llm._ctx.kv_cache_seq_rm(0, 0, -1)
+            buf = (ctypes.c_uint8 * len(data)).from_buffer(data) if isinstance(data, bytearray) else (
+                (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+            )
+            got = llama_cpp.llama_state_seq_set_data(ctx, buf, len(data), 0)
+            if got != len(data):
+                llm._ctx.kv_cache_seq_rm(0, 0, -1)
+                llm.n_tokens = 0
+                llm._requires_eval = True
+                log.warning("llama.cpp refused a KV state (%d of %d bytes read)", got, len(data))
+                return False
+            llm.input_ids[:n] = tokens
+            llm.n_tokens = n
+            llm._requires_eval = True  # no logits yet: the next prompt evaluates one token at least
+            return True
 
     # -- prompts and tokens --------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 from ollm_tui.accounting import Accounting
 from ollm_tui.core.hardware import HardwareProbe
 from ollm_tui.engine.base import Backend, CancelToken, LoadOptions, ModelInfo
+from ollm_tui.engine.kv_state import ChatKvCache, KvStateStore
 from ollm_tui.engine.planning import Placement
 from ollm_tui.engine.servers import model_label
 from ollm_tui.session import ChatSession
@@ -36,7 +37,7 @@ from ollm_tui.ui.clipboard import last_code_block, sent_note
 from ollm_tui.ui.composer import Composer
 from ollm_tui.ui.context_watch import ContextWatch
 from ollm_tui.ui.dialogs import ConfirmDialog, RenameDialog
-from ollm_tui.ui.generation import Turn, describe, run_turn
+from ollm_tui.ui.generation import FullCollections, Turn, describe, run_turn
 from ollm_tui.ui.memory_meter import MemoryMeter
 from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
 from ollm_tui.ui.remote import RemoteModels
@@ -128,6 +129,10 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
         """Token counts, the count cache and the budget (``accounting.py``)."""
         self.context = ContextWatch(self, self.accounting)
         """Keeps the context meter up to date (``ui/context_watch.py``)."""
+        self.full_gc = FullCollections()
+        """Full garbage collections are held off while a reply streams."""
+        self.kv_cache = ChatKvCache(KvStateStore(settings.kv_dir, settings.kv_cache_max_bytes), engine)
+        """Per-chat KV states: saved after replies, restored when a chat is resumed."""
         self.setup_workspace()
 
     # -- layout --------------------------------------------------------------------------
@@ -181,7 +186,8 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
             return
         self.status_line.model_name = model_label(self.model_path)
         self._set_load_state("loading")
-        self._load_model(self.model_path)
+        # after the first frame: importing llama-cpp-python in the worker holds the GIL
+        self.call_after_refresh(self._load_model, self.model_path)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="model")
     def _load_model(self, path: Path) -> ModelInfo:
@@ -255,6 +261,7 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
         self.session = ChatSession(self.store, self.engine, self.settings, chat)
         self.remember_tier(announce=False)  # the session's tier is this chat's too
         self.session.accounting = self.accounting  # exact counts from the cache in fit()
+        self.session.kv = self.kv_cache
         messages = self.store.messages(chat.id)
         await self.transcript.show(messages)
         self.transcript.border_subtitle = ""
@@ -361,6 +368,7 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
             await self._stop_and_wait()
         order = [c.id for c in self.store.list_chats()]
         self.store.delete_chat(chat.id)
+        self.kv_cache.forget_chat(chat.id)
         if chat.id == self.chat.id:
             rest = self.store.list_chats()
             index = min(order.index(chat.id), len(rest) - 1) if chat.id in order else 0
@@ -423,6 +431,7 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
 
     def _start_turn(self, turn: Turn) -> None:
         self.turn = turn
+        self.full_gc.hold()
         turn.reply_view.begin_stream(turn.buffer)
         self.status_line.activity = "generating…"
         self.refresh_bindings()
@@ -435,6 +444,7 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
 
     def _end_turn(self) -> None:
         self.turn = None
+        self.full_gc.release()
         self.status_line.activity = ""
         self.refresh_bindings()
         self.context.turn_ended()

@@ -46,7 +46,7 @@ class MemoryMeter(Label):
         """The last sample of the watched device."""
 
     def on_mount(self) -> None:
-        self.sample()
+        self.call_after_refresh(self.sample)  # the probe's imports would delay the first frame
         self.set_interval(self.interval, self.sample)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="memory")

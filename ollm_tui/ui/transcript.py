@@ -2,8 +2,9 @@
 
 User text is shown literally (never parsed as markup or Markdown). Replies are Markdown:
 while streaming, text is drained from a ``StreamBuffer`` every 50 ms into a
-``MarkdownStream`` (which coalesces further when rendering falls behind), and when the reply
-ends one full ``Markdown.update`` renders the stored text, so fenced code comes out right.
+``MarkdownStream`` (which coalesces further when rendering falls behind, and re-parses only
+the last block each time). When the reply ends, the stored text is rendered in full only if
+it differs from what streamed in (``bench/stream.py`` measures the cost).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from textual.message import Message as TextualMessage
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
+from textual.await_complete import AwaitComplete
 from textual.widgets import Label, Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets.markdown import MarkdownBlock, MarkdownStream
 
 from ollm_tui.store.db import Message
 from ollm_tui.ui.bindings import MESSAGE_BINDINGS
@@ -54,6 +56,46 @@ async def stop_stream(stream: MarkdownStream) -> None:
         current = asyncio.current_task()
         if current is not None and current.cancelling():
             raise
+
+
+class ReplyMarkdown(Markdown):
+    """A reply's Markdown. Its last block's bottom margin is removed in code, once the
+    text is complete: a ``MarkdownBlock:last-child`` CSS rule would make Textual restyle
+    every block of the reply each time a streamed block is mounted (quadratic)."""
+
+    complete = False
+    """True once the reply's text is all there (trim after every later change)."""
+
+    def update(self, markdown: str) -> AwaitComplete:
+        """Replace the document, then trim the last block's margin (a non-empty one)."""
+        if markdown:
+            self.complete = True
+        return self._then_trim(super().update(markdown))
+
+    def append(self, markdown: str) -> AwaitComplete:
+        """Append to the document (a stream's last append can land after it stopped)."""
+        return self._then_trim(super().append(markdown))
+
+    def _then_trim(self, change: AwaitComplete) -> AwaitComplete:
+        async def then() -> None:
+            await change
+            if self.complete:
+                self.trim_last_block()
+
+        return AwaitComplete(then())
+
+    def trim_last_block(self) -> None:
+        """No blank line under the reply's last block (and the usual one under the rest)."""
+        self.complete = True
+        blocks = [c for c in self.children if isinstance(c, MarkdownBlock)]
+        for block in blocks[:-1]:
+            if block.styles.inline.has_rule("margin"):
+                block.styles.inline.clear_rule("margin")
+                block.refresh(layout=True)
+        if blocks:
+            margin = blocks[-1].styles.margin
+            if margin.bottom:
+                blocks[-1].styles.margin = (margin.top, margin.right, 0, margin.left)
 
 
 class MessageView(Vertical):
@@ -166,8 +208,8 @@ class AssistantMessage(MessageView):
     def compose(self) -> ComposeResult:
         role = self.ROLE_LABEL + (f" · {self._model}" if self._model else "")
         yield Label(Content(role), classes="role")
-        yield Markdown(self._content, classes="body")
-        yield Label(self._marker_text(), classes="marker")
+        yield ReplyMarkdown(self._content, classes="body")
+        yield Label(self._marker_text(), classes=f"marker -{self.status}")
 
     def on_mount(self) -> None:
         self._apply_status(self.status)
@@ -180,9 +222,9 @@ class AssistantMessage(MessageView):
         return self._content
 
     @property
-    def markdown(self) -> Markdown:
+    def markdown(self) -> ReplyMarkdown:
         """The Markdown widget holding the reply."""
-        return self.query_one(".body", Markdown)
+        return self.query_one(".body", ReplyMarkdown)
 
     # -- streaming -----------------------------------------------------------------------
 
@@ -210,18 +252,30 @@ class AssistantMessage(MessageView):
             self.status = "stopping"
 
     async def finish(self, message: Message) -> None:
-        """End the stream and render the stored reply in full (one Markdown parse)."""
-        self._finished = True
+        """End the stream. The stored reply is rendered in full (one Markdown parse) only
+        when it differs from what streamed in: re-rendering a long reply that the stream
+        already shows would stall the screen for seconds."""
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
+        await self._drain()  # what the worker added since the last tick
+        self._finished = True
         stream, self._stream = self._stream, None
         if stream is not None:
             await stop_stream(stream)
         self.message = message
         self._content = message.content
         self._error = message.meta.get("error")
-        await self.markdown.update(message.content)
+        markdown = self.markdown
+        if stream is not None and markdown.source != message.content:
+            written = "".join(self._streamed)
+            if written == message.content and written.startswith(markdown.source):
+                # a stream stopped before its task ran drops what was pending: add it here
+                await markdown.append(written[len(markdown.source) :])
+        if stream is None or markdown.source != message.content:
+            await markdown.update(message.content)
+        else:
+            markdown.trim_last_block()
         self.status = message.status
 
     async def on_unmount(self) -> None:
@@ -247,10 +301,14 @@ class AssistantMessage(MessageView):
         self._apply_status(status)
 
     def _apply_status(self, status: str) -> None:
-        for name in ("streaming", "stopping", "stopped", "interrupted", "error"):
+        # A class on the reply restyles its whole Markdown subtree (a long reply: a visible
+        # stall), so the common path, streaming -> complete, only touches the marker.
+        for name in ("stopping", "stopped", "interrupted", "error"):
             self.set_class(status == name, f"-{name}")
-        if self.is_mounted:
-            self.query_one(".marker", Label).update(self._marker_text())
+        for marker in self.query(".marker").results(Label):
+            for name in MARKERS:
+                marker.set_class(status == name, f"-{name}")
+            marker.update(self._marker_text())
 
 
 class DividerView(Static):

@@ -85,6 +85,10 @@ def test_chat_continues_across_invocations(env) -> None:
     ).fetchall()
     assert [r[0] for r in rows] == ["user", "assistant", "user", "assistant"]
     assert rows[0][1] == "My name is Ada. Remember it."
+    # the first run saved the chat's KV state, the second restored it instead of prefilling
+    assert len(list((Path(env["OLLM_DATA_DIR"]) / "kv").glob("*.kvstate"))) == 1
+    log = (Path(env["OLLM_LOG_DIR"]) / "ollm.log").read_text()
+    assert "KV before turn of chat 1: cold" in log and "KV before turn of chat 1: restored" in log
 
 
 def test_gemma_by_name_through_its_profile(env) -> None:

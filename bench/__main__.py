@@ -1,0 +1,5 @@
+"""``python -m bench``: the benchmark suite in one command."""
+
+from bench.run import main
+
+raise SystemExit(main())
