@@ -456,10 +456,6 @@ class OllmApp(ModelSwitching, WorkspaceMixin, inherit_bindings=False):
         if event.error:
             self.notify(f"The reply failed: {event.error}", severity="error", markup=False)
         if turn.chat_id == self.chat.id:
-            trimmed = turn.session.trimmed_messages
-            self.transcript.border_subtitle = (
-                f"{trimmed} older messages left out of the prompt" if trimmed else ""
-            )
             self.refresh_chat_list()
 
     @on(TurnFailed)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ollm_tui.engine.base import CancelToken
-from ollm_tui.session import ChatSession, MessageTooLong, TurnDelta, TurnStarted
+from ollm_tui.session import ChatSession, MessageTooLong, TurnDelta, TurnFinished, TurnStarted
 from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
 
 if TYPE_CHECKING:
@@ -98,8 +98,10 @@ def run_turn(turn: Turn, post: Callable[[TextualMessage], object]) -> None:
             elif isinstance(event, TurnStarted):
                 turn.started = True
                 post(TurnBegan(turn, event))
-            else:
+            elif isinstance(event, TurnFinished):
                 post(TurnEnded(turn, event))
+            # Compression* events (an emergency compression before the prompt) need no
+            # handling here: the transcript and meter are refreshed when the turn ends
     except MessageTooLong as exc:
         post(TurnFailed(turn, str(exc), too_long=True))
     except Exception as exc:  # noqa: BLE001 - a model error must never crash the app
