@@ -489,10 +489,6 @@ class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inhe
             self.notify(f"The reply failed: {event.error}", severity="error", markup=False)
             self.put_queue_back("The reply failed")
         if turn.chat_id == self.chat.id:
-            trimmed = turn.session.trimmed_messages
-            self.transcript.border_subtitle = (
-                f"{trimmed} older messages left out of the prompt" if trimmed else ""
-            )
             self.refresh_chat_list()
 
     @on(TurnFailed)
