@@ -31,6 +31,7 @@ from ollm_tui.engine.planning import Placement
 from ollm_tui.session import ChatSession
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Chat, Store
+from ollm_tui.summariser import EngineSummariser
 from ollm_tui.ui.bindings import APP_BINDINGS
 from ollm_tui.ui.chat_list import ChatList
 from ollm_tui.ui.clipboard import last_code_block, sent_note
@@ -120,6 +121,9 @@ class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inhe
         self.turn: Turn | None = None
         """The generation in progress, if any."""
         self.compression: Compression | None = None
+        self.summariser = EngineSummariser(engine, settings)
+        """Writes checkpoint summaries for every chat (one separate summariser model, if
+        configured, is loaded once)."""
         self.setup_queue()
         self.load_state: LoadState = "none"
         """Whether a model is loading, ready, failed to load, or there is none."""
@@ -259,7 +263,7 @@ class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inhe
     async def open_chat(self, chat: Chat) -> None:
         """Show ``chat`` and make it the one new messages go to."""
         self.put_queue_back("Switched chat")
-        self.session = ChatSession(self.store, self.engine, self.settings, chat)
+        self.session = ChatSession(self.store, self.engine, self.settings, chat, self.summariser)
         self.remember_tier(announce=False)  # the session's tier is this chat's too
         self.session.accounting = self.accounting  # exact counts from the cache in fit()
         messages = self.store.messages(chat.id)
@@ -568,7 +572,9 @@ class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inhe
         if self.quit_with_queue():
             return
         self._load_cancel.cancel()
-        await self._stop_and_wait()
+        await self._stop_and_wait("Quitting")
+        if not self.model_busy():
+            self.summariser.close()  # a separate summariser model, if one was loaded
         self.exit()
 
 

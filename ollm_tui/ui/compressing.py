@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from textual import on, work
+from textual import work
 
 from ollm_tui.engine.base import CancelToken
 from ollm_tui.session import (
@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("ollm.compression")
 
 _Base: Any = object
+
+NOTHING_TO_COMPRESS = "nothing to compress"
+"""How ``ChatSession.compress``'s error starts when every message is in the kept window."""
 T = TypeVar("T")
 
 
@@ -90,7 +93,7 @@ def finished_text(event: CompressionFinished) -> str:
     """The toast for a successful finish, e.g. ``"Compressed 24 messages -> 412 tokens (L3)"``."""
     cp = event.checkpoint
     if cp is None:
-        return "Nothing was compressed: the chat is short enough to send in full."
+        return "Nothing was compressed."
     level = "rolling summary" if cp.level == 0 else f"L{cp.level}"
     extra = ", extractive" if cp.fallback else ""
     return f"Compressed {event.messages} messages -> {cp.tokens} tokens ({level}{extra})"
@@ -190,8 +193,8 @@ class CompressionMixin(_Base):
 
     # -- notes from the workers ------------------------------------------------------------
 
-    @on(CompressionNote)
-    def _compression_note(self: OllmApp, message: CompressionNote) -> None:
+    def on_compression_note(self: OllmApp, message: CompressionNote) -> None:
+        """A compression event from a worker: status line, toasts, dividers."""
         event, job = message.event, message.job
         if isinstance(event, CompressionStarted):
             if job is not None:
@@ -215,6 +218,9 @@ class CompressionMixin(_Base):
         )
         if event.error and cancelled:
             self.notify("Compression cancelled: the chat is unchanged.", markup=False)
+        elif event.error and event.error.startswith(NOTHING_TO_COMPRESS):
+            text = event.error[0].upper() + event.error[1:]
+            self.notify(text, severity="warning", markup=False)
         elif event.error:
             self.notify_doc(
                 f"Compression failed: {event.error}",

@@ -276,6 +276,9 @@ class WorkspaceMixin(App[None]):
             session = getattr(self, "session", None)
             if session is not None:
                 session.settings = self.settings
+            summariser = getattr(self, "summariser", None)
+            if summariser is not None:
+                summariser.settings = self.settings
 
     # -- export ----------------------------------------------------------------------------
 
