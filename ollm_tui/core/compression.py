@@ -170,14 +170,14 @@ def split_index(roles: Sequence[str], tokens: Sequence[int], target: int, min_tu
 
 _FACT_PATTERNS = (
     r"`[^`\n]{1,60}`",  # anything in backticks
-    r"(?:~|\.{1,2})?/[\w.\-]+(?:/[\w.\-]+)+/?",  # paths with a slash
+    r"(?:~|\.{1,2})?/?[\w.\-]+(?:/[\w.\-]+)+/?",  # paths with a slash
     r"\b[\w\-]+\.(?:py|js|ts|tsx|md|txt|json|toml|yaml|yml|ini|cfg|c|h|cpp|hpp|rs|go|java|sh|sql|html|css|gguf|csv|log)\b",
     r"\b[A-Za-z_]\w*\(\)",  # calls: name()
     r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b",  # snake_case
     r"\b[a-z]+[A-Z][A-Za-z0-9]*\b",  # camelCase
     r"\b[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+\b",  # PascalCase
     r"\b[A-Z][A-Z0-9_]{2,}\b",  # CONSTANTS, acronyms
-    r"\b\d[\d,.:/\-]*\d%?|\b\d%?",  # numbers, dates, versions
+    r"\b\d[\d,.:/\-]*\d%?|\b\d%",  # numbers of two digits or more, dates, versions
 )
 _FACT_RE = re.compile("|".join(f"(?:{p})" for p in _FACT_PATTERNS))
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)(?<![.!?]\n)\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)*")
