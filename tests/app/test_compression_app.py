@@ -60,6 +60,14 @@ async def chat_until(pilot: Any, app: OllmApp, store: Store, turns: int) -> int:
     return turns
 
 
+async def fill(pilot: Any, app: OllmApp, turns: int = 5) -> None:
+    """A few turns: enough to compress on demand, not enough to trigger it."""
+    for i in range(turns):
+        await send(pilot, f"Message {i} from Alice about port 8080 and /srv/app/main.py")
+        await wait_until(pilot, lambda: not app.model_busy(), timeout=30, what=f"turn {i}")
+    assert not app.store.all_checkpoints(app.chat.id)
+
+
 async def test_a_long_chat_compresses_after_a_reply_and_shows_a_divider(
     settings: Settings, store: Store
 ):
@@ -92,7 +100,7 @@ async def test_a_long_chat_compresses_after_a_reply_and_shows_a_divider(
 
 
 async def test_a_divider_expands_to_its_summary_by_keyboard(settings: Settings, store: Store):
-    app, _ = make_test_app(small(settings), store, FakeEngine(reply=REPLY))
+    app, notes = make_test_app(small(settings), store, FakeEngine(reply=REPLY))
     async with app.run_test(size=(110, 40)) as pilot:
         await wait_ready(pilot)
         use(app, ScriptedSummariser())
@@ -112,10 +120,14 @@ async def test_a_divider_expands_to_its_summary_by_keyboard(settings: Settings, 
         await pilot.press("enter")
         await wait_until(pilot, lambda: divider.collapsed)
         # up/down move between messages and dividers
+        children = list(app.transcript.children)
+        before = children[children.index(divider) - 1]
         await pilot.press("up")
-        assert isinstance(app.focused, UserMessage | type(None)) or app.focused is not title
+        assert isinstance(before, MessageView) and app.focused is before
         await pilot.press("down")
         assert app.focused is title
+        await pilot.press("c")  # copies the summary, like a message
+        await wait_until(pilot, lambda: notes.has("to the clipboard"))
 
 
 async def test_reopening_the_chat_shows_its_dividers(settings: Settings, store: Store):
@@ -141,10 +153,7 @@ async def test_the_status_line_shows_a_compression_and_messages_queue_meanwhile(
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_ready(pilot)
         use(app, ScriptedSummariser(gate))
-        for i in range(5):
-            await send(pilot, f"Message {i} from Alice about port 8080")
-            await wait_until(pilot, lambda: not app.model_busy(), timeout=30)
-        assert not store.all_checkpoints(app.chat.id)
+        await fill(pilot, app)
         await app.run_action("compress_now")
         await wait_until(pilot, lambda: app.compression is not None, what="the compression")
         await wait_until(pilot, lambda: "compressing…" in app.status_line.text)
@@ -167,21 +176,24 @@ async def test_the_status_line_shows_a_compression_and_messages_queue_meanwhile(
         assert len(app.query(CheckpointDivider)) == 1
 
 
-async def test_escape_cancels_a_compression(settings: Settings, store: Store):
+async def test_escape_hurries_a_compression_to_an_extractive_summary(settings: Settings, store: Store):
     gate = threading.Event()
     app, notes = make_test_app(small(settings), store, FakeEngine(reply=REPLY))
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_ready(pilot)
         use(app, ScriptedSummariser(gate))
-        for i in range(5):
-            await send(pilot, f"Message {i} from Alice")
-            await wait_until(pilot, lambda: not app.model_busy(), timeout=30)
+        await fill(pilot, app)
         await app.run_action("compress_now")
         await wait_until(pilot, lambda: "compressing…" in app.status_line.text)
         await pilot.press("escape")
         await wait_until(pilot, lambda: not app.model_busy(), timeout=30)
         assert app.compression is None and "compressing" not in app.status_line.text
         assert app.is_running and not notes.has("Compression failed", "error")
+        # the model's summary was given up (the gate never opened): the checkpoint is the
+        # quick extractive one, and says so
+        (checkpoint,) = store.all_checkpoints(app.chat.id)
+        assert checkpoint.fallback and "extractive" in app.query_one(CheckpointDivider).checkpoint.label
+        assert notes.has("extractive)")
 
 
 async def palette(pilot: Any, app: OllmApp, words: str) -> None:
@@ -198,9 +210,7 @@ async def test_compress_now_and_undo_from_the_palette(settings: Settings, store:
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_ready(pilot)
         use(app, ScriptedSummariser())
-        for i in range(5):
-            await send(pilot, f"Message {i} from Alice")
-            await wait_until(pilot, lambda: not app.model_busy(), timeout=30)
+        await fill(pilot, app)
         chat_id = app.chat.id
         before = store.active_context(chat_id)
         await palette(pilot, app, "compress now")
@@ -226,9 +236,7 @@ async def test_a_snapshot_is_restored_from_the_picker(settings: Settings, store:
     async with app.run_test(size=(140, 40)) as pilot:
         await wait_ready(pilot)
         use(app, ScriptedSummariser())
-        for i in range(5):
-            await send(pilot, f"Message {i} from Alice")
-            await wait_until(pilot, lambda: not app.model_busy(), timeout=30)
+        await fill(pilot, app)
         chat_id = app.chat.id
         await app.run_action("compress_now")
         await wait_until(pilot, lambda: notes.has("Compressed"), timeout=30)
