@@ -110,7 +110,7 @@ class CompressionMixin(_Base):
         if self.turn is not None:
             return "A reply is streaming: press Esc to stop it"
         if self.compression is not None:
-            return "The chat is being compressed: wait a moment (Esc cancels)"
+            return "The chat is being compressed: wait a moment (Esc hurries it)"
         if self.model_busy():
             return "The model is busy: wait a moment"
         return None
@@ -224,7 +224,7 @@ class CompressionMixin(_Base):
         elif event.error:
             self.notify_doc(
                 f"Compression failed: {event.error}",
-                "context.md#compression",
+                "context.md#compression-into-checkpoints",
                 severity="error",
             )
         else:
