@@ -41,8 +41,8 @@ from ollm_tui.ui.context_watch import ContextWatch
 from ollm_tui.ui.dialogs import ConfirmDialog, RenameDialog
 from ollm_tui.ui.generation import Turn, describe, run_turn
 from ollm_tui.ui.memory_meter import MemoryMeter
-from ollm_tui.ui.queueing import QueueMixin, QueuePanel
 from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
+from ollm_tui.ui.queueing import QueueMixin, QueuePanel
 from ollm_tui.ui.status import LoadState, StatusLine
 from ollm_tui.ui.switching import ModelSwitching
 from ollm_tui.ui.transcript import AssistantMessage, CheckpointDivider, MessageView, Transcript

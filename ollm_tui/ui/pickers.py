@@ -6,8 +6,8 @@ They only choose; ``ui.switching`` does the switch (reload, divider, stored tier
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -210,13 +210,18 @@ class SnapshotPicker(ModalScreen["Snapshot | None"]):
         if self.snapshots:
             options = [Option(Content(s.label), id=str(i)) for i, s in enumerate(self.snapshots)]
         else:
-            options = [Option(Content("No snapshots yet: one is taken before each compression"),
-                              disabled=True)]
+            options = [
+                Option(
+                    Content("No snapshots yet: one is taken before each compression"), disabled=True
+                )
+            ]
         with Vertical(id="picker", classes="picker"):
             yield Static(Content("Snapshots of this chat's context"), classes="picker-title")
             yield Static(
-                Content("Restoring one makes the model see the chat as it was then; "
-                        "every message stays in the transcript."),
+                Content(
+                    "Restoring one makes the model see the chat as it was then; "
+                    "every message stays in the transcript."
+                ),
                 classes="picker-reason",
             )
             yield OptionList(*options, id="snapshot-options")

@@ -37,7 +37,9 @@ def queue_text(queued: list[str]) -> str:
     if not queued:
         return ""
     items = " · ".join(f"“{preview(t)}”" for t in queued)
-    return f"⏳ Queued ({len(queued)}): {items} · sent when the model is free; Up takes the last back"
+    return (
+        f"⏳ Queued ({len(queued)}): {items} · sent when the model is free; Up takes the last back"
+    )
 
 
 class QueuePanel(Static):

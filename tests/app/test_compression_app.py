@@ -167,8 +167,9 @@ async def test_the_status_line_shows_a_compression_and_messages_queue_meanwhile(
         await wait_until(pilot, lambda: notes.has("Compressed"), timeout=30)
         await wait_until(
             pilot,
-            lambda: not app.model_busy() and any(
-                m.content == "typed while compressing" for m in store.messages(app.chat.id)
+            lambda: (
+                not app.model_busy()
+                and any(m.content == "typed while compressing" for m in store.messages(app.chat.id))
             ),
             timeout=30,
         )
@@ -176,7 +177,9 @@ async def test_the_status_line_shows_a_compression_and_messages_queue_meanwhile(
         assert len(app.query(CheckpointDivider)) == 1
 
 
-async def test_escape_hurries_a_compression_to_an_extractive_summary(settings: Settings, store: Store):
+async def test_escape_hurries_a_compression_to_an_extractive_summary(
+    settings: Settings, store: Store
+):
     gate = threading.Event()
     app, notes = make_test_app(small(settings), store, FakeEngine(reply=REPLY))
     async with app.run_test(size=(140, 40)) as pilot:
@@ -192,14 +195,22 @@ async def test_escape_hurries_a_compression_to_an_extractive_summary(settings: S
         # the model's summary was given up (the gate never opened): the checkpoint is the
         # quick extractive one, and says so
         (checkpoint,) = store.all_checkpoints(app.chat.id)
-        assert checkpoint.fallback and "extractive" in app.query_one(CheckpointDivider).checkpoint.label
+        assert (
+            checkpoint.fallback
+            and "extractive" in app.query_one(CheckpointDivider).checkpoint.label
+        )
         assert notes.has("extractive)")
 
 
 async def palette(pilot: Any, app: OllmApp, words: str) -> None:
     """Run a command from the palette by typing ``words`` and pressing Enter."""
     await pilot.press("ctrl+p")
-    await wait_until(pilot, lambda: app.screen.id == "--command-palette" or "CommandPalette" in type(app.screen).__name__)
+    await wait_until(
+        pilot,
+        lambda: (
+            app.screen.id == "--command-palette" or "CommandPalette" in type(app.screen).__name__
+        ),
+    )
     await pilot.press(*words)
     await pilot.pause(0.3)
     await pilot.press("enter")

@@ -5,8 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 
-from ollm_tui.engine.base import CancelToken, ChatMessage, Delta, GenerationError, GenParams
-from ollm_tui.engine.base import StreamEvent
+from ollm_tui.engine.base import (
+    CancelToken,
+    ChatMessage,
+    Delta,
+    GenerationError,
+    GenParams,
+    StreamEvent,
+)
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.queueing import QueuePanel
@@ -63,8 +69,11 @@ async def test_enter_while_a_reply_streams_queues_and_sends_in_order(
         engine.gate.set()
         await wait_until(
             pilot,
-            lambda: len(user_texts(store, app.chat.id)) == 3 and app.turn is None
-            and not app.model_busy(),
+            lambda: (
+                len(user_texts(store, app.chat.id)) == 3
+                and app.turn is None
+                and not app.model_busy()
+            ),
             what="every queued message sent",
         )
         assert user_texts(store, app.chat.id) == ["first", "second message", "third"]
@@ -94,9 +103,7 @@ async def test_up_takes_the_newest_queued_message_back(settings: Settings, store
         assert app.composer.text == "third, changed my mind"  # still there, unsent
 
 
-async def test_a_failed_reply_puts_the_queue_back_in_the_composer(
-    settings: Settings, store: Store
-):
+async def test_a_failed_reply_puts_the_queue_back_in_the_composer(settings: Settings, store: Store):
     engine = GatedEngine(fail_first=True)
     app, notes = make_test_app(settings, store, engine)
     async with app.run_test() as pilot:

@@ -10,9 +10,26 @@ from ollm_tui.ui.transcript import CheckpointDivider, UserMessage
 from tests.app.helpers import make_test_app, send, wait_ready, wait_until
 
 TOPICS = [
-    "the Moon", "Paris", "volcanoes", "penguins", "the Python language", "rainbows",
-    "Mount Everest", "honey bees", "the Nile", "chess", "coffee", "the piano",
-    "glaciers", "owls", "the Sahara", "lighthouses", "tomatoes", "comets", "Tokyo", "whales",
+    "the Moon",
+    "Paris",
+    "volcanoes",
+    "penguins",
+    "the Python language",
+    "rainbows",
+    "Mount Everest",
+    "honey bees",
+    "the Nile",
+    "chess",
+    "coffee",
+    "the piano",
+    "glaciers",
+    "owls",
+    "the Sahara",
+    "lighthouses",
+    "tomatoes",
+    "comets",
+    "Tokyo",
+    "whales",
 ]
 AFTER = 3
 """Turns sent after the first compression, to show the chat keeps going."""
@@ -36,7 +53,10 @@ async def test_a_long_chat_compresses_visibly_and_keeps_answering(
             await send(pilot, f"Tell me two facts about {topic}. My name is Alice, id 4711.")
             sent += 1
             await wait_until(
-                pilot, lambda: not app.model_busy(), timeout=180, what=f"turn {sent} (and a compression)"
+                pilot,
+                lambda: not app.model_busy(),
+                timeout=180,
+                what=f"turn {sent} (and a compression)",
             )
             if store.all_checkpoints(app.chat.id):
                 left -= 1

@@ -13,18 +13,35 @@ from tests.snapshots.test_main_screen import machine, settle
 def compressed_app(settings: Settings, store: Store) -> OllmApp:
     chat = store.create_chat("Deploying the app")
     first = store.add_message(chat.id, "user", "Our app runs on port 8080 from /srv/app.")
-    store.add_message(chat.id, "assistant", "Noted: port 8080, served from `/srv/app`.",
-                      meta={"model": FAKE_MODEL.stem})
+    store.add_message(
+        chat.id,
+        "assistant",
+        "Noted: port 8080, served from `/srv/app`.",
+        meta={"model": FAKE_MODEL.stem},
+    )
     second = store.add_message(chat.id, "user", "Alice owns the deploy script deploy.sh.")
-    store.add_message(chat.id, "assistant", "Got it: Alice maintains `deploy.sh`.",
-                      meta={"model": FAKE_MODEL.stem})
+    store.add_message(
+        chat.id,
+        "assistant",
+        "Got it: Alice maintains `deploy.sh`.",
+        meta={"model": FAKE_MODEL.stem},
+    )
     checkpoint = store.add_checkpoint(
-        chat.id, 3, "The app listens on port 8080 from /srv/app; Alice owns deploy.sh.", 24,
-        first.id, second.id + 1, 4,
+        chat.id,
+        3,
+        "The app listens on port 8080 from /srv/app; Alice owns deploy.sh.",
+        24,
+        first.id,
+        second.id + 1,
+        4,
     )
     kept = store.add_message(chat.id, "user", "How do I restart it?")
-    store.add_message(chat.id, "assistant", "Run `sudo systemctl restart app`.",
-                      meta={"model": FAKE_MODEL.stem, "tokens_per_s": 41.5, "ttft_s": 0.12})
+    store.add_message(
+        chat.id,
+        "assistant",
+        "Run `sudo systemctl restart app`.",
+        meta={"model": FAKE_MODEL.stem, "tokens_per_s": 41.5, "ttft_s": 0.12},
+    )
     store.set_active_context(chat.id, [checkpoint.id], kept.id)
     return OllmApp(settings, store, FakeEngine(), FAKE_MODEL, memory_probe=machine())
 
