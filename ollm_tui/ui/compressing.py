@@ -73,7 +73,7 @@ def run_compression(job: Compression, post: Callable[[TextualMessage], object]) 
     try:
         for event in job.session.compress(job.cancel, job.reason):
             post(CompressionNote(event, job))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a summariser error must never crash the app
         log.exception("compression failed")
         post(CompressionNote(CompressionFinished(None, 0, 0, 0, 0.0, describe(exc)), job))
 
@@ -182,7 +182,7 @@ class CompressionMixin(_Base):
         """Run ``run`` (undo, restore) where the model's jobs run; then ``done`` and a redraw."""
         try:
             result = run()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed undo must never crash the app
             log.exception("%s failed", what)
             self.call_from_thread(
                 self.notify, f"{what} failed: {describe(exc)}", severity="error", markup=False
