@@ -204,6 +204,7 @@ class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inhe
         self.context.model_loaded()
         if info.format_note:
             self.notify(info.format_note, severity="warning", timeout=10, markup=False)
+        self.drain_queue()
 
     def _model_failed(self, error: BaseException | None) -> None:
         reason = (str(error) or describe(error)) if error is not None else "unknown error"
@@ -301,12 +302,6 @@ class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inhe
             # by _worker_state_changed
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(worker.wait()), STOP_WAIT_S)
-
-    def model_busy(self) -> bool:
-        """True while the model has a job (a reply, a compression, an undo) or one is starting."""
-        if self.turn is not None or self.compression is not None or self.sending:
-            return True
-        return any(w.group == "generate" and not w.is_finished for w in self.workers)
 
     @on(ChatList.ChatChosen)
     async def _chat_chosen(self, message: ChatList.ChatChosen) -> None:
@@ -413,12 +408,6 @@ class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inhe
         self.composer.recall = event.text
         await self.send_text(event.text)
 
-    async def send_text(self, text: str) -> None:
-        """Show ``text`` and its (empty) reply and start the turn (the model is free)."""
-        user_view = await self.transcript.add_user(text)
-        reply_view = await self.transcript.add_reply(self._model_name())
-        self._start_turn(Turn(self._session(), text, reply_view, user_view))
-
     async def action_regenerate(self) -> None:
         """Replace the last reply with a new one."""
         if self._refuse_turn():
@@ -428,7 +417,7 @@ class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inhe
             return
         await self.transcript.drop_trailing_replies()
         reply_view = await self.transcript.add_reply(self._model_name())
-        self._start_turn(Turn(self._session(), None, reply_view))
+        self.start_turn(Turn(self._session(), None, reply_view))
 
     def action_stop(self) -> None:
         """Stop the reply being written (what it wrote so far is kept), or the compression."""
@@ -450,7 +439,8 @@ class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inhe
         info = self.engine.info
         return info.name if info else None
 
-    def _start_turn(self, turn: Turn) -> None:
+    def start_turn(self, turn: Turn) -> None:
+        """Run ``turn`` in the generation worker, showing it streaming."""
         self.turn = turn
         self.sending = False
         turn.reply_view.begin_stream(turn.buffer)
@@ -510,13 +500,6 @@ class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inhe
             self.notify(f"Message too long: {message.reason}", severity="error", markup=False)
         else:
             self.notify(f"The reply failed: {message.reason}", severity="error", markup=False)
-
-    def restore_composer(self, text: str) -> None:
-        """Put ``text`` back in the composer, before what is typed there."""
-        typed = self.composer.text
-        self.composer.load_text(text if not typed.strip() else f"{text}\n{typed}")
-        self.composer.move_cursor(self.composer.document.end)
-        self.composer.focus()
 
     @on(Composer.Changed, "#composer")
     def _composer_changed(self, event: Composer.Changed) -> None:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from textual.content import Content
 from textual.widgets import Static
 
+from ollm_tui.ui.generation import Turn
+
 if TYPE_CHECKING:
     from ollm_tui.ui.app import OllmApp
 
@@ -63,6 +65,29 @@ class QueueMixin(_Base):
         self.sending = False
         """True from taking a queued message until its turn has started."""
         self._quit_warned = False
+
+    def model_busy(self: OllmApp) -> bool:
+        """True while the model has a job (a reply, a compression, an undo) or one is starting."""
+        if self.turn is not None or self.compression is not None or self.sending:
+            return True
+        return any(w.group == "generate" and not w.is_finished for w in self.workers)
+
+    async def send_text(self: OllmApp, text: str) -> None:
+        """Show ``text`` and its (empty) reply and start the turn (the model is free)."""
+        try:
+            user_view = await self.transcript.add_user(text)
+            reply_view = await self.transcript.add_reply(self._model_name())
+        except BaseException:
+            self.sending = False  # the model is not busy after all
+            raise
+        self.start_turn(Turn(self._session(), text, reply_view, user_view))
+
+    def restore_composer(self: OllmApp, text: str) -> None:
+        """Put ``text`` back in the composer, before what is typed there."""
+        typed = self.composer.text
+        self.composer.load_text(text if not typed.strip() else f"{text}\n{typed}")
+        self.composer.move_cursor(self.composer.document.end)
+        self.composer.focus()
 
     def queue_message(self: OllmApp, text: str) -> None:
         """Queue ``text`` (the model is busy): clear the composer and show the queue."""
