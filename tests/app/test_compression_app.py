@@ -262,3 +262,27 @@ async def test_a_snapshot_is_restored_from_the_picker(settings: Settings, store:
         await wait_until(pilot, lambda: notes.has("Restored the snapshot"), timeout=30)
         assert store.checkpoints(chat_id) == []
         await wait_until(pilot, lambda: app.query_one(CheckpointDivider).has_class("-inactive"))
+
+
+async def test_a_message_that_would_overflow_compresses_first_then_is_answered(
+    settings: Settings, store: Store
+):
+    app, notes = make_test_app(small(settings), store, FakeEngine(reply=REPLY))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_ready(pilot)
+        use(app, ScriptedSummariser())
+        await fill(pilot, app)
+        statuses: list[str] = []
+        app.status_line.watch(
+            app.status_line, "activity", lambda value: statuses.append(value), init=False
+        )
+        await send(pilot, "Please read this long note. " + " ".join(["detail"] * 150))
+        await wait_until(pilot, lambda: not app.model_busy() and app.turn is None, timeout=30)
+        assert store.all_checkpoints(app.chat.id), "the emergency ladder compressed first"
+        assert any(s.startswith("compressing…") for s in statuses)
+        assert statuses[-1] == "" and "generating…" in statuses
+        assert notes.has("Compressed") and not notes.messages("error")
+        await wait_until(pilot, lambda: len(app.query(CheckpointDivider)) >= 1)
+        assert store.messages(app.chat.id)[-1].content == REPLY
+        prompt = app.engine.prompts[-1]  # type: ignore[attr-defined]
+        assert SUMMARY in prompt[0]["content"], "the summary was in the long message's prompt"
