@@ -89,6 +89,19 @@ def compress_if_needed(session: ChatSession, post: Callable[[TextualMessage], ob
         run_compression(Compression(session, "auto"), post)
 
 
+def shown_checkpoints(every: list[Checkpoint], active: list[Checkpoint]) -> list[Checkpoint]:
+    """The checkpoints that get a divider: the active ones, and the inactive ones no active
+    checkpoint covers (undone, or left out by a restored snapshot). An inactive one that an
+    active one covers was aged or merged into it: its divider would only repeat it."""
+    ranges = [(c.first_message_id, c.last_message_id) for c in active]
+    ids = {c.id for c in active}
+
+    def covered(c: Checkpoint) -> bool:
+        return any(a <= c.first_message_id and c.last_message_id <= b for a, b in ranges)
+
+    return [c for c in every if c.id in ids or not covered(c)]
+
+
 def finished_text(event: CompressionFinished) -> str:
     """The toast for a successful finish, e.g. ``"Compressed 24 messages -> 412 tokens (L3)"``."""
     cp = event.checkpoint
@@ -246,7 +259,7 @@ class CompressionMixin(_Base):
         self.transcript.sync_checkpoints(every, active)
 
     def checkpoints_of(self: OllmApp, chat_id: int) -> tuple[list[Checkpoint], set[int]]:
-        """Every checkpoint of a chat ever written, and the ids of the active ones."""
-        every = self.store.all_checkpoints(chat_id)
-        active = {c.id for c in self.store.checkpoints(chat_id)}
-        return every, active
+        """The checkpoints of a chat to show as dividers, and the ids of the active ones."""
+        active = self.store.checkpoints(chat_id)
+        shown = shown_checkpoints(self.store.all_checkpoints(chat_id), active)
+        return shown, {c.id for c in active}

@@ -7,7 +7,7 @@ ends one full ``Markdown.update`` renders the stored text, so fenced code comes 
 
 A ``CheckpointDivider`` follows the last message a checkpoint covers: collapsed it shows the
 checkpoint's label ("24 messages -> 412 tokens, L3"), expanded its summary. Every original
-message stays in the transcript; checkpoints no longer in use (merged, undone) are dimmed.
+message stays in the transcript; checkpoints no longer in use (undone) are dimmed.
 """
 
 from __future__ import annotations

@@ -62,10 +62,11 @@ async def chat_until(pilot: Any, app: OllmApp, store: Store, turns: int) -> int:
 
 async def fill(pilot: Any, app: OllmApp, turns: int = 5) -> None:
     """A few turns: enough to compress on demand, not enough to trigger it."""
+    before = len(app.store.all_checkpoints(app.chat.id))
     for i in range(turns):
         await send(pilot, f"Message {i} from Alice about port 8080 and /srv/app/main.py")
         await wait_until(pilot, lambda: not app.model_busy(), timeout=30, what=f"turn {i}")
-    assert not app.store.all_checkpoints(app.chat.id)
+    assert len(app.store.all_checkpoints(app.chat.id)) == before
 
 
 async def test_a_long_chat_compresses_after_a_reply_and_shows_a_divider(
@@ -286,3 +287,28 @@ async def test_a_message_that_would_overflow_compresses_first_then_is_answered(
         assert store.messages(app.chat.id)[-1].content == REPLY
         prompt = app.engine.prompts[-1]  # type: ignore[attr-defined]
         assert SUMMARY in prompt[0]["content"], "the summary was in the long message's prompt"
+
+
+async def test_a_later_compression_replaces_the_divider_it_rewrote(
+    settings: Settings, store: Store
+):
+    # 512 tokens is tier 1: one rolling summary, rewritten (a new row) by each compression
+    app, _ = make_test_app(small(settings), store, FakeEngine(reply=REPLY))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_ready(pilot)
+        use(app, ScriptedSummariser())
+        await fill(pilot, app)
+        await app.run_action("compress_now")
+        await wait_until(pilot, lambda: len(store.all_checkpoints(app.chat.id)) == 1, timeout=30)
+        await wait_until(pilot, lambda: not app.model_busy())
+        for i in range(12):  # until the next (auto) compression
+            await send(pilot, f"More {i} from Alice about port 8080 and /srv/app/main.py")
+            await wait_until(pilot, lambda: not app.model_busy(), timeout=30)
+            if len(store.all_checkpoints(app.chat.id)) == 2:
+                break
+        first, second = store.all_checkpoints(app.chat.id)
+        assert second.first_message_id <= first.first_message_id
+        assert store.checkpoints(app.chat.id) == [second]
+        await wait_until(
+            pilot, lambda: [d.checkpoint.id for d in app.query(CheckpointDivider)] == [second.id]
+        )
