@@ -273,7 +273,8 @@ def cmd_export(settings: Settings, chat_ref: str, fmt: str, out: str | None) -> 
         if chat is None:
             _err(f"no chat is called {chat_ref!r} (titles are matched exactly; an id works too)")
             return EXIT_FAILURE
-        text = render(chat, store.messages(chat.id), fmt)
+        active = store.active_context(chat.id).checkpoint_ids
+        text = render(chat, store.messages(chat.id), fmt, store.all_checkpoints(chat.id), active)
     finally:
         store.close()
     if out is None:
@@ -410,12 +411,11 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
         return EXIT_OK
     finally:
-        if session is not None:
-            close = getattr(session.summariser, "close", None)
-            if close is not None:
-                close()
-            if session.accounting is not None:
-                session.accounting.detach()
+        if session is not None and session.accounting is not None:
+            session.accounting.detach()
+        from ollm_tui.summariser import close_summary_models
+
+        close_summary_models()
         engine.close()
         store.close()
 
@@ -549,6 +549,9 @@ def cmd_app(settings: Settings) -> int:
         app.run()
     finally:
         app.accounting.detach()  # saves the estimate calibration, frees the tokenizer
+        from ollm_tui.summariser import close_summary_models
+
+        close_summary_models()  # a separate summary_model, if one was loaded
         engine.close()
         store.close()
     return app.return_code or EXIT_OK

@@ -89,6 +89,7 @@ class Settings:
     summary_retries: int = 1  # model attempts after the first before the extractive fallback
     echo_similarity: float = 0.6  # a summary this similar to its instruction is an echo
     summary_model: str | None = None  # a separate (smaller) summariser model; None = the loaded one
+    warm_after_compression: bool = True  # evaluate the new prompt right after compressing
     theme: str = DEFAULT_THEME
     keymap: Mapping[str, str] = field(default_factory=dict)
     """Binding id -> keys, from the ``[keymap]`` table of the config file."""

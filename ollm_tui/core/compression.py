@@ -67,11 +67,19 @@ class StoredMessage(Protocol):
     """What compression needs of a stored message (``store.db.Message``)."""
 
     @property
-    def id(self) -> int: ...  # noqa: D102
+    def id(self) -> int:
+        """The stored message's id (grows with its position in the chat)."""
+        ...
+
     @property
-    def role(self) -> str: ...  # noqa: D102
+    def role(self) -> str:
+        """``"user"`` or ``"assistant"``."""
+        ...
+
     @property
-    def content(self) -> str: ...  # noqa: D102
+    def content(self) -> str:
+        """The message's text."""
+        ...
 
 
 class Ledger(Protocol):
@@ -80,13 +88,19 @@ class Ledger(Protocol):
     def add_checkpoint(
         self, chat_id: int, level: int, summary: str, tokens: int, first_message_id: int,
         last_message_id: int, message_count: int, fallback: bool = False,
-    ) -> Checkpoint: ...  # noqa: D102
+    ) -> Checkpoint:
+        """Write a checkpoint (not active until ``set_active_context`` names it)."""
+        ...
 
     def set_active_context(
         self, chat_id: int, checkpoint_ids: tuple[int, ...] | list[int], kept_from: int | None
-    ) -> None: ...  # noqa: D102
+    ) -> None:
+        """Make these checkpoints (oldest first) and ``kept_from`` the chat's context."""
+        ...
 
-    def add_snapshot(self, chat_id: int, reason: str, keep: int = 5) -> Snapshot: ...  # noqa: D102
+    def add_snapshot(self, chat_id: int, reason: str, keep: int = 5) -> Snapshot:
+        """Save the chat's active context; keep only the newest ``keep`` snapshots."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -182,7 +196,7 @@ _FACT_PATTERNS = (
 _FACT_RE = re.compile("|".join(f"(?:{p})" for p in _FACT_PATTERNS))
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)(?<![.!?]\n)\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)*")
 _NOT_NAMES = {"I", "I'm", "I've", "The", "A", "An", "This", "That", "Please", "Thanks", "Yes", "No", "OK"}
-_SENTENCE_RE = re.compile(r"(.+?[.!?])(?:\s|$)", re.S)
+_SENTENCE_RE = re.compile(r"(.+?[.!?])(?:\s|$)", re.DOTALL)
 
 
 def key_facts(texts: Sequence[str]) -> list[str]:

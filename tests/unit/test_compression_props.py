@@ -5,9 +5,12 @@ scheduling (compress after a reply when ``needs_compression``), on a real SQLite
 from __future__ import annotations
 
 import tempfile
+from itertools import pairwise
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from ollm_tui.core.compression import Policy
 from ollm_tui.engine.base import CancelToken, LoadOptions
@@ -123,7 +126,7 @@ def check_active(session: ChatSession, policy: Policy) -> None:
         assert len(cps) <= policy.max_checkpoints
         assert all(c.level in (1, 2, 3) for c in cps)
     # checkpoints cover contiguous, ordered runs before the kept window
-    for a, b in zip(cps, cps[1:]):
+    for a, b in pairwise(cps):
         assert a.last_message_id < b.first_message_id
     if cps and active.kept_from_message_id is not None:
         assert cps[-1].last_message_id < active.kept_from_message_id
