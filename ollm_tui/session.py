@@ -434,6 +434,8 @@ class ChatSession:
             return prompt
         self._check_alone(history, pending, budget)
         window, tokens, cut = self._plan(history, active)
+        if fits and cut <= 0:  # past 95 % but nothing outside the kept window: just send
+            return prompt
         yield CompressionStarted("emergency", cut)
         start = time.perf_counter()
         compressor = self._compressor(active, cancel)

@@ -16,12 +16,12 @@ from ollm_tui.engine.llama import LlamaEngine
 from ollm_tui.session import ChatSession, CompressionFinished, TurnFinished
 
 TURNS = 60
-REPLY_TOKENS = {2048: 24, 8192: 16}
+REPLY_TOKENS = {2048: 16, 8192: 12}
 """Short replies keep the runtime sane; at 8K long messages fill the budget instead."""
 
 
 def user_text(i: int, long: bool) -> str:
-    text = f"Note {i}: Dana says src/module_{i}.py needs handle_{i}() before step {i * 7}."
+    text = f"Note {i}: Dana fixes src/mod_{i}.py by step {i * 7}."
     if long:
         text += (
             " Some context: the service reads config.toml at start, retries three times, and "
