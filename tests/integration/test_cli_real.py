@@ -106,7 +106,7 @@ def test_scripted_long_chat_compresses_and_reports_it(env) -> None:
         "the flag MAX_JOBS set to 8. "
     ) * 12
     runs = []
-    for i in range(5):
+    for i in range(4):
         out = ollm(env, "--tier", "2k", "--chat", "long", "-p", f"Part {i}. {paragraph}",
                    "--max-tokens", "16", "--temperature", "0", "--output", "json")
         assert out.returncode == 0, out.stderr
@@ -119,4 +119,4 @@ def test_scripted_long_chat_compresses_and_reports_it(env) -> None:
     assert any(d["compressed"] for d in runs) and runs[-1]["checkpoints"] >= 1
     db = sqlite3.connect(Path(env["OLLM_DATA_DIR"]) / "ollm.db")
     assert db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0] >= 1
-    assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 10  # nothing lost
+    assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 8  # nothing lost

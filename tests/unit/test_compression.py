@@ -67,7 +67,7 @@ def fill(session: ChatSession, turns: int = 10) -> None:
 # -- validation and the fallback -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "LONG", "ECHO"])
+@pytest.mark.parametrize("bad", ["", "   ", "LONG", "ECHO", "User: Turn 0: Alice edits"])
 def test_a_bad_summary_is_retried_once_then_the_fallback_writes_it(store, settings, bad) -> None:
     summariser = Scripted(bad)
     session = session_with(store, settings, summariser, n_ctx=2048)
@@ -98,6 +98,8 @@ def test_problem_with_names_each_rule() -> None:
     assert problem_with("", 50, instruction, words, 0.6) == "the summary was empty"
     assert "not shorter" in problem_with("a " * 60, 50, instruction, words, 0.6)
     assert "instruction" in problem_with(instruction, 50, instruction, words, 0.6)
+    replay = "User: Note 4: Dana says the file src/a.py\n\nAssistant: First, check it"
+    assert "replayed" in problem_with(replay, 50, instruction, words, 0.6)
     assert problem_with("Alice fixed the bug.", 50, instruction, words, 0.6) is None
 
 
@@ -288,3 +290,18 @@ def test_a_summary_model_that_cannot_be_found_falls_back_with_the_reason(store, 
     assert any("summariser failed" in s and "no-such-model-anywhere" in s for s in steps), steps
     cp = events[-1].checkpoint
     assert cp is not None and cp.fallback and cp.summary
+
+
+def test_the_rolling_fallback_keeps_the_earlier_summary(store, settings) -> None:
+    session = session_with(store, settings, Scripted(""), n_ctx=2048, tier="2K")
+    fill(session)
+    list(session.compress(CancelToken()))
+    first = session.active_context().checkpoints[0]
+    assert first.level == 0 and first.fallback
+    fill(session, 6)
+    list(session.compress(CancelToken()))
+    (rolled,) = session.active_context().checkpoints
+    assert rolled.summary.startswith("Earlier: User asked: Turn 0")
+    assert rolled.first_message_id == first.first_message_id
+    assert rolled.message_count > first.message_count
+    assert rolled.tokens <= session.policy().cap(0, session.budget().limit)
