@@ -348,7 +348,8 @@ class ChatSession:
             return
         start = time.perf_counter()
         try:
-            outcome = yield from _steps(self._compressor(active, cancel).compress(active, window, tokens))
+            compressor = self._compressor(active, cancel)
+            outcome = yield from _steps(compressor.compress(active, window, tokens, cut))
         except EngineError as exc:
             yield CompressionFinished(None, 0, before, before, time.perf_counter() - start, str(exc))
             return
@@ -444,7 +445,7 @@ class ChatSession:
         keep_last = 0 if pending is not None else 1  # regenerate keeps the question it answers
         after_id = max((m.id for m in history), default=0)
         steps: list[tuple[str, Callable[[ActiveContext], Generator[str, None, Outcome]]]] = [
-            ("", lambda a: compressor.compress(a, window, tokens)),
+            ("", lambda a: compressor.compress(a, window, tokens, cut)),
             ("re-summarising the largest checkpoint one level down",
              compressor.shrink_largest),
             ("merging the two oldest checkpoints", compressor.merge_oldest),

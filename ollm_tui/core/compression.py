@@ -417,12 +417,21 @@ class Compressor:
     # -- compressions ----------------------------------------------------------------
 
     def compress(
-        self, active: ActiveContext, window: Sequence[StoredMessage], tokens: Sequence[int]
+        self,
+        active: ActiveContext,
+        window: Sequence[StoredMessage],
+        tokens: Sequence[int],
+        cut: int | None = None,
     ) -> Steps:
         """Summarise the window's older messages into a new checkpoint (or the rolling
-        summary), age and merge the older ones, and make that the active context."""
-        target = int(self.policy.kept_percent / 100 * self.budget_available(active))
-        cut = split_index([m.role for m in window], tokens, target, self.policy.kept_min_turns)
+        summary), age and merge the older ones, and make that the active context.
+
+        ``cut`` is where the kept part starts (``split_index``), when the caller has
+        worked it out with exact budget figures; else it is computed here.
+        """
+        if cut is None:
+            target = int(self.policy.kept_percent / 100 * self.budget_available(active))
+            cut = split_index([m.role for m in window], tokens, target, self.policy.kept_min_turns)
         if cut <= 0:
             return Outcome(active)
         self.ledger.add_snapshot(self.chat_id, "before compression", self.policy.snapshots_kept)
