@@ -270,7 +270,10 @@ def extractive(
     body = " ".join(f"User asked: {s}" for s in sentences) if sentences else " ".join(other_text.split())
     facts = key_facts([*user_texts, earlier] if earlier else user_texts)
     if earlier.strip():
-        lead = truncate_to(" ".join(earlier.split()), max(1, cap // 3), count)
+        # its own "Earlier:" prefix and "Key facts:" line go (the facts are in ``facts``)
+        kept = [ln for ln in earlier.splitlines() if not ln.startswith("Key facts:")]
+        flat = re.sub(r"^(?:Earlier:\s*)+", "", " ".join(" ".join(kept).split()))
+        lead = truncate_to(flat, max(1, cap // 3), count)
         body = f"Earlier: {lead}\n{body}" if lead else body
     text = f"{body}\nKey facts: {', '.join(facts)}" if facts else body
     if count(text) <= cap:

@@ -302,6 +302,11 @@ def test_the_rolling_fallback_keeps_the_earlier_summary(store, settings) -> None
     list(session.compress(CancelToken()))
     (rolled,) = session.active_context().checkpoints
     assert rolled.summary.startswith("Earlier: User asked: Turn 0")
+    fill(session, 6)
+    list(session.compress(CancelToken()))
+    (again,) = session.active_context().checkpoints
+    assert again.summary.startswith("Earlier: User asked: Turn 0")  # no "Earlier: Earlier:"
+    assert again.summary.count("Key facts:") == 1
     assert rolled.first_message_id == first.first_message_id
     assert rolled.message_count > first.message_count
     assert rolled.tokens <= session.policy().cap(0, session.budget().limit)
