@@ -26,6 +26,7 @@ from ollm_tui.accounting import Accounting
 from ollm_tui.core.hardware import HardwareProbe
 from ollm_tui.engine.base import Backend, CancelToken, LoadOptions, ModelInfo
 from ollm_tui.engine.planning import Placement
+from ollm_tui.engine.servers import model_label
 from ollm_tui.session import ChatSession
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Chat, Store
@@ -38,6 +39,7 @@ from ollm_tui.ui.dialogs import ConfirmDialog, RenameDialog
 from ollm_tui.ui.generation import Turn, describe, run_turn
 from ollm_tui.ui.memory_meter import MemoryMeter
 from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
+from ollm_tui.ui.remote import RemoteModels
 from ollm_tui.ui.status import LoadState, StatusLine
 from ollm_tui.ui.switching import ModelSwitching
 from ollm_tui.ui.transcript import AssistantMessage, MessageView, Transcript
@@ -68,7 +70,7 @@ _SCREEN_ACTIONS = {
 }
 
 
-class OllmApp(ModelSwitching, WorkspaceMixin, inherit_bindings=False):
+class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=False):
     """A full-screen chat with a local GGUF model."""
 
     CSS_PATH = "app.tcss"
@@ -177,7 +179,7 @@ class OllmApp(ModelSwitching, WorkspaceMixin, inherit_bindings=False):
                 severity="error",
             )
             return
-        self.status_line.model_name = self.model_path.stem
+        self.status_line.model_name = model_label(self.model_path)
         self._set_load_state("loading")
         self._load_model(self.model_path)
 
@@ -199,13 +201,15 @@ class OllmApp(ModelSwitching, WorkspaceMixin, inherit_bindings=False):
         reason = (str(error) or describe(error)) if error is not None else "unknown error"
         self.load_error = reason
         self._set_load_state("failed")
-        name = self.model_path.name if self.model_path else "the model"
+        name = model_label(self.model_path) if self.model_path else "the model"
         self.notify_doc(
             f"Could not load {name}: {reason}",
             "troubleshooting.md#a-model-that-will-not-load",
             severity="error",
             timeout=15,
         )
+        if self.remote_in_use:  # a server that is down: offer the local model
+            self.offer_local("cannot be used now (see the error)")
 
     def no_model_reason(self) -> str | None:
         """Why a message cannot be sent now, or None when the model is ready."""
@@ -454,7 +458,7 @@ class OllmApp(ModelSwitching, WorkspaceMixin, inherit_bindings=False):
         if event.done is not None:
             self.status_line.show_done(event.done.tokens_per_s, event.done.ttft_s)
         if event.error:
-            self.notify(f"The reply failed: {event.error}", severity="error", markup=False)
+            self.reply_failed(event.error)
         if turn.chat_id == self.chat.id:
             self.refresh_chat_list()
 
@@ -470,7 +474,7 @@ class OllmApp(ModelSwitching, WorkspaceMixin, inherit_bindings=False):
         if message.too_long:
             self.notify(f"Message too long: {message.reason}", severity="error", markup=False)
         else:
-            self.notify(f"The reply failed: {message.reason}", severity="error", markup=False)
+            self.reply_failed(message.reason, started=message.started)
 
     def _restore_composer(self, text: str) -> None:
         typed = self.composer.text
