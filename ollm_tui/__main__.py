@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--tier", metavar="TIER", help="context tier: auto (default), 2k, 4k, 8k, 16k, 32k, 64k or 128k")
     common.add_argument("--memory-budget", metavar="SIZE", help="most memory the planner may use, e.g. 300MiB or 6GiB")
     common.add_argument("--threads", metavar="N", help="CPU threads for generation (default: usable cores - 1)")
+    common.add_argument("--server", metavar="URL", help="use a model on this OpenAI-compatible server (--model names it; default: its first)")
+    common.add_argument("--api-key-env", metavar="NAME", help="with --server: the environment variable holding its API key")
 
     parser = argparse.ArgumentParser(
         prog="ollm",
@@ -103,11 +105,34 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         if not 0.0 <= args.temperature <= 5.0:
             raise SettingsError(f"--temperature must be between 0 and 5, got {args.temperature}")
         settings = settings.with_(temperature=args.temperature)
+    if getattr(args, "server", None):
+        settings = _with_cli_server(settings, args.server, args.api_key_env, args.model)
+    elif getattr(args, "api_key_env", None):
+        raise SettingsError("--api-key-env only works with --server")
     if getattr(args, "max_tokens", None) is not None:
         if args.max_tokens < 1:
             raise SettingsError(f"--max-tokens must be at least 1, got {args.max_tokens}")
         settings = settings.with_(max_tokens=args.max_tokens)
     return settings
+
+
+def _with_cli_server(
+    settings: Settings, url: str, api_key_env: str | None, model: str | None
+) -> Settings:
+    """``settings`` with the ``--server`` URL first among the servers and its model chosen."""
+    from ollm_tui.engine.servers import (
+        ServerConfig,
+        ServerConfigError,
+        name_from_url,
+        normalise_url,
+    )
+
+    try:
+        server = ServerConfig(name_from_url(url), normalise_url(url), api_key_env=api_key_env)
+    except ServerConfigError as exc:
+        raise SettingsError(f"--server: {exc}") from None
+    others = tuple(s for s in settings.servers if s.name != server.name)
+    return settings.with_(servers=(server, *others), model=f"{model or ''}@{server.name}")
 
 
 def _err(message: str) -> None:
@@ -133,8 +158,15 @@ def make_engine(settings: Settings, lazy: bool = False):
     if lazy:
         from ollm_tui.engine.lazy import LazyEngine
 
-        return LazyEngine(build), profiles.errors
-    return build(), profiles.errors
+        engine = LazyEngine(build)
+    else:
+        engine = build()
+    if settings.servers:  # server models too: one engine routes to the right one
+        from ollm_tui.engine.remote import RemoteEngine
+        from ollm_tui.engine.routing import RoutedEngine
+
+        engine = RoutedEngine(engine, RemoteEngine(settings.servers, settings.server_timeouts()))
+    return engine, profiles.errors
 
 
 # -- ollm models -----------------------------------------------------------------------
@@ -151,8 +183,9 @@ def _size(n: int) -> str:
 def cmd_models(settings: Settings, as_json: bool) -> int:
     """Print every model found, usable or not."""
     from ollm_tui.engine.registry import discover
+    from ollm_tui.engine.server_models import server_entries
 
-    entries = discover(settings)
+    entries = discover(settings) + server_entries(settings)
     rows: list[dict[str, Any]] = []
     for e in entries:
         i = e.info
@@ -273,7 +306,8 @@ def cmd_export(settings: Settings, chat_ref: str, fmt: str, out: str | None) -> 
         if chat is None:
             _err(f"no chat is called {chat_ref!r} (titles are matched exactly; an id works too)")
             return EXIT_FAILURE
-        text = render(chat, store.messages(chat.id), fmt)
+        active = store.active_context(chat.id).checkpoint_ids
+        text = render(chat, store.messages(chat.id), fmt, store.all_checkpoints(chat.id), active)
     finally:
         store.close()
     if out is None:
@@ -293,7 +327,7 @@ def cmd_export(settings: Settings, chat_ref: str, fmt: str, out: str | None) -> 
 def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
     """One turn without the full-screen app; optionally part of a saved chat."""
     from ollm_tui.engine.base import CancelToken, EngineError, GenParams
-    from ollm_tui.engine.registry import resolve
+    from ollm_tui.engine.server_models import is_remote_entry, resolve_model
     from ollm_tui.logs import setup_logging
     from ollm_tui.session import (
         ChatSession,
@@ -312,23 +346,25 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: cancel.cancel())  # Ctrl+C: stop, keep what we have
     setup_logging(settings.log_file)
     try:
-        entry = resolve(settings, settings.model)
+        entry = resolve_model(settings, settings.model)
     except EngineError as exc:
         _err(str(exc))
         return EXIT_MODEL
     engine, profile_errors = make_engine(settings)
     for problem in profile_errors:
         _err(f"warning: {problem}")
+    placement = None  # a server model: the server decides its context, not the tier planner
+    if not is_remote_entry(entry):
+        try:
+            placement = _placement(settings, entry, _chat_settings(settings, args.chat))
+        except ValueError as exc:  # TierError: the size is not offered for this model
+            _err(str(exc))
+            engine.close()
+            return EXIT_USAGE
+        if not placement.plan.chosen.fits and not settings.context_explicit:
+            _err(f"warning: {placement.plan.reason}")
     try:
-        placement = _placement(settings, entry, _chat_settings(settings, args.chat))
-    except ValueError as exc:  # TierError: the size is not offered for this model
-        _err(str(exc))
-        engine.close()
-        return EXIT_USAGE
-    if not placement.plan.chosen.fits and not settings.context_explicit:
-        _err(f"warning: {placement.plan.reason}")
-    try:
-        info = engine.load(entry.path, placement.options)
+        info = engine.load(entry.path, placement.options if placement else settings.load_options())
     except EngineError as exc:
         _err(str(exc))
         return EXIT_MODEL
@@ -345,7 +381,7 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
     session: ChatSession | None = None
     try:
         chat = (store.find_chat(args.chat) or store.create_chat(args.chat)) if args.chat else store.create_chat("ollm -p")
-        if args.chat:
+        if args.chat and placement is not None:
             store.update_chat_settings(
                 chat.id,
                 tier=placement.plan.chosen.label,
@@ -398,8 +434,10 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
                         "tokens_per_s": round(done.tokens_per_s, 2) if done else None,
                         "finish_reason": done.finish_reason if done else None,
                         "context_size": info.n_ctx,
-                        "tier": placement.plan.chosen.label,
-                        "tier_reason": placement.override_note or placement.plan.reason,
+                        "tier": placement.plan.chosen.label if placement else None,
+                        "tier_reason": (placement.override_note or placement.plan.reason)
+                        if placement
+                        else getattr(engine, "context_source", None),
                         "context": context_figures(session, info.n_ctx),
                         **compression_figures(session),
                     },
@@ -410,12 +448,11 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
         return EXIT_OK
     finally:
-        if session is not None:
-            close = getattr(session.summariser, "close", None)
-            if close is not None:
-                close()
-            if session.accounting is not None:
-                session.accounting.detach()
+        if session is not None and session.accounting is not None:
+            session.accounting.detach()
+        from ollm_tui.summariser import close_summary_models
+
+        close_summary_models()
         engine.close()
         store.close()
 
@@ -490,12 +527,14 @@ def context_figures(session: Any, n_ctx: int) -> dict[str, Any] | None:
         "tokens": measured.breakdown.total,
         "messages": len(history),
         "system_tokens": budget.system,
+        "checkpoint_tokens": budget.checkpoints,
         "template_overhead": measured.breakdown.overhead,
         "used": usage.used,
         "budget": budget.available,
         "percent": round(usage.percent, 2),
         "limit": budget.limit,
         "reply_reserve": budget.reserve,
+        "exact": usage.exact,
     }
 
 
@@ -505,7 +544,7 @@ def context_figures(session: Any, n_ctx: int) -> dict[str, Any] | None:
 def cmd_app(settings: Settings) -> int:
     """Open the full-screen chat."""
     from ollm_tui.engine.base import EngineError
-    from ollm_tui.engine.registry import resolve
+    from ollm_tui.engine.server_models import is_remote_entry, resolve_model
     from ollm_tui.logs import setup_logging
     from ollm_tui.store.db import Store, StoreError
 
@@ -523,10 +562,11 @@ def cmd_app(settings: Settings) -> int:
     engine, profile_errors = make_engine(settings, lazy=True)
     placement = None
     try:
-        entry = resolve(settings, settings.model)
+        entry = resolve_model(settings, settings.model)
         model_path = entry.path
         chats = store.list_chats()  # the app opens the most recent chat
-        placement = _placement(settings, entry, chats[0].settings if chats else None)
+        if not is_remote_entry(entry):  # a server decides its own context
+            placement = _placement(settings, entry, chats[0].settings if chats else None)
     except EngineError as exc:
         startup_error = str(exc)
     except ValueError as exc:  # TierError
@@ -549,6 +589,9 @@ def cmd_app(settings: Settings) -> int:
         app.run()
     finally:
         app.accounting.detach()  # saves the estimate calibration, frees the tokenizer
+        from ollm_tui.summariser import close_summary_models
+
+        close_summary_models()  # a separate summary_model, if one was loaded
         engine.close()
         store.close()
     return app.return_code or EXIT_OK

@@ -110,7 +110,9 @@ class Accounting:
         system = min(system, whole) if whole else system
         checkpoints = max(0, whole - system)
         budget = make_budget(limit, system, checkpoints, self.settings.reply_reserve_tokens)
-        return Measured(breakdown, Usage(max(0, breakdown.total - whole), budget))
+        # a server model's codec may only estimate (engine/remote_tokens.py): the meter says so
+        exact = bool(getattr(counter.codec, "exact", True))
+        return Measured(breakdown, Usage(max(0, breakdown.total - whole), budget, exact))
 
     def estimate(self, text: str) -> int:
         """Calibrated estimate of one more message with ``text`` (0 for blank text)."""
@@ -133,6 +135,9 @@ class Accounting:
         if self.counter is not None:
             out["tokenizer"] = self.counter.fingerprint
             out["calibration_ratio"] = round(self.counter.calibration.ratio, 4)
+            how = getattr(self.counter.codec, "how", None)
+            if how:  # a server model: exact through its tokenizer, or an estimate
+                out["counting"] = how
         if self.table is not None:
             out["stored"] = self.table.figures().as_dict()
         return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -99,6 +100,15 @@ def _keymap(value: object) -> dict[str, str]:
     ):
         raise ConfigValueError('expected a table of binding id = "keys"')
     return dict(value)
+
+
+def _servers(value: object) -> tuple[Any, ...]:
+    from ollm_tui.engine.servers import ServerConfigError, parse_servers
+
+    try:
+        return parse_servers(value)
+    except ServerConfigError as exc:
+        raise ConfigValueError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -190,6 +200,35 @@ KEYS: tuple[ConfigKey, ...] = (
     ),
     ConfigKey("theme", "string", ("theme",), _str, "The theme's name (see the Themes page)."),
     ConfigKey("keymap", "table", ("keymap",), _keymap, 'Your key bindings: binding id = "keys".'),
+    ConfigKey(
+        "servers",
+        "array of tables",
+        ("servers",),
+        _servers,
+        "OpenAI-compatible servers: [[servers]] with name, url, api_key_env or api_key, "
+        "models, context.",
+    ),
+    ConfigKey(
+        "server_connect_timeout",
+        "float",
+        ("server_connect_timeout_s",),
+        _float(0.1, 600.0),
+        "Seconds to wait for a server to accept a connection.",
+    ),
+    ConfigKey(
+        "server_read_timeout",
+        "float",
+        ("server_read_timeout_s",),
+        _float(0.1, 3600.0),
+        "Seconds to wait for a server's first byte of a reply, and between chunks.",
+    ),
+    ConfigKey(
+        "server_list_timeout",
+        "float",
+        ("server_list_timeout_s",),
+        _float(0.1, 600.0),
+        "Seconds to wait for a server's model list, probes and token counts.",
+    ),
 )
 """Every key of ``config.toml``; the one place to add one."""
 
@@ -256,6 +295,19 @@ def read_config(path: Path) -> tuple[dict[str, Any], list[ConfigProblem]]:
             continue
         for field_name in key.fields:
             values[field_name] = value
+    if any(server.api_key for server in values.get("servers", ())):
+        from ollm_tui.engine.servers import mode_too_open
+
+        if mode_too_open(path):
+            problems.append(
+                ConfigProblem(
+                    path,
+                    _line_of(text, "api_key", "servers"),
+                    "servers",
+                    "holds an API key but other users can read the file: "
+                    f"run `chmod 600 {path}` (or use api_key_env)",
+                )
+            )
     return values, problems
 
 
@@ -348,9 +400,32 @@ def set_value(path: Path, key: str, value: object | None, table: str | None = No
             while at > table_start + 1 and not lines[at - 1].strip():
                 at -= 1
             lines.insert(at, new_line)
+    write_private_aware(path, "\n".join(lines) + "\n")
+
+
+def holds_api_key(text: str) -> bool:
+    """True when config text sets an ``api_key`` (the file must then be owner-only)."""
+    return re.search(r"^\s*\"?api_key\"?\s*=", text, re.MULTILINE) is not None
+
+
+def write_private_aware(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, keeping the file's permissions; a file that
+    holds an API key is written owner-only (0600) whatever it had before."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode: int | None = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        mode = None
+    if holds_api_key(text):
+        mode = 0o600
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.unlink(missing_ok=True)
+    # a new file gets the usual 0666 minus the umask; an existing one keeps its mode
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    if mode is not None:
+        os.chmod(tmp, mode)
     os.replace(tmp, path)
 
 
@@ -363,6 +438,8 @@ def describe_settings(settings: object) -> str:
         if key.name == "keymap":
             keymap = value
             continue
+        if key.name == "servers":
+            continue  # written as [[servers]] tables at the end
         if value is None:
             out.append(f"# {key.name} is not set: {key.doc}")
             continue
@@ -370,4 +447,14 @@ def describe_settings(settings: object) -> str:
     out.append("")
     out.append("[keymap]")
     out += [f"{_toml_key(k)} = {toml_value(v)}" for k, v in sorted(keymap.items())]
+    for server in getattr(settings, "servers", ()):
+        out += ["", "[[servers]]", f"name = {toml_value(server.name)}", f"url = {toml_value(server.shown_url)}"]
+        if server.api_key_env:
+            out.append(f"api_key_env = {toml_value(server.api_key_env)}")
+        if server.api_key:
+            out.append('# api_key is set (not shown)')
+        if server.models:
+            out.append(f"models = {toml_value(list(server.models))}")
+        if server.context:
+            out.append(f"context = {server.context}")
     return "\n".join(out) + "\n"

@@ -14,10 +14,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ollm_tui.core.budget import Budget, Usage, make_budget
-from ollm_tui.core.compression import Compressor, Outcome, Policy, split_index, tier_of_context
+from ollm_tui.core.compression import (
+    Compressor,
+    Outcome,
+    Policy,
+    Summariser,
+    split_index,
+    tier_of_context,
+)
 from ollm_tui.core.conversation import ActiveContext, Checkpoint, Snapshot, system_text
 from ollm_tui.core.tiers import SIZES, TIERS, effective_limit, parse_tier
-from ollm_tui.core.compression import Summariser
 from ollm_tui.engine.base import (
     Backend,
     CancelToken,
@@ -213,7 +219,7 @@ class ChatSession:
         if counter is not None:
             try:
                 return counter.system_tokens(text)
-            except Exception:  # noqa: BLE001 - the engine counts instead
+            except Exception:
                 log.warning("cached system count failed; asking the engine", exc_info=True)
         probe: list[ChatMessage] = [{"role": "user", "content": "."}]
         with_system: list[ChatMessage] = [{"role": "system", "content": text}, *probe]
@@ -225,7 +231,7 @@ class ChatSession:
         if counter is not None:
             try:
                 return counter.codec.count(text)
-            except Exception:  # noqa: BLE001 - the engine counts instead
+            except Exception:
                 log.warning("cached text count failed; asking the engine", exc_info=True)
         tokenize = getattr(self.engine, "tokenize", None)
         if tokenize is not None:
@@ -241,7 +247,7 @@ class ChatSession:
             try:
                 breakdown = counter.count(prompt)  # type: ignore[arg-type]
                 return [breakdown.message_tokens(i) for i in range(first, len(prompt))]
-            except Exception:  # noqa: BLE001 - the engine counts instead
+            except Exception:
                 log.warning("cached breakdown failed; asking the engine", exc_info=True)
         return [self.engine.count_prompt_tokens([m]) for m in prompt[first:]]
 
@@ -342,15 +348,28 @@ class ChatSession:
             return
         start = time.perf_counter()
         try:
-            outcome = yield from _steps(self._compressor(active, cancel).compress(active, window, tokens))
+            compressor = self._compressor(active, cancel)
+            outcome = yield from _steps(compressor.compress(active, window, tokens, cut))
         except EngineError as exc:
             yield CompressionFinished(None, 0, before, before, time.perf_counter() - start, str(exc))
             return
         self.compressed = True
-        after = self._count(self.engine_messages(history, outcome.active))
+        prompt = self.engine_messages(history, outcome.active)
+        after = self._count(prompt)
+        if self.settings.warm_after_compression and not cancel.cancelled:
+            self._warm(prompt, cancel)
         yield CompressionFinished(
             outcome.checkpoint, outcome.messages, before, after, time.perf_counter() - start
         )
+
+    def _warm(self, prompt: list[ChatMessage], cancel: CancelToken) -> None:
+        """Feed the engine the new prompt once (one token of reply, thrown away), so the
+        next turn reuses it as a cached prefix instead of evaluating it all then."""
+        try:
+            for _ in self.engine.stream(prompt, GenParams(temperature=0.0, max_tokens=1), cancel):
+                pass
+        except EngineError as exc:  # only a lost speed-up: the next turn evaluates it
+            log.warning("warming the prompt after a compression failed: %s", exc)
 
     def undo_compression(self) -> bool:
         """Restore the snapshot taken before the last compression (False: nothing to undo).
@@ -415,16 +434,18 @@ class ChatSession:
         if fits and used <= budget.available * self.settings.emergency_percent / 100:
             return prompt
         self._check_alone(history, pending, budget)
-        yield CompressionStarted("emergency", self._plan(history, active)[2])
+        window, tokens, cut = self._plan(history, active)
+        if fits and cut <= 0:  # past 95 % but nothing outside the kept window: just send
+            return prompt
+        yield CompressionStarted("emergency", cut)
         start = time.perf_counter()
         compressor = self._compressor(active, cancel)
-        window, tokens, _ = self._plan(history, active)
         first: Checkpoint | None = None
         messages = 0
         keep_last = 0 if pending is not None else 1  # regenerate keeps the question it answers
         after_id = max((m.id for m in history), default=0)
         steps: list[tuple[str, Callable[[ActiveContext], Generator[str, None, Outcome]]]] = [
-            ("", lambda a: compressor.compress(a, window, tokens)),
+            ("", lambda a: compressor.compress(a, window, tokens, cut)),
             ("re-summarising the largest checkpoint one level down",
              compressor.shrink_largest),
             ("merging the two oldest checkpoints", compressor.merge_oldest),

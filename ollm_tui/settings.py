@@ -16,6 +16,8 @@ import platformdirs
 
 if TYPE_CHECKING:
     from ollm_tui.engine.base import LoadOptions
+    from ollm_tui.engine.remote_http import Timeouts
+    from ollm_tui.engine.servers import ServerConfig
 
 APP_NAME = "ollm_tui"
 
@@ -89,7 +91,13 @@ class Settings:
     summary_retries: int = 1  # model attempts after the first before the extractive fallback
     echo_similarity: float = 0.6  # a summary this similar to its instruction is an echo
     summary_model: str | None = None  # a separate (smaller) summariser model; None = the loaded one
+    warm_after_compression: bool = True  # evaluate the new prompt right after compressing
     theme: str = DEFAULT_THEME
+    servers: tuple[ServerConfig, ...] = ()
+    """OpenAI-compatible servers (``[[servers]]`` in the config file, ``--server``)."""
+    server_connect_timeout_s: float = 5.0  # a server that does not accept by then is unreachable
+    server_read_timeout_s: float = 60.0  # longest wait for a server's first byte or next chunk
+    server_list_timeout_s: float = 3.0  # model lists, probes and token counts on a server
     keymap: Mapping[str, str] = field(default_factory=dict)
     """Binding id -> keys, from the ``[keymap]`` table of the config file."""
     config_problems: tuple[str, ...] = ()
@@ -144,6 +152,16 @@ class Settings:
             n_threads=self.n_threads,
             n_threads_batch=self.n_threads_batch,
             flash_attn=self.flash_attn,
+        )
+
+    def server_timeouts(self) -> Timeouts:
+        """The timeouts of the remote engine."""
+        from ollm_tui.engine.remote_http import Timeouts
+
+        return Timeouts(
+            connect=self.server_connect_timeout_s,
+            read=self.server_read_timeout_s,
+            short=self.server_list_timeout_s,
         )
 
     def with_(self, **changes: object) -> Settings:

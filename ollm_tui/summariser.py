@@ -4,14 +4,16 @@
 as the system message and the text as the user message, at most ``max_tokens`` long. It
 is called from the worker that owns the engine (compression runs in the generation
 worker group). With ``Settings.summary_model`` set, that model is loaded on first use as
-a second engine with a small window (``SUMMARY_CONTEXT``) and kept until ``close``; a
-summariser model that cannot be found or loaded raises ``EngineError`` with the reason,
-which the compressor reports and answers with the extractive fallback.
+a second engine with a small window (``SUMMARY_CONTEXT``), shared by every chat of the
+process and kept until ``close_summary_models``; a summariser model that cannot be found or
+loaded raises ``EngineError`` with the reason, which the compressor reports and answers
+with the extractive fallback.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import TYPE_CHECKING
 
 from ollm_tui.engine.base import Backend, ChatMessage, Delta, EngineError, GenParams
@@ -28,6 +30,19 @@ SUMMARY_CONTEXT = 4096
 CUTS = 8
 """How many times an input too long for the window is cut (a fifth from the front each)."""
 
+_models: dict[str, Backend] = {}
+"""Loaded summariser models by ``summary_model`` value (one per process)."""
+_models_lock = threading.Lock()
+
+
+def close_summary_models() -> None:
+    """Free every separate summariser model (at exit; safe to call twice)."""
+    with _models_lock:
+        engines = list(_models.values())
+        _models.clear()
+    for engine in engines:
+        engine.close()
+
 
 class EngineSummariser:
     """Summaries written by an engine: the chat's own, or ``summary_model`` loaded on demand."""
@@ -35,7 +50,6 @@ class EngineSummariser:
     def __init__(self, engine: Backend, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
-        self._own: Backend | None = None
         self.calls = 0
         """Completions run so far."""
 
@@ -43,16 +57,18 @@ class EngineSummariser:
         name = self.settings.summary_model
         if not name:
             return self.engine
-        if self._own is None:
-            from ollm_tui.__main__ import make_engine
-            from ollm_tui.engine.registry import resolve
+        with _models_lock:
+            engine = _models.get(name)
+            if engine is None:
+                from ollm_tui.__main__ import make_engine
+                from ollm_tui.engine.registry import resolve
 
-            entry = resolve(self.settings, name)  # EngineError: not found / unusable
-            engine, _ = make_engine(self.settings)
-            engine.load(entry.path, self.settings.load_options(SUMMARY_CONTEXT))
-            log.info("summariser model %s loaded", entry.path)
-            self._own = engine
-        return self._own
+                entry = resolve(self.settings, name)  # EngineError: not found / unusable
+                engine, _ = make_engine(self.settings)
+                engine.load(entry.path, self.settings.load_options(SUMMARY_CONTEXT))
+                log.info("summariser model %s loaded", entry.path)
+                _models[name] = engine
+        return engine
 
     def summarise(self, instruction: str, text: str, max_tokens: int, cancel: Cancel) -> str:
         """The engine's summary of ``text`` (unvalidated; the compressor checks it)."""
@@ -76,9 +92,3 @@ class EngineSummariser:
             if isinstance(event, Delta):
                 parts.append(event.text)
         return "".join(parts)
-
-    def close(self) -> None:
-        """Free a separate summariser model (safe to call twice)."""
-        own, self._own = self._own, None
-        if own is not None:
-            own.close()

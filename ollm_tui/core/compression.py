@@ -17,8 +17,10 @@ Rules (CONTEXT-SPEC, "Compression into checkpoints"), every number from ``Policy
   summary and the newly dropped messages are summarised together.
 - Level caps are the spec's upper bounds, scaled down on small windows to
   ``summary_budget_fraction`` of the budget (at 2K an L3 of 500 tokens would not fit).
-- A summary must be non-empty, shorter than its input and not an echo of the
-  instruction; one retry with other wording, then an extractive fallback. Names,
+- A summary must be non-empty, shorter than its input, not an echo of the instruction
+  and not a replay of the transcript ("User: ..." lines: small models copy the start of
+  the conversation, changing its numbers); one retry with other wording, then an
+  extractive fallback. Names,
   numbers, paths and identifiers from user messages missing from a model summary are
   appended ("Key facts: ...") within the cap.
 """
@@ -67,11 +69,19 @@ class StoredMessage(Protocol):
     """What compression needs of a stored message (``store.db.Message``)."""
 
     @property
-    def id(self) -> int: ...  # noqa: D102
+    def id(self) -> int:
+        """The stored message's id (grows with its position in the chat)."""
+        ...
+
     @property
-    def role(self) -> str: ...  # noqa: D102
+    def role(self) -> str:
+        """``"user"`` or ``"assistant"``."""
+        ...
+
     @property
-    def content(self) -> str: ...  # noqa: D102
+    def content(self) -> str:
+        """The message's text."""
+        ...
 
 
 class Ledger(Protocol):
@@ -80,13 +90,19 @@ class Ledger(Protocol):
     def add_checkpoint(
         self, chat_id: int, level: int, summary: str, tokens: int, first_message_id: int,
         last_message_id: int, message_count: int, fallback: bool = False,
-    ) -> Checkpoint: ...  # noqa: D102
+    ) -> Checkpoint:
+        """Write a checkpoint (not active until ``set_active_context`` names it)."""
+        ...
 
     def set_active_context(
         self, chat_id: int, checkpoint_ids: tuple[int, ...] | list[int], kept_from: int | None
-    ) -> None: ...  # noqa: D102
+    ) -> None:
+        """Make these checkpoints (oldest first) and ``kept_from`` the chat's context."""
+        ...
 
-    def add_snapshot(self, chat_id: int, reason: str, keep: int = 5) -> Snapshot: ...  # noqa: D102
+    def add_snapshot(self, chat_id: int, reason: str, keep: int = 5) -> Snapshot:
+        """Save the chat's active context; keep only the newest ``keep`` snapshots."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -181,8 +197,13 @@ _FACT_PATTERNS = (
 )
 _FACT_RE = re.compile("|".join(f"(?:{p})" for p in _FACT_PATTERNS))
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)(?<![.!?]\n)\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)*")
-_NOT_NAMES = {"I", "I'm", "I've", "The", "A", "An", "This", "That", "Please", "Thanks", "Yes", "No", "OK"}
-_SENTENCE_RE = re.compile(r"(.+?[.!?])(?:\s|$)", re.S)
+_NOT_NAMES = {
+    "I", "I'm", "I've", "The", "A", "An", "This", "That", "Please", "Thanks", "Yes", "No", "OK",
+    "User", "Assistant", "Key", "Earlier",
+}
+_REPLAY_RE = re.compile(r"^\s*(?:User|Assistant)\s*:", re.MULTILINE)
+"""A line opening like the transcript's turns: the model copied instead of summarising."""
+_SENTENCE_RE = re.compile(r"(.+?[.!?])(?:\s|$)", re.DOTALL)
 
 
 def key_facts(texts: Sequence[str]) -> list[str]:
@@ -238,13 +259,22 @@ def with_key_facts(summary: str, facts: Sequence[str], cap: int, count: CountTex
     return f"{summary.rstrip()}\nKey facts: {', '.join(added)}" if added else summary
 
 
-def extractive(user_texts: Sequence[str], other_text: str, cap: int, count: CountText) -> str:
+def extractive(
+    user_texts: Sequence[str], other_text: str, cap: int, count: CountText, earlier: str = ""
+) -> str:
     """The deterministic fallback: the first sentence of each user message, then the key
-    facts of the user messages, cut to ``cap`` tokens (``other_text``, e.g. an older
-    summary, fills in when there are no user messages)."""
+    facts of the user messages, cut to ``cap`` tokens. ``earlier`` (an older summary being
+    rolled into this one) leads, cut to a third of the cap, and its facts follow the new
+    ones; ``other_text`` fills in when there are no user messages."""
     sentences = [first_sentence(t) for t in user_texts if t.strip()]
     body = " ".join(f"User asked: {s}" for s in sentences) if sentences else " ".join(other_text.split())
-    facts = key_facts(user_texts)
+    facts = key_facts([*user_texts, earlier] if earlier else user_texts)
+    if earlier.strip():
+        # its own "Earlier:" prefix and "Key facts:" line go (the facts are in ``facts``)
+        kept = [ln for ln in earlier.splitlines() if not ln.startswith("Key facts:")]
+        flat = re.sub(r"^(?:Earlier:\s*)+", "", " ".join(" ".join(kept).split()))
+        lead = truncate_to(flat, max(1, cap // 3), count)
+        body = f"Earlier: {lead}\n{body}" if lead else body
     text = f"{body}\nKey facts: {', '.join(facts)}" if facts else body
     if count(text) <= cap:
         return text
@@ -268,6 +298,8 @@ def problem_with(
     ratio = difflib.SequenceMatcher(None, text.lower(), instruction.lower()).ratio()
     if ratio >= similarity or instruction.strip().lower()[:60] in text.lower():
         return "the summary repeated the instruction"
+    if _REPLAY_RE.search(text):
+        return "the summary replayed the conversation instead of summarising it"
     return None
 
 
@@ -321,9 +353,10 @@ class Compressor:
     # -- summaries -------------------------------------------------------------------
 
     def summarise(
-        self, text: str, level: int, kind: str, user_texts: Sequence[str]
+        self, text: str, level: int, kind: str, user_texts: Sequence[str], earlier: str = ""
     ) -> Generator[str, None, tuple[str, bool]]:
-        """A validated summary of ``text`` at ``level``: (text, written by the fallback)."""
+        """A validated summary of ``text`` at ``level``: (text, written by the fallback).
+        ``earlier`` is an older summary rolled into this one (for the fallback)."""
         cap = self.policy.cap(level, self.budget)
         source_tokens = self.count(text)
         facts = key_facts(user_texts)
@@ -341,7 +374,7 @@ class Compressor:
                 summary = truncate_to(raw.strip(), cap, self.count)
                 return with_key_facts(summary, facts, cap, self.count), False
             yield f"{reason}; " + ("trying again" if attempt < self.policy.retries else "using an extractive summary")
-        return extractive(user_texts, text, cap, self.count), True
+        return extractive(user_texts, text, cap, self.count, earlier), True
 
     def _write(
         self, level: int, summary: str, first: int, last: int, count: int, fallback: bool
@@ -387,12 +420,21 @@ class Compressor:
     # -- compressions ----------------------------------------------------------------
 
     def compress(
-        self, active: ActiveContext, window: Sequence[StoredMessage], tokens: Sequence[int]
+        self,
+        active: ActiveContext,
+        window: Sequence[StoredMessage],
+        tokens: Sequence[int],
+        cut: int | None = None,
     ) -> Steps:
         """Summarise the window's older messages into a new checkpoint (or the rolling
-        summary), age and merge the older ones, and make that the active context."""
-        target = int(self.policy.kept_percent / 100 * self.budget_available(active))
-        cut = split_index([m.role for m in window], tokens, target, self.policy.kept_min_turns)
+        summary), age and merge the older ones, and make that the active context.
+
+        ``cut`` is where the kept part starts (``split_index``), when the caller has
+        worked it out with exact budget figures; else it is computed here.
+        """
+        if cut is None:
+            target = int(self.policy.kept_percent / 100 * self.budget_available(active))
+            cut = split_index([m.role for m in window], tokens, target, self.policy.kept_min_turns)
         if cut <= 0:
             return Outcome(active)
         self.ledger.add_snapshot(self.chat_id, "before compression", self.policy.snapshots_kept)
@@ -401,10 +443,10 @@ class Compressor:
         text = transcript(part)
         if self.policy.rolling:
             previous = active.checkpoints
-            if previous:
-                joined = "\n".join(c.summary for c in previous)
+            joined = "\n".join(c.summary for c in previous)
+            if joined:
                 text = f"Earlier summary: {joined}\n\n{text}"
-            summary, fb = yield from self.summarise(text, 0, "conversation", users)
+            summary, fb = yield from self.summarise(text, 0, "conversation", users, joined)
             first = previous[0].first_message_id if previous else part[0].id
             count = sum(c.message_count for c in previous) + len(part)
             new = self._write(0, summary, first, part[-1].id, count, fb)
@@ -475,7 +517,7 @@ class Compressor:
             text = f"Earlier summary: {earlier}\n\n{text}" if text else earlier
         new: Checkpoint | None = None
         if text.strip():
-            summary, fb = yield from self.summarise(text, level, "conversation", users)
+            summary, fb = yield from self.summarise(text, level, "conversation", users, earlier)
             first = active.checkpoints[0].first_message_id if active.checkpoints else part[0].id
             last = part[-1].id if part else active.checkpoints[-1].last_message_id
             count = sum(c.message_count for c in active.checkpoints) + len(part)

@@ -28,6 +28,7 @@ from ollm_tui.accounting import Accounting
 from ollm_tui.core.hardware import HardwareProbe
 from ollm_tui.engine.base import Backend, CancelToken, LoadOptions, ModelInfo
 from ollm_tui.engine.planning import Placement
+from ollm_tui.engine.servers import model_label
 from ollm_tui.session import ChatSession
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Chat, Store
@@ -43,6 +44,7 @@ from ollm_tui.ui.generation import Turn, describe, run_turn
 from ollm_tui.ui.memory_meter import MemoryMeter
 from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
 from ollm_tui.ui.queueing import QueueMixin, QueuePanel
+from ollm_tui.ui.remote import RemoteModels
 from ollm_tui.ui.status import LoadState, StatusLine
 from ollm_tui.ui.switching import ModelSwitching
 from ollm_tui.ui.transcript import AssistantMessage, CheckpointDivider, MessageView, Transcript
@@ -71,7 +73,9 @@ _SCREEN_ACTIONS = {
 }
 
 
-class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inherit_bindings=False):
+class OllmApp(
+    ModelSwitching, RemoteModels, CompressionMixin, QueueMixin, WorkspaceMixin, inherit_bindings=False
+):
     """A full-screen chat with a local GGUF model."""
 
     CSS_PATH = "app.tcss"
@@ -122,8 +126,7 @@ class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inhe
         """The generation in progress, if any."""
         self.compression: Compression | None = None
         self.summariser = EngineSummariser(engine, settings)
-        """Writes checkpoint summaries for every chat (one separate summariser model, if
-        configured, is loaded once)."""
+        """Writes checkpoint summaries for every chat (a test may swap in a scripted one)."""
         self.setup_queue()
         self.load_state: LoadState = "none"
         """Whether a model is loading, ready, failed to load, or there is none."""
@@ -187,7 +190,7 @@ class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inhe
                 severity="error",
             )
             return
-        self.status_line.model_name = self.model_path.stem
+        self.status_line.model_name = model_label(self.model_path)
         self._set_load_state("loading")
         self._load_model(self.model_path)
 
@@ -210,13 +213,15 @@ class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inhe
         reason = (str(error) or describe(error)) if error is not None else "unknown error"
         self.load_error = reason
         self._set_load_state("failed")
-        name = self.model_path.name if self.model_path else "the model"
+        name = model_label(self.model_path) if self.model_path else "the model"
         self.notify_doc(
             f"Could not load {name}: {reason}",
             "troubleshooting.md#a-model-that-will-not-load",
             severity="error",
             timeout=15,
         )
+        if self.remote_in_use:  # a server that is down: offer the local model
+            self.offer_local("cannot be used now (see the error)")
 
     def no_model_reason(self) -> str | None:
         """Why a message cannot be sent now, or None when the model is ready."""
@@ -480,7 +485,7 @@ class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inhe
         if event.done is not None:
             self.status_line.show_done(event.done.tokens_per_s, event.done.ttft_s)
         if event.error:
-            self.notify(f"The reply failed: {event.error}", severity="error", markup=False)
+            self.reply_failed(event.error)
             self.put_queue_back("The reply failed")
         if turn.chat_id == self.chat.id:
             self.refresh_chat_list()
@@ -499,7 +504,7 @@ class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inhe
         if message.too_long:
             self.notify(f"Message too long: {message.reason}", severity="error", markup=False)
         else:
-            self.notify(f"The reply failed: {message.reason}", severity="error", markup=False)
+            self.reply_failed(message.reason, started=message.started)
 
     @on(Composer.Changed, "#composer")
     def _composer_changed(self, event: Composer.Changed) -> None:
@@ -556,8 +561,6 @@ class OllmApp(ModelSwitching, CompressionMixin, QueueMixin, WorkspaceMixin, inhe
             return
         self._load_cancel.cancel()
         await self._stop_and_wait("Quitting")
-        if not self.model_busy():
-            self.summariser.close()  # a separate summariser model, if one was loaded
         self.exit()
 
 

@@ -23,6 +23,7 @@ from ollm_tui.core.hardware import HardwareProbe, format_bytes
 from ollm_tui.core.tiers import TierError, TierOption, TierPlan
 from ollm_tui.engine.planning import load_all_profiles, place
 from ollm_tui.engine.registry import ModelEntry, discover
+from ollm_tui.engine.server_models import is_remote_entry, server_entries
 from ollm_tui.settings import Settings
 
 if TYPE_CHECKING:
@@ -116,6 +117,8 @@ class ModelRow:
         e = self.entry
         if e.error:
             return f"{e.name}  unusable: {e.error}"
+        if is_remote_entry(e):
+            return f"{e.name}  {e.note}"
         if e.info is None or self.plan is None:
             return f"{e.name}  {format_bytes(e.size_bytes)}  {self.problem or e.note or ''}"
         i = e.info
@@ -174,6 +177,9 @@ class ModelPicker(ModalScreen[ModelEntry | None]):
     def _discover(self) -> None:
         rows = model_rows(self.settings, self.probe)
         self.app.call_from_thread(self._show, rows)
+        if self.settings.servers:  # then the servers' models (a dead one: a greyed-out row)
+            remote = [ModelRow(e, None, None) for e in server_entries(self.settings)]
+            self.app.call_from_thread(self._show, rows + remote)
 
     def _show(self, rows: list[ModelRow]) -> None:
         self.rows = rows

@@ -17,6 +17,7 @@ from ollm_tui.core.tiers import TierError, size_label
 from ollm_tui.engine.base import EngineError, ModelInfo
 from ollm_tui.engine.planning import Placement, load_all_profiles, place
 from ollm_tui.engine.registry import ModelEntry, resolve
+from ollm_tui.engine.server_models import is_remote_entry
 from ollm_tui.ui.pickers import ModelPicker, TierPicker
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ class ModelSwitching(_Base):
         busy = self._busy_reason()
         if busy:
             self.notify(busy, severity="warning")
+            return
+        if self.remote_tier_note():  # a server model: the server sets its context
             return
         gguf = getattr(self.engine, "gguf", None)
         if self.model_path is None or self.placement is None:
@@ -103,6 +106,8 @@ class ModelSwitching(_Base):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="model")
     def _switch(self: OllmApp, entry: ModelEntry, size: int | None) -> ModelInfo:
+        if is_remote_entry(entry):
+            return self.switch_remote(entry)
         if entry.info is None:  # the Gemma test model: assembled on first use
             entry = resolve(self.settings, entry.name)
         settings = self.settings.with_(tier=None, context_explicit=False)
@@ -134,6 +139,9 @@ class ModelSwitching(_Base):
     def remember_tier(self: OllmApp, info: ModelInfo | None = None, announce: bool = True) -> None:
         """Show the tier in the status line and store it with the open chat."""
         info = info or self.engine.info
+        if self.remote_in_use:  # a server model has no tier: its server sets the context
+            self.status_line.tier = "server"
+            return
         if self.placement is None or self.session is None or info is None:
             return
         plan = self.placement.plan

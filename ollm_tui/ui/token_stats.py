@@ -65,6 +65,8 @@ def stats_lines(measured: Measured | None, figures: dict[str, Any]) -> list[str]
             f"Tokenizer {figures['tokenizer']}",
             f"  estimate calibration: exact = {figures['calibration_ratio']:.3f} × tiktoken",
         ]
+        if "counting" in figures:
+            lines.append(f"  counts: {figures['counting']}")
     return lines
 
 

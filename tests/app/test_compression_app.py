@@ -95,7 +95,8 @@ async def test_a_long_chat_compresses_after_a_reply_and_shows_a_divider(
         # and the chat keeps going with the summary in the prompt
         await send(pilot, "And one more question")
         await wait_until(pilot, lambda: not app.model_busy() and app.turn is None, timeout=30)
-        prompt = app.engine.prompts[-1]  # type: ignore[attr-defined]
+        prompts = app.engine.prompts  # type: ignore[attr-defined]
+        (prompt,) = [p for p in prompts if p[-1]["content"] == "And one more question"]
         assert SUMMARY in prompt[0]["content"]
         assert store.messages(app.chat.id)[-1].content == REPLY
 
@@ -285,7 +286,8 @@ async def test_a_message_that_would_overflow_compresses_first_then_is_answered(
         assert notes.has("Compressed") and not notes.messages("error")
         await wait_until(pilot, lambda: len(app.query(CheckpointDivider)) >= 1)
         assert store.messages(app.chat.id)[-1].content == REPLY
-        prompt = app.engine.prompts[-1]  # type: ignore[attr-defined]
+        prompts = app.engine.prompts  # type: ignore[attr-defined]
+        (prompt,) = [p for p in prompts if p[-1]["content"].startswith("Please read this")]
         assert SUMMARY in prompt[0]["content"], "the summary was in the long message's prompt"
 
 

@@ -67,7 +67,7 @@ def fill(session: ChatSession, turns: int = 10) -> None:
 # -- validation and the fallback -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "LONG", "ECHO"])
+@pytest.mark.parametrize("bad", ["", "   ", "LONG", "ECHO", "User: Turn 0: Alice edits"])
 def test_a_bad_summary_is_retried_once_then_the_fallback_writes_it(store, settings, bad) -> None:
     summariser = Scripted(bad)
     session = session_with(store, settings, summariser, n_ctx=2048)
@@ -98,14 +98,17 @@ def test_problem_with_names_each_rule() -> None:
     assert problem_with("", 50, instruction, words, 0.6) == "the summary was empty"
     assert "not shorter" in problem_with("a " * 60, 50, instruction, words, 0.6)
     assert "instruction" in problem_with(instruction, 50, instruction, words, 0.6)
+    replay = "User: Note 4: Dana says the file src/a.py\n\nAssistant: First, check it"
+    assert "replayed" in problem_with(replay, 50, instruction, words, 0.6)
     assert problem_with("Alice fixed the bug.", 50, instruction, words, 0.6) is None
 
 
 def test_key_facts_find_names_numbers_paths_identifiers() -> None:
-    facts = key_facts(
-        ["Please ask Bob Smith about ~/work/data.csv and the parse_row() call in config.toml: "
-         "it fails after 3.5 seconds with MAX_SIZE and getValue."]
+    text = (
+        "Please ask Bob Smith about ~/work/data.csv and the parse_row() call in config.toml: "
+        "it fails after 3.5 seconds with MAX_SIZE and getValue."
     )
+    facts = key_facts([text])
     for fact in ("Bob Smith", "~/work/data.csv", "parse_row()", "config.toml", "3.5", "MAX_SIZE", "getValue"):
         assert fact in facts, (fact, facts)
     assert "Please" not in facts
@@ -253,3 +256,57 @@ def test_nothing_to_compress_is_reported(store, settings) -> None:
     fill(session, 2)
     events = list(session.compress(CancelToken()))
     assert events[-1].checkpoint is None and "nothing to compress" in events[-1].error
+
+
+def test_export_has_the_full_history_and_every_checkpoint(store, settings) -> None:
+    import json
+
+    from ollm_tui.store.export import render
+
+    session = session_with(store, settings, Scripted("what was said"))
+    fill(session)
+    list(session.compress(CancelToken()))
+    chat, messages = session.chat, session.history()
+    cps = store.all_checkpoints(chat.id)
+    active = session.active_context().checkpoint_ids
+    md = render(chat, messages, "md", cps, active)
+    assert all(m.content.strip()[:40] in md for m in messages)  # every original message
+    assert "> **Checkpoint** (" in md and "what was said" in md and "sent to the model" in md
+    data = json.loads(render(chat, messages, "json", cps, active))
+    assert len(data["messages"]) == len(messages)
+    assert data["checkpoints"][-1]["active"] is True
+    assert data["checkpoints"][-1]["last_message_id"] in {m["id"] for m in data["messages"]}
+
+
+def test_a_summary_model_that_cannot_be_found_falls_back_with_the_reason(store, settings) -> None:
+    from ollm_tui.summariser import EngineSummariser
+
+    settings = settings.with_(summary_model="no-such-model-anywhere", kept_percent=10.0)
+    session = session_with(store, settings, None, n_ctx=2048)
+    assert isinstance(session.summariser, EngineSummariser)
+    fill(session)
+    events = list(session.compress(CancelToken()))
+    steps = [e.text for e in events if isinstance(e, CompressionStep)]
+    assert any("summariser failed" in s and "no-such-model-anywhere" in s for s in steps), steps
+    cp = events[-1].checkpoint
+    assert cp is not None and cp.fallback and cp.summary
+
+
+def test_the_rolling_fallback_keeps_the_earlier_summary(store, settings) -> None:
+    session = session_with(store, settings, Scripted(""), n_ctx=2048, tier="2K")
+    fill(session)
+    list(session.compress(CancelToken()))
+    first = session.active_context().checkpoints[0]
+    assert first.level == 0 and first.fallback
+    fill(session, 6)
+    list(session.compress(CancelToken()))
+    (rolled,) = session.active_context().checkpoints
+    assert rolled.summary.startswith("Earlier: User asked: Turn 0")
+    fill(session, 6)
+    list(session.compress(CancelToken()))
+    (again,) = session.active_context().checkpoints
+    assert again.summary.startswith("Earlier: User asked: Turn 0")  # no "Earlier: Earlier:"
+    assert again.summary.count("Key facts:") == 1
+    assert rolled.first_message_id == first.first_message_id
+    assert rolled.message_count > first.message_count
+    assert rolled.tokens <= session.policy().cap(0, session.budget().limit)

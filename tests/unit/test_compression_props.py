@@ -5,9 +5,12 @@ scheduling (compress after a reply when ``needs_compression``), on a real SQLite
 from __future__ import annotations
 
 import tempfile
+from itertools import pairwise
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from ollm_tui.core.compression import Policy
 from ollm_tui.engine.base import CancelToken, LoadOptions
@@ -83,11 +86,13 @@ def run_chat(store: RecordingStore, settings: Settings, tier: int, n_ctx: int, c
         prompt = engine.prompts[-1]
         check_prompt(session, prompt, text, n_ctx)
         if session.needs_compression():
+            before = session.active_context().checkpoints
             events = list(session.compress(CancelToken(), "auto"))
             assert isinstance(events[0], CompressionStarted) and events[0].reason == "auto"
             assert isinstance(events[-1], CompressionFinished)
             if events[-1].checkpoint is not None:
                 check_levels_after_compression(session, policy)
+                check_aging(before, session.active_context().checkpoints, policy)
         check_active(session, policy)
         # the full history is never altered
         assert [(m.role, m.content) for m in session.history()] == sent
@@ -123,7 +128,7 @@ def check_active(session: ChatSession, policy: Policy) -> None:
         assert len(cps) <= policy.max_checkpoints
         assert all(c.level in (1, 2, 3) for c in cps)
     # checkpoints cover contiguous, ordered runs before the kept window
-    for a, b in zip(cps, cps[1:]):
+    for a, b in pairwise(cps):
         assert a.last_message_id < b.first_message_id
     if cps and active.kept_from_message_id is not None:
         assert cps[-1].last_message_id < active.kept_from_message_id
@@ -147,6 +152,19 @@ def check_levels_after_compression(session: ChatSession, policy: Policy) -> None
     assert levels == sorted(levels)  # older ones are aged: never more detailed than newer
     if len(cps) == policy.max_checkpoints and len(cps) >= 3:
         assert levels[0] == 1
+
+
+def check_aging(before, after, policy: Policy) -> None:
+    """Every older checkpoint is now one level lower (L1 stays), alone or merged."""
+    if policy.rolling:
+        if before:  # the rolling summary always starts at the chat's first summarised message
+            assert after[0].first_message_id == before[0].first_message_id
+        return
+    for old in before:
+        holder = [c for c in after if c.first_message_id <= old.first_message_id
+                  and old.last_message_id <= c.last_message_id]
+        assert len(holder) == 1, (old, after)
+        assert holder[0].level <= max(1, old.level - 1)
 
 
 def check_snapshots(session: ChatSession, store: RecordingStore) -> None:

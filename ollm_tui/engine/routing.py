@@ -1,0 +1,77 @@
+"""One ``Backend`` over two engines: GGUF files run in-process, server models on their server.
+
+The app and ``ollm -p`` hold a single engine; when servers are configured it is a
+``RoutedEngine``, which hands each ``load`` to the in-process engine or to the remote one
+by the model's path (server models have ``remote:/`` pseudo paths, see ``engine.servers``)
+and closes the other, so a local model's memory is freed when a server model takes over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ollm_tui.engine.base import (
+    Backend,
+    CancelToken,
+    ChatMessage,
+    GenParams,
+    LoadOptions,
+    ModelInfo,
+    StreamEvent,
+)
+from ollm_tui.engine.remote import RemoteEngine
+from ollm_tui.engine.servers import is_remote
+
+
+class RoutedEngine:
+    """The in-process engine for files, ``remote`` for server models."""
+
+    def __init__(self, local: Backend, remote: RemoteEngine) -> None:
+        self.local = local
+        self.remote = remote
+        self._active: Backend = local
+
+    @property
+    def active(self) -> Backend:
+        """The engine of the model loaded last (the local one before any load)."""
+        return self._active
+
+    @property
+    def remote_active(self) -> bool:
+        """True when the model in use is on a server."""
+        return self._active is self.remote
+
+    @property
+    def info(self) -> ModelInfo | None:
+        """The model in use, or None."""
+        return self._active.info
+
+    def load(
+        self, path: Path, options: LoadOptions, cancel: CancelToken | None = None
+    ) -> ModelInfo:
+        """Load ``path`` with the engine it belongs to, closing the other one."""
+        target: Backend = self.remote if is_remote(path) else self.local
+        other = self.local if target is self.remote else self.remote
+        other.close()
+        self._active = target
+        return target.load(path, options, cancel)
+
+    def close(self) -> None:
+        """Close both engines."""
+        self.local.close()
+        self.remote.close()
+
+    def stream(
+        self, messages: Sequence[ChatMessage], params: GenParams, cancel: CancelToken
+    ) -> Iterator[StreamEvent]:
+        """Delegate to the engine in use."""
+        return self._active.stream(messages, params, cancel)
+
+    def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """Delegate to the engine in use."""
+        return self._active.count_prompt_tokens(messages)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._active, name)
