@@ -306,7 +306,8 @@ def cmd_export(settings: Settings, chat_ref: str, fmt: str, out: str | None) -> 
         if chat is None:
             _err(f"no chat is called {chat_ref!r} (titles are matched exactly; an id works too)")
             return EXIT_FAILURE
-        text = render(chat, store.messages(chat.id), fmt)
+        active = store.active_context(chat.id).checkpoint_ids
+        text = render(chat, store.messages(chat.id), fmt, store.all_checkpoints(chat.id), active)
     finally:
         store.close()
     if out is None:
@@ -328,7 +329,13 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
     from ollm_tui.engine.base import CancelToken, EngineError, GenParams
     from ollm_tui.engine.server_models import is_remote_entry, resolve_model
     from ollm_tui.logs import setup_logging
-    from ollm_tui.session import ChatSession, MessageTooLong, TurnDelta, TurnFinished
+    from ollm_tui.session import (
+        ChatSession,
+        CompressionStep,
+        MessageTooLong,
+        TurnDelta,
+        TurnFinished,
+    )
     from ollm_tui.store.db import Store, StoreError
 
     text = sys.stdin.read() if args.prompt == "-" else args.prompt
@@ -401,6 +408,8 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
                     sys.stdout.flush()
                 elif isinstance(event, TurnFinished):
                     finished = event
+                elif isinstance(event, CompressionStep):
+                    _err(f"note: compressing: {event.text}")
         except MessageTooLong as exc:
             _err(str(exc))
             return EXIT_GENERATION
@@ -414,6 +423,8 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
             _err(f"generation failed: {finished.error}")
             return EXIT_GENERATION
         done = finished.done
+        if args.chat and not cancel.cancelled:
+            compress_after_reply(session, cancel)
         if args.output == "json":
             print(
                 json.dumps(
@@ -432,6 +443,7 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
                         if placement
                         else getattr(engine, "context_source", None),
                         "context": context_figures(session, info.n_ctx),
+                        **compression_figures(session),
                     },
                     ensure_ascii=False,
                 )
@@ -442,8 +454,45 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         if session is not None and session.accounting is not None:
             session.accounting.detach()
+        from ollm_tui.summariser import close_summary_models
+
+        close_summary_models()
         engine.close()
         store.close()
+
+
+def compress_after_reply(session: Any, cancel: Any) -> None:
+    """Compress the saved chat when its budget is past the trigger (as the app does after a
+    reply); notices go to stderr, a failure is a warning (the reply is saved already)."""
+    from ollm_tui.session import CompressionFinished, CompressionStep
+
+    try:
+        if not session.needs_compression():
+            return
+        for event in session.compress(cancel, "auto"):
+            if isinstance(event, CompressionStep):
+                _err(f"note: compressing: {event.text}")
+            elif isinstance(event, CompressionFinished) and event.error:
+                _err(f"warning: compression failed: {event.error}")
+    except Exception as exc:  # noqa: BLE001 - the reply is out already
+        _err(f"warning: compression failed: {exc}")
+
+
+def compression_figures(session: Any) -> dict[str, Any]:
+    """``usage`` (used/budget/percent of the active context), ``checkpoints`` (active
+    count) and ``compressed`` (whether a compression ran) for ``--output json``."""
+    out: dict[str, Any] = {"usage": None, "checkpoints": 0, "compressed": session.compressed}
+    try:
+        usage = session.usage()
+        out["usage"] = {
+            "used": usage.used,
+            "budget": usage.budget.available,
+            "percent": round(usage.percent, 2),
+        }
+        out["checkpoints"] = len(session.active_context().checkpoints)
+    except Exception as exc:  # noqa: BLE001 - the figures are extra
+        _err(f"warning: usage figures unavailable: {exc}")
+    return out
 
 
 def shared_accounting(engine: Any, settings: Settings, store: Any, model: Path) -> Any:
@@ -473,7 +522,7 @@ def context_figures(session: Any, n_ctx: int) -> dict[str, Any] | None:
         return None
     try:
         history = session.engine_messages(session.history())
-        measured = accounting.measure(history, n_ctx)
+        measured = accounting.measure(history, n_ctx, session.settings.system_prompt)
     except Exception as exc:  # noqa: BLE001 - the reply is out already; the figures are extra
         _err(f"warning: token figures unavailable: {exc}")
         return None
@@ -482,6 +531,7 @@ def context_figures(session: Any, n_ctx: int) -> dict[str, Any] | None:
         "tokens": measured.breakdown.total,
         "messages": len(history),
         "system_tokens": budget.system,
+        "checkpoint_tokens": budget.checkpoints,
         "template_overhead": measured.breakdown.overhead,
         "used": usage.used,
         "budget": budget.available,
@@ -543,6 +593,9 @@ def cmd_app(settings: Settings) -> int:
         app.run()
     finally:
         app.accounting.detach()  # saves the estimate calibration, frees the tokenizer
+        from ollm_tui.summariser import close_summary_models
+
+        close_summary_models()  # a separate summary_model, if one was loaded
         engine.close()
         store.close()
     return app.return_code or EXIT_OK

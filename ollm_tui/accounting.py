@@ -89,19 +89,30 @@ class Accounting:
         except Exception as exc:  # noqa: BLE001 - a closed store must not break shutdown
             log.warning("could not save the token calibration: %s", exc)
 
-    def measure(self, messages: Sequence[Message], limit: int) -> Measured:
-        """The exact count of ``messages`` and the budget usage for a ``limit``-token window."""
+    def measure(
+        self, messages: Sequence[Message], limit: int, system_prompt: str | None = None
+    ) -> Measured:
+        """The exact count of ``messages`` and the budget usage for a ``limit``-token window.
+
+        ``system_prompt`` is the system prompt alone when the system message also holds the
+        checkpoint summaries (``ChatSession.engine_messages``): the rest of the system
+        message is then counted as the budget's checkpoints. None: the whole system
+        message is the system prompt.
+        """
         counter = self.counter
         if counter is None:
             raise RuntimeError("no tokenizer is attached")
         breakdown = counter.count(messages)
-        system = 0
+        whole = 0
         if messages and messages[0]["role"] == "system":
-            system = counter.system_tokens(messages[0]["content"])
-        budget = make_budget(limit, system, 0, self.settings.reply_reserve_tokens)
+            whole = counter.system_tokens(messages[0]["content"])
+        system = whole if system_prompt is None else counter.system_tokens(system_prompt)
+        system = min(system, whole) if whole else system
+        checkpoints = max(0, whole - system)
+        budget = make_budget(limit, system, checkpoints, self.settings.reply_reserve_tokens)
         # a server model's codec may only estimate (engine/remote_tokens.py): the meter says so
         exact = bool(getattr(counter.codec, "exact", True))
-        return Measured(breakdown, Usage(max(0, breakdown.total - system), budget, exact))
+        return Measured(breakdown, Usage(max(0, breakdown.total - whole), budget, exact))
 
     def estimate(self, text: str) -> int:
         """Calibrated estimate of one more message with ``text`` (0 for blank text)."""

@@ -205,6 +205,30 @@ KEYS: tuple[ConfigKey, ...] = (
         _bytes,
         'Disk cap for saved chat KV caches ("2GiB" default; 0 turns saving off).',
     ),
+    ConfigKey(
+        "compress_percent",
+        "float",
+        ("compress_percent",),
+        _float(10.0, 99.0),
+        "Compress old messages into a checkpoint when the budget is this full (percent).",
+    ),
+    ConfigKey(
+        "kept_percent",
+        "float",
+        ("kept_percent",),
+        _float(5.0, 90.0),
+        "Share of the budget kept as verbatim recent messages when compressing (percent).",
+    ),
+    ConfigKey(
+        "snapshots_kept", "integer", ("snapshots_kept",), _int(1, 100), "Snapshots kept per chat."
+    ),
+    ConfigKey(
+        "summary_model",
+        "string",
+        ("summary_model",),
+        _str,
+        "A separate, smaller model (name or path) that writes the summaries.",
+    ),
     ConfigKey("theme", "string", ("theme",), _str, "The theme's name (see the Themes page)."),
     ConfigKey("keymap", "table", ("keymap",), _keymap, 'Your key bindings: binding id = "keys".'),
     ConfigKey(

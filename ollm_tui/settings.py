@@ -77,6 +77,24 @@ class Settings:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     reply_reserve_tokens: int = 1024  # the reply reserve: this, or 25 % of the limit if smaller
     context_warn_percent: float = 70.0  # one warning per chat when the budget is this full
+    # -- compression into checkpoints (CONTEXT-SPEC; see core/compression.py) --
+    compress_percent: float = 80.0  # compress (after a reply) when the budget is this full
+    emergency_percent: float = 95.0  # compress before the prompt when the new message takes it this full
+    snapshot_percent: float = 85.0  # snapshot the active context the first time it is this full
+    kept_percent: float = 50.0  # newest messages kept verbatim: up to this share of the budget
+    kept_min_turns: int = 2  # ...but at least this many turns
+    snapshots_kept: int = 5  # snapshots kept per chat
+    rollover_keep_messages: int = 4  # the emergency rollover keeps the summary and this many messages
+    summary_levels: tuple[tuple[int, int], ...] = ((50, 100), (150, 300), (300, 500))
+    """Token ranges of checkpoint levels L1, L2, L3 (the upper bound is enforced)."""
+    rolling_summary_tokens: int = 200  # tier 1's single rolling summary
+    tier_checkpoints: tuple[int, ...] = (0, 1, 3, 10, 15)
+    """Checkpoints kept by tiers 1-5 (0: one rolling summary)."""
+    summary_budget_fraction: float = 0.15  # no summary takes more of the budget than this
+    summary_retries: int = 1  # model attempts after the first before the extractive fallback
+    echo_similarity: float = 0.6  # a summary this similar to its instruction is an echo
+    summary_model: str | None = None  # a separate (smaller) summariser model; None = the loaded one
+    warm_after_compression: bool = True  # evaluate the new prompt right after compressing
     theme: str = DEFAULT_THEME
     servers: tuple[ServerConfig, ...] = ()
     """OpenAI-compatible servers (``[[servers]]`` in the config file, ``--server``)."""

@@ -34,6 +34,8 @@ class FakeCodec:
         return "".join(f"<m>{m['role']}\n{m['content']}</m>" for m in messages)
 
     def count(self, text: str) -> int:
+        if "<m>" not in text:  # plain text (a summary): its words, as the engine counts them
+            return len(text.split())
         total = 0
         for segment in text.split("<m>")[1:]:
             _, _, content = segment.partition("\n")

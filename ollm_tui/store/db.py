@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ollm_tui.core.conversation import ActiveContext, Checkpoint, Snapshot
+
 MessageStatus = Literal["complete", "stopped", "streaming", "interrupted", "error"]
 """complete: finished normally; stopped: the user pressed Esc; streaming: being written now;
 interrupted: was streaming when the app died (fixed up on open); error: generation failed."""
@@ -111,8 +113,44 @@ def _v2(db: sqlite3.Connection) -> None:
     )
 
 
+def _v3(db: sqlite3.Connection) -> None:
+    """Compression: checkpoints, snapshots of the active context, the active context."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE checkpoints (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+            level INTEGER NOT NULL,
+            summary TEXT NOT NULL,
+            tokens INTEGER NOT NULL,
+            first_message_id INTEGER NOT NULL,
+            last_message_id INTEGER NOT NULL,
+            message_count INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            fallback INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX checkpoints_by_chat ON checkpoints(chat_id, id);
+        CREATE TABLE active_context (
+            chat_id INTEGER PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
+            checkpoint_ids TEXT NOT NULL DEFAULT '[]',
+            kept_from_message_id INTEGER
+        );
+        CREATE TABLE snapshots (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            reason TEXT NOT NULL,
+            checkpoint_ids TEXT NOT NULL DEFAULT '[]',
+            kept_from_message_id INTEGER
+        );
+        CREATE INDEX snapshots_by_chat ON snapshots(chat_id, id)
+        """
+    )
+
+
 # Append only: migration N brings a database from user_version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -332,3 +370,144 @@ class Store:
                 f"SELECT {self._MSG_COLS} FROM messages WHERE id = ?", (message_id,)
             ).fetchone()
         return self._message(row) if row else None
+
+    # -- compression: checkpoints, the active context, snapshots ------------------------
+
+    _CP_COLS = (
+        "id, chat_id, level, summary, tokens, first_message_id, last_message_id, "
+        "message_count, created_at, fallback"
+    )
+
+    @staticmethod
+    def _checkpoint(row: sqlite3.Row | tuple) -> Checkpoint:
+        return Checkpoint(
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], bool(row[9])
+        )
+
+    def add_checkpoint(
+        self,
+        chat_id: int,
+        level: int,
+        summary: str,
+        tokens: int,
+        first_message_id: int,
+        last_message_id: int,
+        message_count: int,
+        fallback: bool = False,
+    ) -> Checkpoint:
+        """Write a checkpoint (not yet active: ``set_active_context`` makes it so)."""
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO checkpoints (chat_id, level, summary, tokens, first_message_id, "
+                "last_message_id, message_count, created_at, fallback) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (chat_id, level, summary, tokens, first_message_id, last_message_id,
+                 message_count, now, int(fallback)),
+            )
+            cp_id = int(cur.lastrowid or 0)
+        return Checkpoint(
+            cp_id, chat_id, level, summary, tokens, first_message_id, last_message_id,
+            message_count, now, fallback,
+        )
+
+    def _checkpoints_by_id(self, chat_id: int, ids: list[int]) -> list[Checkpoint]:
+        if not ids:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._CP_COLS} FROM checkpoints WHERE chat_id = ? AND id IN "
+                f"({','.join('?' * len(ids))})",
+                (chat_id, *ids),
+            ).fetchall()
+        found = {r[0]: self._checkpoint(r) for r in rows}
+        return [found[i] for i in ids if i in found]
+
+    def checkpoints(self, chat_id: int) -> list[Checkpoint]:
+        """The chat's ACTIVE checkpoints, oldest first."""
+        return list(self.active_context(chat_id).checkpoints)
+
+    def all_checkpoints(self, chat_id: int) -> list[Checkpoint]:
+        """Every checkpoint ever written for the chat (active or not), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._CP_COLS} FROM checkpoints WHERE chat_id = ? ORDER BY id",
+                (chat_id,),
+            ).fetchall()
+        return [self._checkpoint(r) for r in rows]
+
+    def active_context(self, chat_id: int) -> ActiveContext:
+        """The checkpoints and kept window the engine sees for the chat."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT checkpoint_ids, kept_from_message_id FROM active_context WHERE chat_id = ?",
+                (chat_id,),
+            ).fetchone()
+        if row is None:
+            return ActiveContext()
+        ids = [int(i) for i in json.loads(row[0] or "[]")]
+        return ActiveContext(tuple(self._checkpoints_by_id(chat_id, ids)), row[1])
+
+    def set_active_context(
+        self, chat_id: int, checkpoint_ids: tuple[int, ...] | list[int], kept_from: int | None
+    ) -> None:
+        """Make ``checkpoint_ids`` (oldest first) and ``kept_from`` the chat's active context."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO active_context (chat_id, checkpoint_ids, kept_from_message_id) "
+                "VALUES (?, ?, ?) ON CONFLICT(chat_id) DO UPDATE SET "
+                "checkpoint_ids = excluded.checkpoint_ids, "
+                "kept_from_message_id = excluded.kept_from_message_id",
+                (chat_id, json.dumps(list(checkpoint_ids)), kept_from),
+            )
+
+    _SNAP_COLS = "id, chat_id, created_at, reason, checkpoint_ids, kept_from_message_id"
+
+    @staticmethod
+    def _snapshot(row: sqlite3.Row | tuple) -> Snapshot:
+        ids = tuple(int(i) for i in json.loads(row[4] or "[]"))
+        return Snapshot(row[0], row[1], row[2], row[3], len(ids), row[5], ids)
+
+    def add_snapshot(self, chat_id: int, reason: str, keep: int = 5) -> Snapshot:
+        """Save the chat's active context now; only the newest ``keep`` snapshots stay."""
+        active = self.active_context(chat_id)
+        now = time.time()
+        ids = json.dumps(list(active.checkpoint_ids))
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO snapshots (chat_id, created_at, reason, checkpoint_ids, "
+                "kept_from_message_id) VALUES (?, ?, ?, ?, ?)",
+                (chat_id, now, reason, ids, active.kept_from_message_id),
+            )
+            snap_id = int(cur.lastrowid or 0)
+            db.execute(
+                "DELETE FROM snapshots WHERE chat_id = ? AND id NOT IN "
+                "(SELECT id FROM snapshots WHERE chat_id = ? ORDER BY id DESC LIMIT ?)",
+                (chat_id, chat_id, max(1, keep)),
+            )
+        return Snapshot(
+            snap_id, chat_id, now, reason, len(active.checkpoint_ids),
+            active.kept_from_message_id, active.checkpoint_ids,
+        )
+
+    def snapshots(self, chat_id: int) -> list[Snapshot]:
+        """The chat's snapshots, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._SNAP_COLS} FROM snapshots WHERE chat_id = ? ORDER BY id DESC",
+                (chat_id,),
+            ).fetchall()
+        return [self._snapshot(r) for r in rows]
+
+    def get_snapshot(self, snapshot_id: int) -> Snapshot | None:
+        """One snapshot by id, or None."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {self._SNAP_COLS} FROM snapshots WHERE id = ?", (snapshot_id,)
+            ).fetchone()
+        return self._snapshot(row) if row else None
+
+    def delete_snapshot(self, snapshot_id: int) -> None:
+        """Forget one snapshot (undo consumes the one it restored)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM snapshots WHERE id = ?", (snapshot_id,))

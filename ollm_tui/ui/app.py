@@ -1,8 +1,10 @@
 """The Textual app: chat list, transcript, composer, status line, and the keys that drive them.
 
 The screen comes up at once; the model loads in a thread worker (group ``model``) and each
-reply is generated in another (group ``generate``), so the UI never waits on the engine.
-A failed load or a failed reply becomes an error toast; the app keeps running.
+reply is generated in another (group ``generate``, which compressions, undo and snapshot
+restores share: ``ui/compressing.py``), so the UI never waits on the engine. Messages sent
+while that group is busy are queued (``ui/queueing.py``). A failed load or a failed reply
+becomes an error toast; the app keeps running.
 """
 
 from __future__ import annotations
@@ -31,19 +33,22 @@ from ollm_tui.engine.servers import model_label
 from ollm_tui.session import ChatSession
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Chat, Store
+from ollm_tui.summariser import EngineSummariser
 from ollm_tui.ui.bindings import APP_BINDINGS
 from ollm_tui.ui.chat_list import ChatList
 from ollm_tui.ui.clipboard import last_code_block, sent_note
 from ollm_tui.ui.composer import Composer
+from ollm_tui.ui.compressing import Compression, CompressionMixin, compress_if_needed
 from ollm_tui.ui.context_watch import ContextWatch
 from ollm_tui.ui.dialogs import ConfirmDialog, RenameDialog
 from ollm_tui.ui.generation import FullCollections, Turn, describe, run_turn
 from ollm_tui.ui.memory_meter import MemoryMeter
 from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
+from ollm_tui.ui.queueing import QueueMixin, QueuePanel
 from ollm_tui.ui.remote import RemoteModels
 from ollm_tui.ui.status import LoadState, StatusLine
 from ollm_tui.ui.switching import ModelSwitching
-from ollm_tui.ui.transcript import AssistantMessage, MessageView, Transcript
+from ollm_tui.ui.transcript import AssistantMessage, CheckpointDivider, MessageView, Transcript
 from ollm_tui.ui.workspace import WorkspaceMixin, commands_provider, docs_search_provider
 
 if TYPE_CHECKING:
@@ -51,8 +56,6 @@ if TYPE_CHECKING:
 
 STOP_WAIT_S = 5.0
 """How long switching or deleting a chat waits for a stopped reply to be stored."""
-
-STREAMING_REFUSAL = "A reply is streaming: press Esc to stop it"
 
 TOO_SMALL = "Terminal too small.\nMake it at least 40×10."
 
@@ -71,7 +74,9 @@ _SCREEN_ACTIONS = {
 }
 
 
-class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=False):
+class OllmApp(
+    ModelSwitching, RemoteModels, CompressionMixin, QueueMixin, WorkspaceMixin, inherit_bindings=False
+):
     """A full-screen chat with a local GGUF model."""
 
     CSS_PATH = "app.tcss"
@@ -120,6 +125,10 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
         """The open chat (set on mount)."""
         self.turn: Turn | None = None
         """The generation in progress, if any."""
+        self.compression: Compression | None = None
+        self.summariser = EngineSummariser(engine, settings)
+        """Writes checkpoint summaries for every chat (a test may swap in a scripted one)."""
+        self.setup_queue()
         self.load_state: LoadState = "none"
         """Whether a model is loading, ready, failed to load, or there is none."""
         self.load_error: str | None = None
@@ -142,6 +151,7 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
             yield ChatList(id="chat-list")
             with Vertical(id="chat-pane"):
                 yield Transcript(id="transcript")
+                yield QueuePanel(id="queue")
                 yield Composer(id="composer")
         device = self.placement.plan.device.label if self.placement else "RAM"
         meter = MemoryMeter(
@@ -155,6 +165,7 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
         self.chat_list.border_title = "Chats"
         self.composer.border_title = "Message"
         self.composer.border_subtitle = "Enter send · ^J new line"
+        self.composer.take_back = self.take_back_queued
         self.show_workspace_problems()
         for warning in self.startup_warnings:
             self.notify(warning, title="Warning", severity="warning", markup=False, timeout=10)
@@ -202,6 +213,7 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
         self.context.model_loaded()
         if info.format_note:
             self.notify(info.format_note, severity="warning", timeout=10, markup=False)
+        self.drain_queue()
 
     def _model_failed(self, error: BaseException | None) -> None:
         reason = (str(error) or describe(error)) if error is not None else "unknown error"
@@ -247,6 +259,10 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
             )
             if self.turn is not None and self.turn.worker is worker:
                 self._end_turn()
+            self.compression = None
+            self.status_line.end_compressing()
+        if worker.group == "generate" and worker.is_finished:
+            self.drain_queue()  # the model is free: send the next queued message
 
     # -- chats ---------------------------------------------------------------------------
 
@@ -258,12 +274,13 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
 
     async def open_chat(self, chat: Chat) -> None:
         """Show ``chat`` and make it the one new messages go to."""
-        self.session = ChatSession(self.store, self.engine, self.settings, chat)
+        self.put_queue_back("Switched chat")
+        self.session = ChatSession(self.store, self.engine, self.settings, chat, self.summariser)
         self.remember_tier(announce=False)  # the session's tier is this chat's too
         self.session.accounting = self.accounting  # exact counts from the cache in fit()
         self.session.kv = self.kv_cache
         messages = self.store.messages(chat.id)
-        await self.transcript.show(messages)
+        await self.transcript.show(messages, *self.checkpoints_of(chat.id))
         self.transcript.border_subtitle = ""
         self._show_chat_title()
         self.refresh_chat_list()
@@ -287,17 +304,16 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
         """Reread the chats from the store."""
         self.chat_list.show_chats(self.store.list_chats(), self.chat.id)
 
-    async def _stop_and_wait(self) -> None:
-        """Stop the reply being written (it is kept, marked stopped) and wait until stored."""
-        turn = self.turn
-        if turn is None:
-            return
+    async def _stop_and_wait(self, why: str = "Switched chat") -> None:
+        """Stop the reply (it is kept, marked stopped) or compression under way and wait
+        until the model is free. Queued messages go back to the composer (note: ``why``)."""
+        self.put_queue_back(why)
         self.action_stop()
-        if turn.worker is not None:
-            # a timeout leaves the reply to finish on its own; worker errors are reported
+        for worker in [w for w in self.workers if w.group == "generate" and not w.is_finished]:
+            # a timeout leaves the job to finish on its own; worker errors are reported
             # by _worker_state_changed
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(turn.worker.wait()), STOP_WAIT_S)
+                await asyncio.wait_for(asyncio.shield(worker.wait()), STOP_WAIT_S)
 
     @on(ChatList.ChatChosen)
     async def _chat_chosen(self, message: ChatList.ChatChosen) -> None:
@@ -312,7 +328,7 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
 
     async def action_new_chat(self) -> None:
         """Open a new, empty chat (the open one if it is still empty)."""
-        await self._stop_and_wait()
+        await self._stop_and_wait("New chat")
         if not self.store.messages(self.chat.id):
             self.notify("This chat is still empty: type a message below.")
         else:
@@ -365,7 +381,7 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
 
     async def _delete_chat(self, chat: Chat) -> None:
         if self.turn is not None and self.turn.chat_id == chat.id:
-            await self._stop_and_wait()
+            await self._stop_and_wait("Deleted the chat")
         order = [c.id for c in self.store.list_chats()]
         self.store.delete_chat(chat.id)
         self.kv_cache.forget_chat(chat.id)
@@ -380,9 +396,10 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
     # -- turns ---------------------------------------------------------------------------
 
     def _refuse_turn(self) -> bool:
-        """Say why a new turn cannot start now (a reply streams, no model); True if refused."""
-        if self.turn is not None:
-            self.notify(STREAMING_REFUSAL, severity="warning")
+        """Say why a new turn cannot start now (the model is busy, no model); True if refused."""
+        busy = self.model_busy_reason()
+        if busy is not None:
+            self.notify(busy, severity="warning", markup=False)
             return True
         reason = self.no_model_reason()
         if reason is not None:
@@ -392,14 +409,17 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
 
     @on(Composer.Submitted)
     async def _submitted(self, event: Composer.Submitted) -> None:
-        if self._refuse_turn():
+        if self.model_busy() or self.queued:
+            self.queue_message(event.text)  # sent in order once the model is free
+            self.drain_queue()
             return
-        text = event.text
+        reason = self.no_model_reason()
+        if reason is not None:
+            self.notify(reason, severity="error", markup=False)
+            return
         self.composer.clear()
-        self.composer.recall = text
-        user_view = await self.transcript.add_user(text)
-        reply_view = await self.transcript.add_reply(self._model_name())
-        self._start_turn(Turn(self._session(), text, reply_view, user_view))
+        self.composer.recall = event.text
+        await self.send_text(event.text)
 
     async def action_regenerate(self) -> None:
         """Replace the last reply with a new one."""
@@ -410,10 +430,13 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
             return
         await self.transcript.drop_trailing_replies()
         reply_view = await self.transcript.add_reply(self._model_name())
-        self._start_turn(Turn(self._session(), None, reply_view))
+        self.start_turn(Turn(self._session(), None, reply_view))
 
     def action_stop(self) -> None:
-        """Stop the reply being written; what it wrote so far is kept."""
+        """Stop the reply being written (what it wrote so far is kept), or the compression."""
+        if self.compression is not None:
+            self.compression.stop()
+            self.status_line.end_compressing("stopping…")
         turn = self.turn
         if turn is None:
             return
@@ -429,9 +452,11 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
         info = self.engine.info
         return info.name if info else None
 
-    def _start_turn(self, turn: Turn) -> None:
+    def start_turn(self, turn: Turn) -> None:
+        """Run ``turn`` in the generation worker, showing it streaming."""
         self.turn = turn
         self.full_gc.hold()
+        self.sending = False
         turn.reply_view.begin_stream(turn.buffer)
         self.status_line.activity = "generating…"
         self.refresh_bindings()
@@ -441,6 +466,8 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
     def _generate(self, turn: Turn) -> None:
         run_turn(turn, self.post_message)
+        if turn.complete and not turn.cancel.cancelled:
+            compress_if_needed(turn.session, self.post_message)  # before the next message
 
     def _end_turn(self) -> None:
         self.turn = None
@@ -469,11 +496,8 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
             self.status_line.show_done(event.done.tokens_per_s, event.done.ttft_s)
         if event.error:
             self.reply_failed(event.error)
+            self.put_queue_back("The reply failed")
         if turn.chat_id == self.chat.id:
-            trimmed = turn.session.trimmed_messages
-            self.transcript.border_subtitle = (
-                f"{trimmed} older messages left out of the prompt" if trimmed else ""
-            )
             self.refresh_chat_list()
 
     @on(TurnFailed)
@@ -482,19 +506,15 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
         if turn is self.turn:
             self._end_turn()
         if turn.chat_id == self.chat.id:
-            await self.transcript.show(self.store.messages(turn.chat_id))  # what is stored
+            stored = self.store.messages(turn.chat_id)  # what is stored
+            await self.transcript.show(stored, *self.checkpoints_of(turn.chat_id))
+            self.put_queue_back("A message before them was not sent")
             if turn.text is not None and not message.started:
-                self._restore_composer(turn.text)
+                self.restore_composer(turn.text)  # first, before the queued ones
         if message.too_long:
             self.notify(f"Message too long: {message.reason}", severity="error", markup=False)
         else:
             self.reply_failed(message.reason, started=message.started)
-
-    def _restore_composer(self, text: str) -> None:
-        typed = self.composer.text
-        self.composer.load_text(text if not typed.strip() else f"{text}\n{typed}")
-        self.composer.move_cursor(self.composer.document.end)
-        self.composer.focus()
 
     @on(Composer.Changed, "#composer")
     def _composer_changed(self, event: Composer.Changed) -> None:
@@ -507,8 +527,12 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
     # -- copying -------------------------------------------------------------------------
 
     @on(MessageView.CopyRequested)
-    def _copy_message(self, message: MessageView.CopyRequested) -> None:
-        text = message.view.text
+    @on(CheckpointDivider.CopyRequested)
+    def _copy_message(
+        self, message: MessageView.CopyRequested | CheckpointDivider.CopyRequested
+    ) -> None:
+        view = message.view if isinstance(message, MessageView.CopyRequested) else message.divider
+        text = view.text
         if not text:
             self.notify("This message is empty: nothing was copied.", severity="warning")
             return
@@ -536,12 +560,17 @@ class OllmApp(ModelSwitching, RemoteModels, WorkspaceMixin, inherit_bindings=Fal
             isinstance(self.screen, ModalScreen) or self.pane != "chat"
         ):
             return False
-        return not (action == "stop" and self.turn is None)
+        return not (action == "stop" and self.turn is None and self.compression is None)
 
     async def action_quit(self) -> None:
-        """Stop a reply being written (it is kept, marked stopped), then quit."""
+        """Stop a reply being written (it is kept, marked stopped), then quit.
+
+        With messages queued, the first quit puts them back in the composer and warns.
+        """
+        if self.quit_with_queue():
+            return
         self._load_cancel.cancel()
-        await self._stop_and_wait()
+        await self._stop_and_wait("Quitting")
         self.exit()
 
 

@@ -18,7 +18,8 @@ APP_BINDINGS: list[BindingType] = [
         "stop",
         "Stop",
         id="stop",
-        tooltip="Stop the reply being written; the text so far is kept and marked stopped.",
+        tooltip="Stop the reply being written (the text so far is kept and marked stopped), "
+        "or hurry a compression.",
     ),
     Binding(
         "ctrl+r",

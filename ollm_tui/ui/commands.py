@@ -52,6 +52,19 @@ PALETTE_COMMANDS: list[PaletteCommand] = [
         "context: Token stats", "Context budget and token-count cache figures.", "token_stats"
     ),
     PaletteCommand(
+        "context: Compress now",
+        "Summarise the older messages into a checkpoint now.",
+        "compress_now",
+    ),
+    PaletteCommand(
+        "context: Undo last compression",
+        "The model sees the messages of the last compression in full again.",
+        "undo_compression",
+    ),
+    PaletteCommand(
+        "context: Snapshots…", "Restore an earlier state of the chat's context.", "pick_snapshot"
+    ),
+    PaletteCommand(
         "export: Chat as Markdown", "Write the open chat to a .md file.", "export_chat('md')"
     ),
     PaletteCommand(

@@ -4,12 +4,14 @@ Many terminals send the same bytes for Shift+Enter and Enter, so Shift+Enter can
 line where the terminal tells them apart (kitty keyboard protocol and friends); Ctrl+J
 always works, and so does Alt+Enter in most terminals.
 
-The composer never clears itself: the app clears it once it has accepted the message, so a
-refused message (a reply is streaming, no model, too long) stays where it was typed.
+The composer never clears itself: the app clears it once it has accepted (or queued) the
+message, so a refused message (no model, too long) stays where it was typed. Up in an empty
+composer takes the newest queued message back, or else recalls the last one sent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import ClassVar
 
@@ -69,17 +71,22 @@ class Composer(TextArea, inherit_bindings=False):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.recall: str | None = None
         """Text that Up recalls into an empty composer (the last message sent)."""
+        self.take_back: Callable[[], str | None] | None = None
+        """Takes the newest queued message back (the app sets it); Up in an empty composer
+        asks it before recalling."""
 
     async def _on_key(self, event: events.Key) -> None:
         # Textual also runs TextArea._on_key after this (handlers run along the MRO) unless
         # the default is prevented. Enter must not insert a line: the "submit" binding sends.
         if event.key == "enter":
             event.prevent_default()
-        elif event.key == "up" and not self.text and self.recall:
-            event.stop()
-            event.prevent_default()
-            self.load_text(self.recall)
-            self.move_cursor(self.document.end)
+        elif event.key == "up" and not self.text:
+            text = (self.take_back() if self.take_back else None) or self.recall
+            if text:
+                event.stop()
+                event.prevent_default()
+                self.load_text(text)
+                self.move_cursor(self.document.end)
 
     def action_submit(self) -> None:
         """Post ``Submitted`` unless the text is blank."""

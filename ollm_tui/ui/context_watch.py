@@ -109,7 +109,9 @@ class ContextWatch:
     def _measure(self, session: ChatSession, n_ctx: int) -> None:
         try:
             messages = session.engine_messages(session.history())
-            measured = self.accounting.measure(messages, n_ctx)  # type: ignore[arg-type]
+            measured = self.accounting.measure(
+                messages, n_ctx, session.settings.system_prompt  # type: ignore[arg-type]
+            )
         except Exception as exc:
             log.exception("token count failed")
             self.app.call_from_thread(self._report, f"Token counting failed: {exc}")
@@ -137,7 +139,7 @@ class ContextWatch:
         self.app.notify(
             f"This chat uses {usage.percent:.0f}% of its context budget "
             f"({usage.used:,} of {usage.budget.available:,} tokens). When it is full, the "
-            "oldest messages are left out of the prompt.",
+            "oldest messages are summarised into a checkpoint.",
             title="Context filling up",
             severity="warning",
             markup=False,

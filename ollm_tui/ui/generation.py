@@ -15,8 +15,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ollm_tui.engine.base import CancelToken
-from ollm_tui.session import ChatSession, MessageTooLong, TurnDelta, TurnStarted
-from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
+from ollm_tui.session import (
+    ChatSession,
+    CompressionFinished,
+    CompressionStarted,
+    CompressionStep,
+    MessageTooLong,
+    TurnDelta,
+    TurnFinished,
+    TurnStarted,
+)
+from ollm_tui.ui.messages import CompressionNote, TurnBegan, TurnEnded, TurnFailed
 
 if TYPE_CHECKING:
     from textual.message import Message as TextualMessage
@@ -92,6 +101,8 @@ class Turn:
     buffer: StreamBuffer = field(default_factory=StreamBuffer)
     started: bool = False
     """True once the store holds the turn (set by the worker thread)."""
+    complete: bool = False
+    """True once the reply finished whole: not stopped, no error (set by the worker)."""
     worker: Worker[None] | None = None
     """The thread worker running the turn."""
 
@@ -114,7 +125,9 @@ def describe(exc: BaseException) -> str:
 def run_turn(turn: Turn, post: Callable[[TextualMessage], object]) -> None:
     """Run ``turn`` to its end in the calling (worker) thread. Never raises ``Exception``.
 
-    ``post`` delivers ``TurnBegan``, ``TurnEnded`` or ``TurnFailed`` to the app.
+    ``post`` delivers ``TurnBegan``, ``TurnEnded`` or ``TurnFailed`` to the app, and a
+    ``CompressionNote`` for each compression event the session yields before the reply (the
+    emergency ladder, when the new message would not fit otherwise).
     """
     try:
         if turn.text is not None:
@@ -127,8 +140,12 @@ def run_turn(turn: Turn, post: Callable[[TextualMessage], object]) -> None:
             elif isinstance(event, TurnStarted):
                 turn.started = True
                 post(TurnBegan(turn, event))
-            else:
+            elif isinstance(event, TurnFinished):
+                stopped = event.reply.status != "complete"
+                turn.complete = event.error is None and not stopped
                 post(TurnEnded(turn, event))
+            elif isinstance(event, CompressionStarted | CompressionStep | CompressionFinished):
+                post(CompressionNote(event))
     except MessageTooLong as exc:
         post(TurnFailed(turn, str(exc), too_long=True))
     except Exception as exc:  # noqa: BLE001 - a model error must never crash the app

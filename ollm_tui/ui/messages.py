@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from ollm_tui.session import TurnFinished, TurnStarted
+from ollm_tui.session import CompressionEvent, TurnFinished, TurnStarted
 
 if TYPE_CHECKING:
+    from ollm_tui.ui.compressing import Compression
     from ollm_tui.ui.generation import Turn
 
 
@@ -40,3 +41,16 @@ class TurnFailed(Message):
         self.too_long = too_long
         self.started = turn.started
         """Whether the store had the turn when it failed."""
+
+
+class CompressionNote(Message):
+    """A compression started, took a step or finished (``event``).
+
+    ``job`` is the compression the app started (auto or "compress now"); None when the
+    session compressed on its own inside a turn (the emergency ladder before a reply).
+    """
+
+    def __init__(self, event: CompressionEvent, job: Compression | None = None) -> None:
+        super().__init__()
+        self.event = event
+        self.job = job

@@ -1,12 +1,14 @@
-"""The model picker and the tier picker: modal lists that return what the user chose.
+"""The model, tier and snapshot pickers: modal lists that return what the user chose.
 
-Both only choose; ``ui.switching`` does the switch (reload, divider, stored tier).
+They only choose; ``ui.switching`` does the switch (reload, divider, stored tier) and
+``ui.compressing`` the restore of a snapshot.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -23,6 +25,9 @@ from ollm_tui.engine.planning import load_all_profiles, place
 from ollm_tui.engine.registry import ModelEntry, discover
 from ollm_tui.engine.server_models import is_remote_entry, server_entries
 from ollm_tui.settings import Settings
+
+if TYPE_CHECKING:
+    from ollm_tui.core.conversation import Snapshot
 
 PICKER_BINDINGS: list[BindingType] = [
     Binding(
@@ -192,6 +197,49 @@ class ModelPicker(ModalScreen[ModelEntry | None]):
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         if event.option.id is not None:
             self.dismiss(self.rows[int(event.option.id)].entry)
+
+    def action_dismiss_picker(self) -> None:
+        """Close without choosing."""
+        self.dismiss(None)
+
+
+class SnapshotPicker(ModalScreen["Snapshot | None"]):
+    """The open chat's snapshots, newest first; returns the chosen one (None: cancelled)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = PICKER_BINDINGS
+
+    def __init__(self, snapshots: Sequence[Snapshot]) -> None:
+        super().__init__()
+        self.snapshots = list(snapshots)
+
+    def compose(self) -> ComposeResult:
+        if self.snapshots:
+            options = [Option(Content(s.label), id=str(i)) for i, s in enumerate(self.snapshots)]
+        else:
+            options = [
+                Option(
+                    Content("No snapshots yet: one is taken before each compression"), disabled=True
+                )
+            ]
+        with Vertical(id="picker", classes="picker"):
+            yield Static(Content("Snapshots of this chat's context"), classes="picker-title")
+            yield Static(
+                Content(
+                    "Restoring one makes the model see the chat as it was then; "
+                    "every message stays in the transcript."
+                ),
+                classes="picker-reason",
+            )
+            yield OptionList(*options, id="snapshot-options")
+            yield Static(Content("Enter restores · Esc cancels"), classes="picker-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#snapshot-options", OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#snapshot-options")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id is not None:
+            self.dismiss(self.snapshots[int(event.option.id)])
 
     def action_dismiss_picker(self) -> None:
         """Close without choosing."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import time
+from typing import TYPE_CHECKING, Literal
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -13,6 +14,9 @@ from textual.widgets import Label
 
 from ollm_tui.ui.context_meter import ContextMeter
 
+if TYPE_CHECKING:
+    from textual.timer import Timer
+
 LoadState = Literal["loading", "ready", "failed", "none"]
 
 LOAD_STATE_TEXT: dict[str, str] = {
@@ -22,6 +26,17 @@ LOAD_STATE_TEXT: dict[str, str] = {
     "none": "no model",
 }
 """What the status line says for each load state."""
+
+
+COMPRESS_TICK_S = 1.0
+"""How often the status line's "compressing…" figure counts the seconds."""
+
+
+def compressing_text(messages: int, seconds: float) -> str:
+    """The activity while a compression runs, e.g. ``"compressing… 24 messages · 3 s"``."""
+    noun = "message" if messages == 1 else "messages"
+    text = f"compressing… {messages} {noun}"
+    return f"{text} · {seconds:.0f} s" if seconds >= 1 else text
 
 
 def perf_text(tokens_per_s: float | None, ttft_s: float | None) -> str:
@@ -53,6 +68,7 @@ class StatusLine(Horizontal):
     def __init__(self, memory_meter: Widget | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._ready_to_draw = False
+        self._compress_timer: Timer | None = None
         self.memory_meter = memory_meter
         """The memory meter (``ui.memory_meter``), docked at the right end."""
 
@@ -93,6 +109,25 @@ class StatusLine(Horizontal):
         self.perf = perf_text(tokens_per_s, ttft_s)
         self.activity = ""
 
+    def show_compressing(self, messages: int) -> None:
+        """Say that ``messages`` are being compressed, with the seconds it takes so far."""
+        started = time.monotonic()
+
+        def tick() -> None:
+            self.activity = compressing_text(messages, time.monotonic() - started)
+
+        self.end_compressing(None)
+        tick()
+        self._compress_timer = self.set_interval(COMPRESS_TICK_S, tick)
+
+    def end_compressing(self, activity: str | None = "") -> None:
+        """Stop counting the compression's seconds; show ``activity`` (None: leave it)."""
+        if self._compress_timer is not None:
+            self._compress_timer.stop()
+            self._compress_timer = None
+        if activity is not None:
+            self.activity = activity
+
     def watch_model_name(self) -> None:
         self._refresh_all()
 
@@ -114,6 +149,7 @@ class StatusLine(Horizontal):
 
     def watch_activity(self, activity: str) -> None:
         self.set_class(bool(activity), "-busy")
+        self.set_class(activity.startswith("compressing"), "-compressing")
         self._refresh_all()
 
     def watch_perf(self) -> None:

@@ -34,6 +34,8 @@ class ModelSwitching(_Base):
     def _busy_reason(self: OllmApp) -> str | None:
         if self.turn is not None:
             return "A reply is streaming: press Esc to stop it first"
+        if self.model_busy():  # a compression, an undo
+            return self.model_busy_reason()
         if self.load_state == "loading":
             return "A model is loading: wait until it is ready"
         return None
@@ -131,7 +133,8 @@ class ModelSwitching(_Base):
         self.run_worker(self._show_divider(), group="transcript", exit_on_error=False)
 
     async def _show_divider(self: OllmApp) -> None:
-        await self.transcript.show(self.store.messages(self.chat.id))
+        chat_id = self.chat.id
+        await self.transcript.show(self.store.messages(chat_id), *self.checkpoints_of(chat_id))
 
     def remember_tier(self: OllmApp, info: ModelInfo | None = None, announce: bool = True) -> None:
         """Show the tier in the status line and store it with the open chat."""

@@ -5,13 +5,18 @@ while streaming, text is drained from a ``StreamBuffer`` every 50 ms into a
 ``MarkdownStream`` (which coalesces further when rendering falls behind, and re-parses only
 the last block each time). When the reply ends, the stored text is rendered in full only if
 it differs from what streamed in (``bench/stream.py`` measures the cost).
+
+A ``CheckpointDivider`` follows the last message a checkpoint covers: collapsed it shows the
+checkpoint's label ("24 messages -> 412 tokens, L3"), expanded its summary. Every original
+message stays in the transcript; checkpoints no longer in use (undone) are dimmed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -22,12 +27,16 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.await_complete import AwaitComplete
-from textual.widgets import Label, Markdown, Static
+from textual.widgets import Collapsible, Label, Markdown, Static
+from textual.widgets._collapsible import CollapsibleTitle
 from textual.widgets.markdown import MarkdownBlock, MarkdownStream
 
 from ollm_tui.store.db import Message
 from ollm_tui.ui.bindings import MESSAGE_BINDINGS
 from ollm_tui.ui.generation import StreamBuffer
+
+if TYPE_CHECKING:
+    from ollm_tui.core.conversation import Checkpoint
 
 DRAIN_INTERVAL_S = 0.05
 """How often a streaming reply takes the text the worker has gathered."""
@@ -130,24 +139,39 @@ class MessageView(Vertical):
 
     def action_focus_sibling(self, step: int) -> None:
         """Focus the previous (-1) or next (+1) message; past the last one, the composer."""
-        parent = self.parent
-        if parent is None:
-            return
-        views = [w for w in parent.children if isinstance(w, MessageView)]
-        index = views.index(self) + step
-        if 0 <= index < len(views):
-            views[index].focus()
-        elif index >= len(views):
-            self.screen.focus_next()
+        focus_sibling(self, step)
 
     def action_scroll_transcript(self, pages: int) -> None:
         """Scroll the transcript a page up (-1) or down (+1), e.g. through a long reply."""
-        parent = self.parent
-        if isinstance(parent, VerticalScroll):
-            if pages < 0:
-                parent.scroll_page_up()
-            else:
-                parent.scroll_page_down()
+        scroll_parent(self, pages)
+
+
+def focus_sibling(widget: Widget, step: int) -> None:
+    """Focus the message or divider ``step`` places from ``widget``; past the last one, the
+    composer."""
+    parent = widget.parent
+    if parent is None:
+        return
+    items = [w for w in parent.children if isinstance(w, MessageView | CheckpointDivider)]
+    index = items.index(widget) + step  # type: ignore[arg-type]
+    if 0 <= index < len(items):
+        target = items[index]
+        if isinstance(target, CheckpointDivider):
+            target.query_one(CollapsibleTitle).focus()
+        else:
+            target.focus()
+    elif index >= len(items):
+        widget.screen.focus_next()
+
+
+def scroll_parent(widget: Widget, pages: int) -> None:
+    """Scroll the transcript holding ``widget`` a page up (-1) or down (+1)."""
+    parent = widget.parent
+    if isinstance(parent, VerticalScroll):
+        if pages < 0:
+            parent.scroll_page_up()
+        else:
+            parent.scroll_page_down()
 
 
 class UserMessage(MessageView):
@@ -315,6 +339,74 @@ class DividerView(Static):
     """A note between messages (not part of what the model sees)."""
 
 
+def divider_title(checkpoint: Checkpoint, active: bool) -> Content:
+    """The collapsed divider's text, e.g. ``"Checkpoint · 24 messages -> 412 tokens, L3"``."""
+    text = f"Checkpoint · {checkpoint.label}"
+    if not active:
+        text += " · not in use"
+    return Content(text)
+
+
+class CheckpointDivider(Collapsible):
+    """A checkpoint between the messages it covers and the rest: its label, collapsed; the
+    summary the model sees instead of those messages, expanded (click, or Enter on it)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = MESSAGE_BINDINGS
+    """The message keys (copy, up/down, page up/down); Enter on the title toggles."""
+
+    class CopyRequested(TextualMessage):
+        """The user asked to copy a checkpoint's summary."""
+
+        def __init__(self, divider: CheckpointDivider) -> None:
+            super().__init__()
+            self.divider = divider
+
+    def __init__(self, checkpoint: Checkpoint, active: bool = True) -> None:
+        super().__init__(
+            Static(Content(checkpoint.summary), classes="summary", markup=False),
+            title=divider_title(checkpoint, active),  # type: ignore[arg-type]
+            collapsed=True,
+            classes="checkpoint",
+        )
+        self.checkpoint = checkpoint
+        self.active = active
+        self.set_class(not active, "-inactive")
+
+    @property
+    def text(self) -> str:
+        """The summary (what copying copies)."""
+        return self.checkpoint.summary
+
+    def set_active(self, active: bool) -> None:
+        """Dim (or undim) the divider: is the checkpoint part of the active context?"""
+        if active != self.active:
+            self.active = active
+            self.set_class(not active, "-inactive")
+            self.title = divider_title(self.checkpoint, active)  # type: ignore[assignment]
+
+    def action_copy(self) -> None:
+        """Ask the app to copy the summary."""
+        self.post_message(self.CopyRequested(self))
+
+    def action_focus_sibling(self, step: int) -> None:
+        """Focus the previous (-1) or next (+1) message or divider."""
+        focus_sibling(self, step)
+
+    def action_scroll_transcript(self, pages: int) -> None:
+        """Scroll the transcript a page up (-1) or down (+1)."""
+        scroll_parent(self, pages)
+
+
+def anchor_index(messages: Sequence[Message], checkpoint: Checkpoint) -> int:
+    """The index of the message a checkpoint's divider follows: the last one it covers (the
+    last with an id up to ``last_message_id``); -1 when it comes before all of them."""
+    index = -1
+    for i, message in enumerate(messages):
+        if message.id <= checkpoint.last_message_id:
+            index = i
+    return index
+
+
 class EmptyHint(Static):
     """Shown in a chat with no messages yet."""
 
@@ -350,10 +442,24 @@ class Transcript(VerticalScroll):
             return DividerView(Content(message.content), classes="divider")
         return None
 
-    async def show(self, messages: list[Message]) -> None:
-        """Replace what is shown with ``messages`` and scroll to the end."""
+    async def show(
+        self,
+        messages: list[Message],
+        checkpoints: Sequence[Checkpoint] = (),
+        active: set[int] | frozenset[int] = frozenset(),
+    ) -> None:
+        """Replace what is shown with ``messages`` (a divider after the last message each
+        of ``checkpoints`` covers; those not in ``active`` dimmed) and scroll to the end."""
         await self.remove_children()
-        widgets = [w for w in map(self.view_for, messages) if w is not None]
+        after: dict[int, list[Checkpoint]] = {}
+        for checkpoint in sorted(checkpoints, key=lambda c: c.id):
+            after.setdefault(anchor_index(messages, checkpoint), []).append(checkpoint)
+        widgets: list[Widget] = [CheckpointDivider(c, c.id in active) for c in after.get(-1, [])]
+        for i, message in enumerate(messages):
+            view = self.view_for(message)
+            if view is not None:
+                widgets.append(view)
+            widgets += [CheckpointDivider(c, c.id in active) for c in after.get(i, [])]
         if not widgets:
             widgets = [EmptyHint(Content(EMPTY_HINT), classes="empty-hint")]
         await self.mount_all(widgets)
@@ -374,6 +480,45 @@ class Transcript(VerticalScroll):
         await self.mount(view)
         self.anchor()
         return view
+
+    def dividers(self) -> list[CheckpointDivider]:
+        """The checkpoint dividers, in order."""
+        return [w for w in self.children if isinstance(w, CheckpointDivider)]
+
+    def sync_checkpoints(self, checkpoints: Sequence[Checkpoint], active: set[int]) -> None:
+        """Show a divider for each of ``checkpoints`` (new ones mounted in place, inactive
+        ones dimmed, ones no longer stored removed), keeping the scroll position."""
+        shown = {d.checkpoint.id: d for d in self.dividers()}
+        wanted = {c.id for c in checkpoints}
+        for checkpoint_id, divider in shown.items():
+            if checkpoint_id not in wanted:
+                divider.remove()
+        for checkpoint in sorted(checkpoints, key=lambda c: c.id):
+            divider = shown.get(checkpoint.id)
+            if divider is not None:
+                divider.set_active(checkpoint.id in active)
+            else:
+                self._mount_divider(CheckpointDivider(checkpoint, checkpoint.id in active))
+
+    def _mount_divider(self, divider: CheckpointDivider) -> None:
+        """Mount ``divider`` after the last message it covers (and after the dividers that
+        already follow that message)."""
+        last_id = divider.checkpoint.last_message_id
+        children = list(self.children)
+        anchor: Widget | None = None
+        for child in children:
+            if isinstance(child, MessageView):
+                if child.message is None or child.message.id > last_id:
+                    break
+                anchor = child
+            elif isinstance(child, CheckpointDivider) and anchor is not None:
+                anchor = child
+        if anchor is not None:
+            self.mount(divider, after=anchor)
+        elif children:
+            self.mount(divider, before=children[0])
+        else:
+            self.mount(divider)
 
     async def drop_trailing_replies(self) -> None:
         """Remove the replies after the last user message (regenerate replaces them)."""

@@ -276,6 +276,9 @@ class WorkspaceMixin(App[None]):
             session = getattr(self, "session", None)
             if session is not None:
                 session.settings = self.settings
+            summariser = getattr(self, "summariser", None)
+            if summariser is not None:
+                summariser.settings = self.settings
 
     # -- export ----------------------------------------------------------------------------
 
@@ -285,7 +288,10 @@ class WorkspaceMixin(App[None]):
 
         chat = self.chat
         try:
-            path = write_export(chat, self.store.messages(chat.id), fmt, self.settings.export_dir)
+            path = write_export(
+                chat, self.store.messages(chat.id), fmt, self.settings.export_dir,
+                self.store.all_checkpoints(chat.id), self.store.active_context(chat.id).checkpoint_ids,
+            )
         except OSError as exc:
             self.notify(f"Export failed: {exc}", severity="error", markup=False)
             return

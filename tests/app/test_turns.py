@@ -133,23 +133,6 @@ async def test_regenerate_with_nothing_to_answer_says_so(settings: Settings, sto
         assert store.messages(app.chat.id) == []
 
 
-async def test_sending_while_a_reply_streams_is_refused_and_the_text_stays(
-    settings: Settings, store: Store
-):
-    engine = FakeEngine(reply=LONG_REPLY, delay_s=0.02)
-    app, notes = make_test_app(settings, store, engine)
-    async with app.run_test() as pilot:
-        await wait_ready(pilot)
-        await send(pilot, "first")
-        await wait_until(pilot, lambda: app.turn is not None and app.turn.started)
-        await send(pilot, "second")
-        await wait_until(pilot, lambda: notes.has("A reply is streaming: press Esc to stop it"))
-        assert app.composer.text == "second"
-        assert [m.content for m in store.messages(app.chat.id) if m.role == "user"] == ["first"]
-        await pilot.press("escape")
-        await wait_until(pilot, lambda: app.turn is None)
-
-
 async def test_a_message_too_long_for_the_context_stays_in_the_composer(
     settings: Settings, store: Store
 ):

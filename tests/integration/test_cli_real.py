@@ -102,3 +102,25 @@ def test_message_too_long_exits_4(env) -> None:
     out = ollm(env, "--context", "512", "-p", "word " * 2000)
     assert out.returncode == 4
     assert "tokens" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_scripted_long_chat_compresses_and_reports_it(env) -> None:
+    paragraph = (
+        "Dana keeps the build notes in docs/build_notes.md; step 42 needs run_checks() and "
+        "the flag MAX_JOBS set to 8. "
+    ) * 12
+    runs = []
+    for i in range(4):
+        out = ollm(env, "--tier", "2k", "--chat", "long", "-p", f"Part {i}. {paragraph}",
+                   "--max-tokens", "16", "--temperature", "0", "--output", "json")
+        assert out.returncode == 0, out.stderr
+        runs.append(json.loads(out.stdout))
+    for data in runs:
+        usage = data["usage"]
+        assert set(usage) == {"used", "budget", "percent"}
+        assert usage["used"] <= usage["budget"]
+    assert runs[0]["compressed"] is False and runs[0]["checkpoints"] == 0
+    assert any(d["compressed"] for d in runs) and runs[-1]["checkpoints"] >= 1
+    db = sqlite3.connect(Path(env["OLLM_DATA_DIR"]) / "ollm.db")
+    assert db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0] >= 1
+    assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 8  # nothing lost

@@ -38,10 +38,12 @@ async def test_the_app_chats_with_a_real_server(settings, store, llama_server, s
         stored = store.messages(app.chat.id)
         assert [(m.role, m.status) for m in stored] == [("user", "complete"), ("assistant", "complete")]
         assert stored[1].content and stored[1].meta["model"] == f"{smollm_path.stem}@local"
-        # the meter counts through the server's tokenizer, checked exact (no "~")
-        await wait_until(pilot, lambda: app.context.counts > 0 and app.status_line.meter.exact is not None,
+        # the meter counts through the server's tokenizer, checked exact (no "~"): the count
+        # after the reply (the app checks for compression meanwhile, so it can come later)
+        await wait_until(pilot, lambda: app.context.counts > 1 and app.status_line.meter.exact is not None,
                          timeout=30, what="an exact count")
         assert app.status_line.meter.exact.exact and not app.status_line.meter.text.startswith("~")
+        await wait_until(pilot, lambda: not app.model_busy(), what="the compression check")
         await pilot.press("f4")  # no tiers for a server model: a note says why
         await pilot.pause(0.2)
         assert notes.has("runs on a server") and notes.has("2,048 tokens")

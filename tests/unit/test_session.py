@@ -89,23 +89,24 @@ def test_history_is_sent_and_stopped_replies_count(store, settings) -> None:
     assert roles[1:] == [("user", "q1"), ("assistant", "r1"), ("user", "q2")]
 
 
-def test_old_turns_are_left_out_when_the_window_is_full(store, settings) -> None:
-    # fake counts words + 4 per message; n_ctx 120 leaves 90 after the 30-token reserve
+def test_old_turns_are_compressed_when_the_window_is_full(store, settings) -> None:
+    # fake counts words + 4 per message; n_ctx 240 leaves 180 after the 60-token reserve
     engine = FakeEngine(reply="ok")
-    session, _ = make(store, settings.with_(max_tokens=30), engine, n_ctx=120)
+    session, _ = make(store, settings, engine, n_ctx=240)
     for i in range(12):
         list(session.send(f"question number {i} " + "pad " * 8, CancelToken()))
     last = engine.prompts[-1]
     assert last[0]["role"] == "system"
+    assert "Summary of earlier conversation" in last[0]["content"]
     assert last[1]["role"] == "user"  # a reply never loses its question
     assert last[-1]["content"].startswith("question number 11")
-    assert engine.count_prompt_tokens(last) <= 90
-    assert session.trimmed_messages > 0
+    assert engine.count_prompt_tokens(last) <= 240 - 60
+    assert store.checkpoints(session.chat.id)  # the summary is stored
     assert len(store.messages(session.chat.id)) == 24  # nothing deleted from the store
 
 
 def test_message_too_long_is_refused_before_storing(store, settings) -> None:
-    session, _ = make(store, settings.with_(max_tokens=30), n_ctx=120)
+    session, _ = make(store, settings, n_ctx=120)
     with pytest.raises(MessageTooLong, match="needs"):
         list(session.send("word " * 500, CancelToken()))
     assert store.messages(session.chat.id) == []
@@ -119,7 +120,7 @@ def test_title_from() -> None:
 
 def test_regenerate_that_cannot_fit_keeps_the_old_reply(store, settings) -> None:
     engine = FakeEngine(reply="the old reply")
-    session, _ = make(store, settings.with_(max_tokens=30), engine, n_ctx=120)
+    session, _ = make(store, settings, engine, n_ctx=120)
     list(session.send("short question", CancelToken()))
     # the window shrinks (say, a smaller model was loaded): the question alone no longer fits
     engine.load(Path("/m/fake.gguf"), LoadOptions(n_ctx=24))

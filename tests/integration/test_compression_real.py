@@ -1,0 +1,77 @@
+"""Long scripted chats on the real starter model: 60 turns at 2K and at 8K go through
+``ChatSession`` (with the app's scheduling: compress right after a reply when needed)
+without one context-overflow error, and the compressions are in the SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ollm_tui.accounting import Accounting
+from ollm_tui.core.tiers import effective_limit
+from ollm_tui.engine.base import CancelToken, GenParams, LoadOptions
+from ollm_tui.engine.llama import LlamaEngine
+from ollm_tui.session import ChatSession, CompressionFinished, TurnFinished
+
+TURNS = 60
+REPLY_TOKENS = {2048: 16, 8192: 12}
+"""Short replies keep the runtime sane; at 8K long messages fill the budget instead."""
+
+
+def user_text(i: int, long: bool) -> str:
+    text = f"Note {i}: Dana fixes src/mod_{i}.py by step {i * 7}."
+    if long:
+        text += (
+            " Some context: the service reads config.toml at start, retries three times, and "
+            f"logs to /var/log/app_{i}.log; the team meets on day {i + 3} to review it. The "
+            "last review found two slow queries and one missing index on the orders table."
+        )
+    return text
+
+
+@pytest.mark.timeout(900)  # ~2-3 min each on a quiet 2-core machine; more when it is busy
+@pytest.mark.parametrize("size", [2048, 8192])
+def test_sixty_turns_compress_and_never_overflow(size, smollm_path: Path, profiles, settings, store) -> None:
+    n_ctx = effective_limit(size)
+    engine = LlamaEngine(profiles)
+    engine.load(smollm_path, LoadOptions(n_ctx=n_ctx, n_threads=1, n_threads_batch=1))
+    accounting = Accounting(settings, store)
+    accounting.attach(engine.counting_codec(shared=True), smollm_path)
+    chat = store.create_chat("long chat")
+    store.update_chat_settings(chat.id, tier=f"{size // 1024}K")
+    session = ChatSession(store, engine, settings, chat)
+    session.accounting = accounting
+    params = GenParams(temperature=0.0, max_tokens=REPLY_TOKENS[size], seed=1)
+    errors: list[str] = []
+    compressions = 0
+    try:
+        for i in range(TURNS):
+            for event in session.send(user_text(i, long=size > 4096), CancelToken(), params):
+                if isinstance(event, TurnFinished):
+                    if event.error:
+                        errors.append(event.error)
+                    elif event.done is not None:  # the prompt and the reply reserve fit
+                        assert event.done.prompt_tokens + session.budget().reserve <= n_ctx
+                elif isinstance(event, CompressionFinished):
+                    compressions += 1
+            if session.needs_compression():
+                for event in session.compress(CancelToken(), "auto"):
+                    if isinstance(event, CompressionFinished):
+                        assert event.error is None, event.error
+                        compressions += 1
+    finally:
+        accounting.detach()
+        engine.close()
+    assert errors == []
+    assert compressions >= 1
+    messages = store.messages(chat.id)
+    assert len(messages) == 2 * TURNS
+    assert all(m.status == "complete" for m in messages)
+    db = sqlite3.connect(settings.db_path)
+    written = db.execute("SELECT COUNT(*) FROM checkpoints WHERE chat_id = ?", (chat.id,)).fetchone()[0]
+    assert written >= compressions
+    active = store.checkpoints(chat.id)
+    assert active and all(c.summary.strip() for c in active)
+    assert session.active_context().kept_from_message_id is not None
