@@ -11,9 +11,10 @@ import pytest
 
 from ollm_tui.accounting import Accounting
 from ollm_tui.core.tiers import effective_limit
-from ollm_tui.engine.base import CancelToken, GenParams, LoadOptions
+from ollm_tui.engine.base import GenParams, LoadOptions
 from ollm_tui.engine.llama import LlamaEngine
-from ollm_tui.session import ChatSession, CompressionFinished, TurnFinished
+from ollm_tui.session import ChatSession
+from tests.integration.long_chat import run_long_chat
 
 TURNS = 60
 REPLY_TOKENS = {2048: 16, 8192: 12}
@@ -44,23 +45,10 @@ def test_sixty_turns_compress_and_never_overflow(size, smollm_path: Path, profil
     session = ChatSession(store, engine, settings, chat)
     session.accounting = accounting
     params = GenParams(temperature=0.0, max_tokens=REPLY_TOKENS[size], seed=1)
-    errors: list[str] = []
-    compressions = 0
     try:
-        for i in range(TURNS):
-            for event in session.send(user_text(i, long=size > 4096), CancelToken(), params):
-                if isinstance(event, TurnFinished):
-                    if event.error:
-                        errors.append(event.error)
-                    elif event.done is not None:  # the prompt and the reply reserve fit
-                        assert event.done.prompt_tokens + session.budget().reserve <= n_ctx
-                elif isinstance(event, CompressionFinished):
-                    compressions += 1
-            if session.needs_compression():
-                for event in session.compress(CancelToken(), "auto"):
-                    if isinstance(event, CompressionFinished):
-                        assert event.error is None, event.error
-                        compressions += 1
+        errors, compressions = run_long_chat(
+            session, (user_text(i, long=size > 4096) for i in range(TURNS)), params, n_ctx
+        )
     finally:
         accounting.detach()
         engine.close()

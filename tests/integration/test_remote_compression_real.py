@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from ollm_tui.accounting import Accounting
-from ollm_tui.engine.base import CancelToken, GenParams, LoadOptions
+from ollm_tui.engine.base import GenParams, LoadOptions
 from ollm_tui.engine.remote import RemoteEngine
 from ollm_tui.engine.servers import ServerConfig, remote_path
-from ollm_tui.session import ChatSession, CompressionFinished, TurnFinished
+from ollm_tui.session import ChatSession
+from tests.integration.long_chat import run_long_chat
 
 TURNS = 16
 N_CTX = 2048
@@ -41,24 +42,10 @@ def test_a_long_chat_on_a_server_compresses_and_never_overflows(
     session = ChatSession(store, engine, settings, chat)
     session.accounting = accounting
     params = GenParams(temperature=0.0, max_tokens=24, seed=1)
-    errors: list[str] = []
-    compressions = 0
     try:
-        for i in range(TURNS):
-            for event in session.send(user_text(i), CancelToken(), params):
-                if isinstance(event, TurnFinished):
-                    if event.error:
-                        errors.append(event.error)
-                    else:  # the server's own prompt count plus the reserve fits its window
-                        assert event.done is not None
-                        assert event.done.prompt_tokens + session.budget().reserve <= N_CTX
-                elif isinstance(event, CompressionFinished):
-                    compressions += 1
-            if session.needs_compression():  # what the app does right after a reply
-                for event in session.compress(CancelToken(), "auto"):
-                    if isinstance(event, CompressionFinished):
-                        assert event.error is None, event.error
-                        compressions += 1
+        errors, compressions = run_long_chat(
+            session, (user_text(i) for i in range(TURNS)), params, N_CTX
+        )
     finally:
         accounting.detach()
         engine.close()
