@@ -85,6 +85,7 @@ class Accounting:
             return
         cal = counter.calibration
         try:
+            cal.settle()
             self.table.save_calibration(counter.fingerprint, cal.sums, cal.message_overhead)
         except Exception as exc:  # noqa: BLE001 - a closed store must not break shutdown
             log.warning("could not save the token calibration: %s", exc)

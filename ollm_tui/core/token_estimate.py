@@ -76,6 +76,11 @@ class Calibration:
     """kind -> [exact tokens, raw estimated tokens]."""
     message_overhead: float = 4.0
     """Template tokens a message adds around its text (learned from exact counts)."""
+    pending: list[tuple[int, str]] = field(default_factory=list)
+    """(exact tokens, text) not yet estimated: tiktoken's tables (~50 MiB) load only when
+    an estimate is first needed, or when this many texts wait (``PENDING_MAX``)."""
+
+    PENDING_MAX = 64
 
     MIN_SAMPLE = 20
     """Below this many estimated tokens of a kind, the other kind's (or the default) ratio is used."""
@@ -83,14 +88,28 @@ class Calibration:
     DEFAULT_RATIO = 1.1
     """cl100k runs 7-17 % low on SmolLM2 and Gemma 3."""
 
+    def settle(self) -> None:
+        """Estimate the pending texts into the sums (loads tiktoken if any wait)."""
+        while self.pending:
+            exact, text = self.pending.pop()
+            self.add_text(text, exact)
+
+    def add_text_later(self, text: str, exact: int) -> None:
+        """``add_text`` when the sums are next read (keeps tiktoken unloaded until then)."""
+        self.pending.append((exact, text))
+        if len(self.pending) >= self.PENDING_MAX:
+            self.settle()
+
     @property
     def exact(self) -> int:
         """Exact tokens seen, all kinds."""
+        self.settle()
         return sum(e for e, _ in self.sums.values())
 
     @property
     def estimate(self) -> int:
         """Raw estimated tokens of the same texts, all kinds."""
+        self.settle()
         return sum(r for _, r in self.sums.values())
 
     @property
@@ -102,6 +121,7 @@ class Calibration:
 
     def ratio_for(self, kind: Kind) -> float:
         """The ratio for one kind of text (the overall one until the kind has samples)."""
+        self.settle()
         exact, estimate = self.sums.get(kind, (0, 0))
         if estimate < self.MIN_SAMPLE:
             return self.ratio

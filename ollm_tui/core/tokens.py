@@ -28,7 +28,7 @@ from itertools import pairwise
 from typing import NamedTuple, Protocol
 
 from ollm_tui.core.token_cache import TokenCache, content_hash
-from ollm_tui.core.token_estimate import Calibration, raw_estimate, text_kind
+from ollm_tui.core.token_estimate import Calibration
 
 Message = dict[str, str]
 """A chat message: ``{"role": ..., "content": ...}``."""
@@ -321,6 +321,6 @@ class TokenCounter:
             return
         frame = piece.replace(content, "", 1) if content in piece else ""
         overhead = self.codec.count(frame) if frame else 0
-        self.calibration.add(max(0, tokens - overhead), raw_estimate(content), text_kind(content))
+        self.calibration.add_text_later(content, max(0, tokens - overhead))
         cal = self.calibration
         cal.message_overhead = 0.9 * cal.message_overhead + 0.1 * overhead

@@ -2,7 +2,7 @@
 
 The worker thread runs ``run_turn``: it iterates ``ChatSession.send``/``regenerate`` and
 appends reply text to a ``StreamBuffer`` (no call into the UI per token). The reply widget
-drains that buffer on a 50 ms timer. The turn's start, end and failure reach the app as
+drains that buffer on a 100 ms timer. The turn's start, end and failure reach the app as
 messages (``post_message`` is thread-safe and never blocks the worker).
 """
 

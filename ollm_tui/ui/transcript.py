@@ -1,7 +1,7 @@
 """The transcript: one focusable widget per message, pinned to the bottom while a reply streams.
 
 User text is shown literally (never parsed as markup or Markdown). Replies are Markdown:
-while streaming, text is drained from a ``StreamBuffer`` every 50 ms into a
+while streaming, text is drained from a ``StreamBuffer`` every 100 ms into a
 ``MarkdownStream`` (which coalesces further when rendering falls behind, and re-parses only
 the last block each time). When the reply ends, the stored text is rendered in full only if
 it differs from what streamed in (``bench/stream.py`` measures the cost).
@@ -38,7 +38,7 @@ from ollm_tui.ui.generation import StreamBuffer
 if TYPE_CHECKING:
     from ollm_tui.core.conversation import Checkpoint
 
-DRAIN_INTERVAL_S = 0.05
+DRAIN_INTERVAL_S = 0.1
 """How often a streaming reply takes the text the worker has gathered."""
 
 MARKERS: dict[str, str] = {

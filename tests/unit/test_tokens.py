@@ -230,3 +230,20 @@ def test_code_and_prose_are_calibrated_apart() -> None:
     cal.add(105, 100, "prose")
     assert cal.ratio_for("prose") == 1.05 and cal.ratio == 235 / 200
     assert cal.scaled(code) == round(raw_estimate(code) * 1.3)
+
+
+def test_calibration_waits_to_estimate_until_a_figure_is_read(monkeypatch) -> None:
+    """Exact counts alone never load tiktoken (its tables are ~50 MiB of idle memory)."""
+    import ollm_tui.core.token_estimate as te
+
+    calls: list[str] = []
+    monkeypatch.setattr(te, "raw_estimate", lambda text: calls.append(text) or len(text.split()))
+    cal = te.Calibration()
+    for i in range(5):
+        cal.add_text_later(f"word {i} " * 10, 24)
+    assert calls == [] and len(cal.pending) == 5
+    assert cal.exact == 120 and cal.estimate == 100  # reading settles every pending text
+    assert len(calls) == 5 and cal.pending == []
+    for i in range(te.Calibration.PENDING_MAX):
+        cal.add_text_later("more words", 2)
+    assert cal.pending == []  # a long backlog settles on its own
