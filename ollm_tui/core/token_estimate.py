@@ -29,6 +29,11 @@ def _get_encoding() -> Any:
         return _encoding
 
 
+def encoding_loaded() -> bool:
+    """True once tiktoken's tables are in memory (an estimate is then well under 1 ms)."""
+    return _encoding is not None
+
+
 def raw_estimate(text: str) -> int:
     """cl100k tokens of ``text`` (special-token text counts as plain text)."""
     if not text:

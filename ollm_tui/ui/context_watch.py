@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from textual.css.query import NoMatches
 
 from ollm_tui.accounting import Accounting, Measured
+from ollm_tui.core.token_estimate import encoding_loaded
 from ollm_tui.session import ChatSession
 
 if TYPE_CHECKING:
@@ -176,7 +177,7 @@ class ContextWatch:
         meter = self._live_meter()
         if meter is None:
             return
-        if len(text) <= INLINE_CHARS:
+        if self._inline(text):
             meter.typing = self.accounting.estimate(text)
             return
 
@@ -188,10 +189,16 @@ class ContextWatch:
             work, thread=True, group="tokens-estimate", exclusive=True, exit_on_error=False
         )
 
+    @staticmethod
+    def _inline(text: str) -> bool:
+        """Whether ``text`` may be estimated on the UI thread: short, and tiktoken already
+        loaded (it loads lazily, 0.2 s or more: the first estimate runs in a worker)."""
+        return len(text) <= INLINE_CHARS and encoding_loaded()
+
     def turn_started(self, turn: Turn) -> None:
         """A reply starts streaming: count the sent message and the reply as it grows."""
         text = turn.text or ""
-        if len(text) <= INLINE_CHARS:
+        if self._inline(text):
             sent = self.accounting.estimate(text)
         else:  # the composer's estimate (made in a worker), or a quick guess until it came
             sent = self.meter.typing or len(text) // 4

@@ -140,3 +140,16 @@ async def test_long_texts_and_exact_counts_are_counted_off_the_ui_thread(
     main = threading.main_thread().name
     assert threads["estimate"] and main not in threads["estimate"]
     assert threads["measure"] and main not in threads["measure"]
+
+
+def test_the_ui_thread_never_loads_tiktoken(monkeypatch) -> None:
+    """tiktoken loads lazily (0.2 s or more): until it is in memory, estimates run in a
+    worker, never on the event loop."""
+    import ollm_tui.core.token_estimate as te
+    from ollm_tui.ui.context_watch import ContextWatch
+
+    monkeypatch.setattr(te, "_encoding", None)
+    assert not ContextWatch._inline("short text")
+    monkeypatch.setattr(te, "_encoding", object())
+    assert ContextWatch._inline("short text")
+    assert not ContextWatch._inline("x" * 100_000)
