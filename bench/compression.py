@@ -23,14 +23,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ollm_tui.accounting import Accounting
+from ollm_tui.session.accounting import Accounting
 from ollm_tui.core.profiles import load_profiles
 from ollm_tui.core.tiers import effective_limit, size_label
 from ollm_tui.engine.base import CancelToken, Done, GenParams, LoadOptions
-from ollm_tui.engine.llama import LlamaEngine
+from ollm_tui.engine.llama.engine import LlamaEngine
 from ollm_tui.engine.registry import starter_model_path
-from ollm_tui.resources import bundled_dir
-from ollm_tui.session import ChatSession, CompressionFinished, CompressionStep, TurnFinished
+from ollm_tui.settings.resources import bundled_dir
+from ollm_tui.session.chat import ChatSession, CompressionFinished, CompressionStep, TurnFinished
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 

@@ -14,7 +14,7 @@ import statistics
 import time
 
 from ollm_tui.engine.base import CancelToken, Delta, Done, GenParams, LoadOptions
-from ollm_tui.engine.llama import LlamaEngine
+from ollm_tui.engine.llama.engine import LlamaEngine
 from ollm_tui.engine.registry import starter_model_path
 from ollm_tui.settings import usable_cores
 

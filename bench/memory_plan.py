@@ -18,7 +18,7 @@ import sys
 CHILD = r"""
 import json, sys, psutil
 from pathlib import Path
-from ollm_tui.engine.llama import LlamaEngine
+from ollm_tui.engine.llama.engine import LlamaEngine
 from ollm_tui.engine.base import LoadOptions, GenParams, CancelToken
 path, n_ctx = Path(sys.argv[1]), int(sys.argv[2])
 engine = LlamaEngine()

@@ -20,10 +20,10 @@ from bench.common import Line, bench_settings, wait_for  # noqa: E402
 from ollm_tui.core.profiles import load_profiles  # noqa: E402
 from ollm_tui.engine.base import CancelToken, ChatMessage, Delta, Done, GenParams, LoadOptions  # noqa: E402
 from ollm_tui.engine.kv_state import ChatKvCache, KvStateStore  # noqa: E402
-from ollm_tui.engine.llama import LlamaEngine  # noqa: E402
+from ollm_tui.engine.llama.engine import LlamaEngine  # noqa: E402
 from ollm_tui.engine.registry import starter_model_path  # noqa: E402
-from ollm_tui.resources import bundled_dir  # noqa: E402
-from ollm_tui.session import ChatSession, TurnDelta, TurnFinished  # noqa: E402
+from ollm_tui.settings.resources import bundled_dir  # noqa: E402
+from ollm_tui.session.chat import ChatSession, TurnDelta, TurnFinished  # noqa: E402
 from ollm_tui.settings import Settings  # noqa: E402
 from ollm_tui.store.db import Store  # noqa: E402
 

@@ -25,7 +25,7 @@ from bench.common import Line, LoopMonitor, bench_settings, wait_for  # noqa: E4
 from ollm_tui.engine.base import CancelToken, ChatMessage, Delta, Done, GenParams, StreamEvent  # noqa: E402
 from ollm_tui.store.db import Store  # noqa: E402
 from ollm_tui.ui.app import OllmApp  # noqa: E402
-from ollm_tui.ui.transcript import AssistantMessage  # noqa: E402
+from ollm_tui.ui.widgets.transcript import AssistantMessage  # noqa: E402
 from tests.fakes import FakeEngine  # noqa: E402
 
 MODEL = Path("/models/synthetic.gguf")

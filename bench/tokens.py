@@ -28,12 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ollm_tui.accounting import Accounting
+from ollm_tui.session.accounting import Accounting
 from ollm_tui.core.profiles import load_profiles
 from ollm_tui.core.token_estimate import Calibration, chars_estimate, raw_estimate
 from ollm_tui.engine.registry import gemma_test_model_path, starter_model_path
-from ollm_tui.engine.tokenizer import load_codec
-from ollm_tui.resources import bundled_dir
+from ollm_tui.engine.llama.tokenizer import load_codec
+from ollm_tui.settings.resources import bundled_dir
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 

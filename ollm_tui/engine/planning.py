@@ -18,7 +18,7 @@ from ollm_tui.core.hardware import HardwareProbe, HardwareSnapshot
 from ollm_tui.core.profiles import ProfileSet, load_profiles, parse_profile, save_computed_profile
 from ollm_tui.core.tiers import TierError, TierPlan, parse_tier, plan_tiers
 from ollm_tui.engine.base import LoadOptions
-from ollm_tui.resources import bundled_dir
+from ollm_tui.settings.resources import bundled_dir
 from ollm_tui.settings import Settings
 
 log = logging.getLogger("ollm.planning")

@@ -21,8 +21,8 @@ from ollm_tui.engine.base import (
     ModelInfo,
     StreamEvent,
 )
-from ollm_tui.engine.remote import RemoteEngine
-from ollm_tui.engine.servers import is_remote
+from ollm_tui.engine.remote.engine import RemoteEngine
+from ollm_tui.settings.servers import is_remote
 
 
 class RoutedEngine:

@@ -24,31 +24,31 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from ollm_tui.accounting import Accounting
+from ollm_tui.session.accounting import Accounting
 from ollm_tui.core.hardware import HardwareProbe
 from ollm_tui.engine.base import Backend, CancelToken, LoadOptions, ModelInfo
 from ollm_tui.engine.kv_state import ChatKvCache, KvStateStore
 from ollm_tui.engine.planning import Placement
-from ollm_tui.engine.servers import model_label
-from ollm_tui.session import ChatSession
+from ollm_tui.settings.servers import model_label
+from ollm_tui.session.chat import ChatSession
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Chat, Store
-from ollm_tui.summariser import EngineSummariser
+from ollm_tui.session.summariser import EngineSummariser
 from ollm_tui.ui.bindings import APP_BINDINGS
-from ollm_tui.ui.chat_list import ChatList
+from ollm_tui.ui.widgets.chat_list import ChatList
 from ollm_tui.ui.clipboard import last_code_block, sent_note
-from ollm_tui.ui.composer import Composer
+from ollm_tui.ui.widgets.composer import Composer
 from ollm_tui.ui.compressing import Compression, CompressionMixin, compress_if_needed
 from ollm_tui.ui.context_watch import ContextWatch
-from ollm_tui.ui.dialogs import ConfirmDialog, RenameDialog
+from ollm_tui.ui.screens.dialogs import ConfirmDialog, RenameDialog
 from ollm_tui.ui.generation import FullCollections, Turn, describe, run_turn
-from ollm_tui.ui.memory_meter import MemoryMeter
+from ollm_tui.ui.widgets.memory_meter import MemoryMeter
 from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
 from ollm_tui.ui.queueing import QueueMixin, QueuePanel
 from ollm_tui.ui.remote import RemoteModels
-from ollm_tui.ui.status import LoadState, StatusLine
+from ollm_tui.ui.widgets.status import LoadState, StatusLine
 from ollm_tui.ui.switching import ModelSwitching
-from ollm_tui.ui.transcript import AssistantMessage, CheckpointDivider, MessageView, Transcript
+from ollm_tui.ui.widgets.transcript import AssistantMessage, CheckpointDivider, MessageView, Transcript
 from ollm_tui.ui.workspace import WorkspaceMixin, commands_provider, docs_search_provider
 
 if TYPE_CHECKING:

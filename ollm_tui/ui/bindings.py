@@ -270,7 +270,7 @@ def conflicts(binding_id: str, key: str, keymap: dict[str, str]) -> list[Binding
 
 def _editor_keys() -> dict[str, str]:
     """Keys the composer's editor keeps for itself (key -> what it does)."""
-    from ollm_tui.ui.composer import Composer  # the composer imports this module
+    from ollm_tui.ui.widgets.composer import Composer  # the composer imports this module
 
     out: dict[str, str] = {}
     for b in Composer.BINDINGS:

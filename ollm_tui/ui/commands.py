@@ -19,7 +19,7 @@ from textual.markup import escape
 
 from ollm_tui.ui.bindings import REGISTRY
 from ollm_tui.ui.guide import guide_pages
-from ollm_tui.ui.keys_pane import show_keys
+from ollm_tui.ui.screens.keys_pane import show_keys
 
 if TYPE_CHECKING:
     from ollm_tui.ui.app import OllmApp

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from textual import work
 
 from ollm_tui.engine.base import CancelToken
-from ollm_tui.session import (
+from ollm_tui.session.chat import (
     ChatSession,
     CompressionFinished,
     CompressionStarted,
@@ -164,7 +164,7 @@ class CompressionMixin(_Base):
 
     def action_pick_snapshot(self: OllmApp) -> None:
         """Pick a snapshot of the open chat's context to restore."""
-        from ollm_tui.ui.pickers import SnapshotPicker
+        from ollm_tui.ui.screens.pickers import SnapshotPicker
 
         if self._refuse_model_job():
             return

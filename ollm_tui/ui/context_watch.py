@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 
 from textual.css.query import NoMatches
 
-from ollm_tui.accounting import Accounting, Measured
+from ollm_tui.session.accounting import Accounting, Measured
 from ollm_tui.core.token_estimate import encoding_loaded
-from ollm_tui.session import ChatSession
+from ollm_tui.session.chat import ChatSession
 
 if TYPE_CHECKING:
     from textual.timer import Timer
 
     from ollm_tui.ui.app import OllmApp
-    from ollm_tui.ui.context_meter import ContextMeter
+    from ollm_tui.ui.widgets.context_meter import ContextMeter
     from ollm_tui.ui.generation import Turn
 
 log = logging.getLogger("ollm.tokens")
@@ -149,7 +149,7 @@ class ContextWatch:
 
     def show_stats(self) -> None:
         """Open the token-stats panel (unless it is open)."""
-        from ollm_tui.ui.token_stats import TokenStatsScreen, stats_lines
+        from ollm_tui.ui.screens.token_stats import TokenStatsScreen, stats_lines
 
         if isinstance(self.app.screen, TokenStatsScreen):
             return

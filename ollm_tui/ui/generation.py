@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ollm_tui.engine.base import CancelToken
-from ollm_tui.session import (
+from ollm_tui.session.chat import (
     ChatSession,
     CompressionFinished,
     CompressionStarted,
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from textual.message import Message as TextualMessage
     from textual.worker import Worker
 
-    from ollm_tui.ui.transcript import AssistantMessage, UserMessage
+    from ollm_tui.ui.widgets.transcript import AssistantMessage, UserMessage
 
 
 _FULL_GC_HELD = 10**6

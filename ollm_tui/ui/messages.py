@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from ollm_tui.session import CompressionEvent, TurnFinished, TurnStarted
+from ollm_tui.session.chat import CompressionEvent, TurnFinished, TurnStarted
 
 if TYPE_CHECKING:
     from ollm_tui.ui.compressing import Compression

@@ -14,10 +14,10 @@ from textual import work
 
 from ollm_tui.engine.base import EngineError, ModelInfo
 from ollm_tui.engine.registry import ModelEntry, resolve
-from ollm_tui.engine.remote import ServerContextOverflow
-from ollm_tui.engine.servers import is_remote, parse_remote_path
+from ollm_tui.engine.remote.engine import ServerContextOverflow
+from ollm_tui.settings.servers import is_remote, parse_remote_path
 from ollm_tui.ui.bindings import APP_BINDINGS
-from ollm_tui.ui.dialogs import ConfirmDialog
+from ollm_tui.ui.screens.dialogs import ConfirmDialog
 
 if TYPE_CHECKING:
     from ollm_tui.ui.app import OllmApp

@@ -17,8 +17,8 @@ from ollm_tui.core.tiers import TierError, size_label
 from ollm_tui.engine.base import EngineError, ModelInfo
 from ollm_tui.engine.planning import Placement, load_all_profiles, place
 from ollm_tui.engine.registry import ModelEntry, resolve
-from ollm_tui.engine.server_models import is_remote_entry
-from ollm_tui.ui.pickers import ModelPicker, TierPicker
+from ollm_tui.engine.remote.models import is_remote_entry
+from ollm_tui.ui.screens.pickers import ModelPicker, TierPicker
 
 if TYPE_CHECKING:
     from ollm_tui.ui.app import OllmApp

@@ -13,11 +13,11 @@ from textual.app import App
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 
-from ollm_tui.config import KEYS_BY_NAME, keymap_problems, set_value
-from ollm_tui.resources import bundled_dir
+from ollm_tui.settings.config_file import KEYS_BY_NAME, keymap_problems, set_value
+from ollm_tui.settings.resources import bundled_dir
 from ollm_tui.settings import DEFAULT_THEME
 from ollm_tui.ui.bindings import REGISTRY_BY_ID, key_problem, split_keys
-from ollm_tui.ui.dialogs import ConfirmDialog
+from ollm_tui.ui.screens.dialogs import ConfirmDialog
 from ollm_tui.ui.guide import page_title
 from ollm_tui.ui.themes import app_variables, load_themes
 
@@ -97,11 +97,11 @@ class WorkspaceMixin(App[None]):
         """
         if not self.is_screen_installed(name):
             if name == "docs":
-                from ollm_tui.ui.docs_pane import DocsPane
+                from ollm_tui.ui.screens.docs_pane import DocsPane
 
                 self.install_screen(DocsPane(self.docs_dir), "docs")
             else:
-                from ollm_tui.ui.keys_pane import KeysPane
+                from ollm_tui.ui.screens.keys_pane import KeysPane
 
                 self.install_screen(KeysPane(), "keys")
         return self.get_screen(name)
@@ -171,7 +171,7 @@ class WorkspaceMixin(App[None]):
         """Open the docs pane at a page (``notify_doc`` toasts lead here)."""
         if self.pane != "docs":
             await self.action_show_pane("docs")
-        from ollm_tui.ui.docs_pane import DocsPane
+        from ollm_tui.ui.screens.docs_pane import DocsPane
 
         docs = self.pane_screen("docs")
         assert isinstance(docs, DocsPane)
@@ -179,7 +179,7 @@ class WorkspaceMixin(App[None]):
 
     async def action_open_chat_id(self, chat_id: int) -> None:
         """Open a chat by id (from the palette), showing the chat pane."""
-        from ollm_tui.ui.chat_list import ChatList
+        from ollm_tui.ui.widgets.chat_list import ChatList
 
         await self.action_show_pane("chat")
         self.post_message(ChatList.ChatChosen(chat_id))
@@ -191,7 +191,7 @@ class WorkspaceMixin(App[None]):
 
         Refuses (with a toast, returning False) keys another binding uses where this one works.
         """
-        from ollm_tui.ui.keys_pane import show_keys
+        from ollm_tui.ui.screens.keys_pane import show_keys
 
         entry = REGISTRY_BY_ID[binding_id]
         if keys is not None:
@@ -222,7 +222,7 @@ class WorkspaceMixin(App[None]):
             self.keymap.clear()
             self.set_keymap({})
             if self.is_screen_installed("keys"):
-                from ollm_tui.ui.keys_pane import KeysPane
+                from ollm_tui.ui.screens.keys_pane import KeysPane
 
                 keys = self.get_screen("keys")
                 if isinstance(keys, KeysPane) and keys.is_mounted:
@@ -258,14 +258,14 @@ class WorkspaceMixin(App[None]):
 
     def action_show_settings(self) -> None:
         """Open the settings form."""
-        from ollm_tui.ui.settings_screen import SettingsScreen
+        from ollm_tui.ui.screens.settings_form import SettingsScreen
 
         if not isinstance(self.screen, ModalScreen):
             self.push_screen(SettingsScreen())
 
     def apply_settings(self, file_values: dict[str, object], changes: dict[str, object]) -> None:
         """Save config keys (``file_values``) and use the Settings ``changes`` that apply now."""
-        from ollm_tui.ui.settings_screen import RESTART_KEYS
+        from ollm_tui.ui.screens.settings_form import RESTART_KEYS
 
         for key, value in file_values.items():
             self._save_setting(key, value)

@@ -6,8 +6,8 @@ from textual.widgets import Input
 
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
-from ollm_tui.ui.dialogs import ConfirmDialog, RenameDialog
-from ollm_tui.ui.transcript import AssistantMessage, EmptyHint
+from ollm_tui.ui.screens.dialogs import ConfirmDialog, RenameDialog
+from ollm_tui.ui.widgets.transcript import AssistantMessage, EmptyHint
 from tests.app.helpers import make_test_app, rendered_text, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
 

@@ -15,8 +15,8 @@ from textual.widgets._collapsible import CollapsibleTitle
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.app import OllmApp
-from ollm_tui.ui.pickers import SnapshotPicker
-from ollm_tui.ui.transcript import CheckpointDivider, MessageView, UserMessage
+from ollm_tui.ui.screens.pickers import SnapshotPicker
+from ollm_tui.ui.widgets.transcript import CheckpointDivider, MessageView, UserMessage
 from tests.app.helpers import make_test_app, rendered_text, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
 

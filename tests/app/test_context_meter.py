@@ -11,8 +11,8 @@ import threading
 
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
-from ollm_tui.ui.context_meter import ContextMeter
-from ollm_tui.ui.token_stats import TokenStatsScreen
+from ollm_tui.ui.widgets.context_meter import ContextMeter
+from ollm_tui.ui.screens.token_stats import TokenStatsScreen
 from tests.app.helpers import make_test_app, rendered_text, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
 

@@ -7,7 +7,7 @@ import pytest
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.clipboard import code_blocks, last_code_block
-from ollm_tui.ui.transcript import AssistantMessage, UserMessage
+from ollm_tui.ui.widgets.transcript import AssistantMessage, UserMessage
 from tests.app.helpers import make_test_app, wait_until
 from tests.fakes import FakeEngine
 

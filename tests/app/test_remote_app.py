@@ -9,11 +9,11 @@ from pathlib import Path
 from textual.widgets import Button, OptionList
 
 from ollm_tui.engine.registry import starter_model_path
-from ollm_tui.engine.remote import RemoteEngine, Timeouts
+from ollm_tui.engine.remote.engine import RemoteEngine, Timeouts
 from ollm_tui.engine.routing import RoutedEngine
-from ollm_tui.engine.servers import ServerConfig, remote_path
-from ollm_tui.ui.dialogs import ConfirmDialog
-from ollm_tui.ui.pickers import ModelPicker
+from ollm_tui.settings.servers import ServerConfig, remote_path
+from ollm_tui.ui.screens.dialogs import ConfirmDialog
+from ollm_tui.ui.screens.pickers import ModelPicker
 from tests.app.helpers import make_test_app, wait_ready, wait_until
 from tests.fake_server import MODEL, FakeServer, free_port
 from tests.fakes import FakeEngine

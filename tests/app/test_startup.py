@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
-from ollm_tui.ui.transcript import Transcript
+from ollm_tui.ui.widgets.transcript import Transcript
 from tests.app.helpers import make_test_app, rendered_text, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
 

@@ -13,7 +13,7 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Markdown
 
-from ollm_tui.ui.transcript import stop_stream
+from ollm_tui.ui.widgets.transcript import stop_stream
 
 
 class Host(App[None]):

@@ -14,8 +14,8 @@ from ollm_tui.engine.planning import place
 from ollm_tui.engine.registry import starter_model_path
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
-from ollm_tui.ui.pickers import ModelPicker, TierPicker
-from ollm_tui.ui.transcript import DividerView
+from ollm_tui.ui.screens.pickers import ModelPicker, TierPicker
+from ollm_tui.ui.widgets.transcript import DividerView
 from tests.app.helpers import make_test_app, wait_ready, wait_until
 from tests.fakes import FakeEngine
 

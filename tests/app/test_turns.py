@@ -17,7 +17,7 @@ from ollm_tui.engine.base import (
 )
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
-from ollm_tui.ui.transcript import AssistantMessage, UserMessage
+from ollm_tui.ui.widgets.transcript import AssistantMessage, UserMessage
 from tests.app.helpers import make_test_app, rendered_text, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
 

@@ -11,9 +11,9 @@ from textual.widgets import Input, Markdown
 from ollm_tui.settings import DEFAULT_THEME, Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.bindings import REGISTRY
-from ollm_tui.ui.docs_pane import DocsPane
-from ollm_tui.ui.keys_pane import KeyCapture, KeysPane
-from ollm_tui.ui.settings_screen import SettingsScreen
+from ollm_tui.ui.screens.docs_pane import DocsPane
+from ollm_tui.ui.screens.keys_pane import KeyCapture, KeysPane
+from ollm_tui.ui.screens.settings_form import SettingsScreen
 from tests.app.helpers import make_test_app, screen_lines, wait_until
 from tests.fakes import FakeEngine
 

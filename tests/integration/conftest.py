@@ -8,9 +8,9 @@ import pytest
 
 from ollm_tui.core.profiles import load_profiles
 from ollm_tui.engine.base import LoadOptions
-from ollm_tui.engine.llama import LlamaEngine
+from ollm_tui.engine.llama.engine import LlamaEngine
 from ollm_tui.engine.registry import gemma_test_model_path, starter_model_path
-from ollm_tui.resources import bundled_dir
+from ollm_tui.settings.resources import bundled_dir
 
 
 def pytest_collection_modifyitems(items):  # every test here uses a real model

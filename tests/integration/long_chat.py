@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ollm_tui.engine.base import CancelToken, GenParams
-from ollm_tui.session import ChatSession, CompressionFinished, TurnFinished
+from ollm_tui.session.chat import ChatSession, CompressionFinished, TurnFinished
 
 
 def run_long_chat(

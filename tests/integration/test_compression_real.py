@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ollm_tui.accounting import Accounting
+from ollm_tui.session.accounting import Accounting
 from ollm_tui.core.tiers import effective_limit
 from ollm_tui.engine.base import GenParams, LoadOptions
-from ollm_tui.engine.llama import LlamaEngine
-from ollm_tui.session import ChatSession
+from ollm_tui.engine.llama.engine import LlamaEngine
+from ollm_tui.session.chat import ChatSession
 from tests.integration.long_chat import run_long_chat
 
 TURNS = 60

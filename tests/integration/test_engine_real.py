@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ollm_tui.engine.base import CancelToken, ContextOverflowError, Delta, Done, GenParams, ModelLoadError
-from ollm_tui.engine.llama import LlamaEngine
+from ollm_tui.engine.llama.engine import LlamaEngine
 from tests.integration.conftest import OPTIONS
 
 GREEDY = GenParams(temperature=0.0, max_tokens=48, seed=1)

@@ -9,7 +9,7 @@ import pytest
 
 from ollm_tui.engine.base import CancelToken, ChatMessage, Delta, Done, GenParams, LoadOptions
 from ollm_tui.engine.kv_state import ChatKvCache, KvStateStore
-from ollm_tui.engine.llama import LlamaEngine
+from ollm_tui.engine.llama.engine import LlamaEngine
 
 OPTIONS = LoadOptions(n_ctx=2048, n_threads=1, n_threads_batch=1)
 PARAMS = GenParams(temperature=0.0, max_tokens=24, seed=7)

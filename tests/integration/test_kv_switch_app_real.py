@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ollm_tui.__main__ import make_engine
+from ollm_tui.cli.main import make_engine
 from ollm_tui.engine.base import Done, LoadOptions
 from ollm_tui.store.db import Store
-from ollm_tui.ui.chat_list import ChatList
+from ollm_tui.ui.widgets.chat_list import ChatList
 from tests.app.helpers import make_test_app, send, wait_ready, wait_until
 
 OPTIONS = LoadOptions(n_ctx=2048, n_threads=1, n_threads_batch=1)

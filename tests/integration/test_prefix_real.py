@@ -16,8 +16,8 @@ import pytest
 
 from ollm_tui.engine.base import CancelToken, LoadOptions
 from ollm_tui.engine.kv_state import common_prefix
-from ollm_tui.engine.llama import LlamaEngine
-from ollm_tui.session import ChatSession, TurnFinished
+from ollm_tui.engine.llama.engine import LlamaEngine
+from ollm_tui.session.chat import ChatSession, TurnFinished
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 

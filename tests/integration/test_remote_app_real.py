@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from textual.widgets import Button
 
-from ollm_tui.__main__ import make_engine
-from ollm_tui.engine.remote import ServerTimeout
-from ollm_tui.engine.servers import ServerConfig, remote_path
-from ollm_tui.ui.dialogs import ConfirmDialog
+from ollm_tui.cli.main import make_engine
+from ollm_tui.engine.remote.engine import ServerTimeout
+from ollm_tui.settings.servers import ServerConfig, remote_path
+from ollm_tui.ui.screens.dialogs import ConfirmDialog
 from tests.app.helpers import make_test_app, send, wait_ready, wait_until
 from tests.fake_server import MODEL, PIECES, FakeServer
 

@@ -11,11 +11,11 @@ import time
 import httpx
 import pytest
 
-from ollm_tui.__main__ import main
+from ollm_tui.cli.main import main
 from ollm_tui.engine.base import CancelToken, Delta, Done, GenParams, LoadOptions
-from ollm_tui.engine.remote import RemoteEngine
-from ollm_tui.engine.servers import ServerConfig, remote_path
-from ollm_tui.session import ChatSession, TurnFinished
+from ollm_tui.engine.remote.engine import RemoteEngine
+from ollm_tui.settings.servers import ServerConfig, remote_path
+from ollm_tui.session.chat import ChatSession, TurnFinished
 from tests.fake_server import free_port
 
 CONVERSATIONS = [

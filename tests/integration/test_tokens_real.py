@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ollm_tui.accounting import Accounting
+from ollm_tui.session.accounting import Accounting
 from ollm_tui.core.token_cache import TokenCache
 from ollm_tui.core.tokens import TokenCounter
 from ollm_tui.engine.base import CancelToken, Done, GenParams
-from ollm_tui.engine.llama import LlamaEngine
-from ollm_tui.engine.tokenizer import CodecClosedError, load_codec
+from ollm_tui.engine.llama.engine import LlamaEngine
+from ollm_tui.engine.llama.tokenizer import CodecClosedError, load_codec
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from tests.integration.conftest import OPTIONS

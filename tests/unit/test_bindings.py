@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ollm_tui.ui.bindings import REGISTRY, conflicts, key_problem
-from ollm_tui.ui.keys_pane import show_keys
+from ollm_tui.ui.screens.keys_pane import show_keys
 
 
 def test_ids_are_unique() -> None:

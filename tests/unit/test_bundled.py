@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ollm_tui.resources import bundled_dir
+from ollm_tui.settings.resources import bundled_dir
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ollm_tui.__main__ import EXIT_MODEL, EXIT_USAGE, main
+from ollm_tui.cli.main import EXIT_MODEL, EXIT_USAGE, main
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ollm_tui.__main__ import EXIT_OK, EXIT_USAGE, main
+from ollm_tui.cli.main import EXIT_OK, EXIT_USAGE, main
 from ollm_tui.settings import SettingsError, parse_size
 
 
@@ -103,7 +103,7 @@ def test_parse_size_units() -> None:
 def test_prompt_warns_when_nothing_fits_before_loading(capsys, monkeypatch) -> None:
     # a 20 MiB budget fits nothing: the warning comes before the model loads (which then
     # fails here on purpose, so no model runs in a unit test)
-    from ollm_tui.engine import llama
+    from ollm_tui.engine.llama import engine as llama
 
     def refuse(self, path, options, cancel=None):
         from ollm_tui.engine.base import ModelLoadError

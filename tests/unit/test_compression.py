@@ -18,7 +18,7 @@ from ollm_tui.core.compression import (
 )
 from ollm_tui.core.conversation import SUMMARY_HEADING
 from ollm_tui.engine.base import CancelToken, LoadOptions
-from ollm_tui.session import (
+from ollm_tui.session.chat import (
     ChatSession,
     CompressionFinished,
     CompressionStarted,
@@ -279,7 +279,7 @@ def test_export_has_the_full_history_and_every_checkpoint(store, settings) -> No
 
 
 def test_a_summary_model_that_cannot_be_found_falls_back_with_the_reason(store, settings) -> None:
-    from ollm_tui.summariser import EngineSummariser
+    from ollm_tui.session.summariser import EngineSummariser
 
     settings = settings.with_(summary_model="no-such-model-anywhere", kept_percent=10.0)
     session = session_with(store, settings, None, n_ctx=2048)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ollm_tui.core.compression import Policy
 from ollm_tui.engine.base import CancelToken, LoadOptions
-from ollm_tui.session import ChatSession, CompressionFinished, CompressionStarted
+from ollm_tui.session.chat import ChatSession, CompressionFinished, CompressionStarted
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from tests.fakes import FakeEngine

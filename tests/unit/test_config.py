@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ollm_tui.__main__ import EXIT_FAILURE, EXIT_OK, main
-from ollm_tui.config import KEYS, read_config, set_value
+from ollm_tui.cli.main import EXIT_FAILURE, EXIT_OK, main
+from ollm_tui.settings.config_file import KEYS, read_config, set_value
 from ollm_tui.settings import DEFAULT_THEME, Settings, default_threads
 from ollm_tui.store.db import Store
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ollm_tui.__main__ import build_parser
-from ollm_tui.config import KEYS
-from ollm_tui.resources import bundled_dir
+from ollm_tui.cli.main import build_parser
+from ollm_tui.settings.config_file import KEYS
+from ollm_tui.settings.resources import bundled_dir
 from ollm_tui.ui.bindings import REGISTRY
 from ollm_tui.ui.themes import APP_VARIABLE_SOURCES, load_themes
 

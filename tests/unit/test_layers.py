@@ -9,22 +9,23 @@ from pathlib import Path
 
 import ollm_tui
 
-HEADLESS = ("core", "engine", "store")
+HEADLESS = ("core", "engine", "store", "session", "settings")
 
 
 def headless_modules() -> list[str]:
     root = Path(ollm_tui.__file__).parent
-    names = ["ollm_tui.session", "ollm_tui.settings", "ollm_tui.config", "ollm_tui.logs", "ollm_tui.resources", "ollm_tui.doctor"]
-    names.append("ollm_tui.accounting")
+    names = ["ollm_tui.cli.doctor"]
     for pkg in HEADLESS:
         names.append(f"ollm_tui.{pkg}")
-        names += [f"ollm_tui.{pkg}.{m.name}" for m in pkgutil.iter_modules([str(root / pkg)])]
+        names += [
+            m.name for m in pkgutil.walk_packages([str(root / pkg)], prefix=f"ollm_tui.{pkg}.")
+        ]
     return names
 
 
 def test_headless_modules_exist() -> None:
     names = headless_modules()
-    assert "ollm_tui.engine.llama" in names and "ollm_tui.store.db" in names
+    assert "ollm_tui.engine.llama.engine" in names and "ollm_tui.store.db" in names
 
 
 def test_core_engine_store_never_import_textual_or_rich() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ollm_tui.core.profiles import load_profiles, parse_profile
-from ollm_tui.resources import bundled_dir
+from ollm_tui.settings.resources import bundled_dir
 
 
 def test_bundled_profiles_load_cleanly() -> None:
@@ -54,7 +54,7 @@ def test_name_match_beats_architecture_only(tmp_path: Path) -> None:
 
 
 def test_shipped_profiles_match_the_common_families() -> None:
-    from ollm_tui.resources import bundled_dir
+    from ollm_tui.settings.resources import bundled_dir
 
     profiles = load_profiles([bundled_dir("profiles")])
     assert profiles.errors == []

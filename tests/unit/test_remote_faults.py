@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from ollm_tui.engine.base import CancelToken, Delta, Done, GenParams, LoadOptions
-from ollm_tui.engine.remote import (
+from ollm_tui.engine.remote.engine import (
     MalformedEvent,
     RemoteEngine,
     RemoteLoadError,
@@ -22,9 +22,9 @@ from ollm_tui.engine.remote import (
     StreamCut,
     Timeouts,
 )
-from ollm_tui.engine.servers import ServerConfig, remote_path
-from ollm_tui.logs import setup_logging
-from ollm_tui.session import ChatSession, TurnFinished
+from ollm_tui.settings.servers import ServerConfig, remote_path
+from ollm_tui.settings.logs import setup_logging
+from ollm_tui.session.chat import ChatSession, TurnFinished
 from tests.fake_server import MODEL, PIECES, FakeServer, free_port
 
 pytestmark = pytest.mark.timeout(30)

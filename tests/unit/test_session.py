@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ollm_tui.engine.base import CancelToken, EngineError, LoadOptions
-from ollm_tui.session import (
+from ollm_tui.session.chat import (
     ChatSession,
     MessageTooLong,
     TurnDelta,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ollm_tui.accounting import Accounting
+from ollm_tui.session.accounting import Accounting
 from ollm_tui.engine.base import CancelToken, LoadOptions
-from ollm_tui.session import ChatSession
+from ollm_tui.session.chat import ChatSession
 from tests.fakes import FakeCodec, FakeEngine
 
 MODEL = Path("/m/fake.gguf")

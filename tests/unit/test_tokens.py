@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ollm_tui.accounting import Accounting
+from ollm_tui.session.accounting import Accounting
 from ollm_tui.core.budget import Usage, band_of, make_budget, reply_reserve
 from ollm_tui.core.token_cache import TokenCache, content_hash
 from ollm_tui.core.token_estimate import Calibration, raw_estimate, text_kind

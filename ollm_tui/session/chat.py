@@ -35,10 +35,10 @@ from ollm_tui.engine.base import (
     GenParams,
 )
 from ollm_tui.settings import Settings
-from ollm_tui.summariser import EngineSummariser
+from ollm_tui.session.summariser import EngineSummariser
 
 if TYPE_CHECKING:
-    from ollm_tui.accounting import Accounting
+    from ollm_tui.session.accounting import Accounting
     from ollm_tui.core.tokens import TokenCounter
     from ollm_tui.engine.kv_state import ChatKvCache
 from ollm_tui.store.db import Chat, Message, Store

@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ollm_tui.accounting import Measured
+from ollm_tui.session.accounting import Measured
 
 
 def stats_lines(measured: Measured | None, figures: dict[str, Any]) -> list[str]:

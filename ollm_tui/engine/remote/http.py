@@ -27,7 +27,7 @@ from ollm_tui.engine.base import (
     GenerationError,
     ModelLoadError,
 )
-from ollm_tui.engine.servers import ServerConfig
+from ollm_tui.settings.servers import ServerConfig
 
 log = logging.getLogger("ollm.remote")
 

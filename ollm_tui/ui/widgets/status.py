@@ -12,7 +12,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Label
 
-from ollm_tui.ui.context_meter import ContextMeter
+from ollm_tui.ui.widgets.context_meter import ContextMeter
 
 if TYPE_CHECKING:
     from textual.timer import Timer

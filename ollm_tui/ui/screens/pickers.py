@@ -23,7 +23,7 @@ from ollm_tui.core.hardware import HardwareProbe, format_bytes
 from ollm_tui.core.tiers import TierError, TierOption, TierPlan
 from ollm_tui.engine.planning import load_all_profiles, place
 from ollm_tui.engine.registry import ModelEntry, discover
-from ollm_tui.engine.server_models import is_remote_entry, server_entries
+from ollm_tui.engine.remote.models import is_remote_entry, server_entries
 from ollm_tui.settings import Settings
 
 if TYPE_CHECKING:

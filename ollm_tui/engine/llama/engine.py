@@ -50,7 +50,7 @@ from ollm_tui.engine.base import (
 )
 
 if TYPE_CHECKING:
-    from ollm_tui.engine.tokenizer import LlamaCodec
+    from ollm_tui.engine.llama.tokenizer import LlamaCodec
 
 log = logging.getLogger("ollm.engine")
 llama_log = logging.getLogger("ollm.llama_cpp")
@@ -335,7 +335,7 @@ class LlamaEngine:
         never waits for this engine's lock; ``shared`` uses this engine's model under its
         lock instead (for ``ollm -p``, where nothing runs beside the engine).
         """
-        from ollm_tui.engine.tokenizer import LlamaCodec, load_codec
+        from ollm_tui.engine.llama.tokenizer import LlamaCodec, load_codec
 
         with self._lock:
             llm = self._require()

@@ -28,7 +28,7 @@ from ollm_tui.core.gguf_info import GGUFError, read_gguf_info
 from ollm_tui.core.profiles import ProfileSet
 from ollm_tui.core.tokens import Message, locate_contents, split_prompt
 from ollm_tui.engine.base import ModelLoadError
-from ollm_tui.engine.llama import _token_text, choose_format, install_llama_logging
+from ollm_tui.engine.llama.engine import _token_text, choose_format, install_llama_logging
 
 log = logging.getLogger("ollm.tokens")
 

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ollm_tui.engine.base import EngineError
 from ollm_tui.engine.registry import ModelEntry, ModelNotFound, resolve
-from ollm_tui.engine.remote import RemoteError, Timeouts, list_models
-from ollm_tui.engine.servers import (
+from ollm_tui.engine.remote.engine import RemoteError, Timeouts, list_models
+from ollm_tui.settings.servers import (
     SERVER_SOURCE,
     ServerConfig,
     display_name,

@@ -60,7 +60,7 @@ class EngineSummariser:
         with _models_lock:
             engine = _models.get(name)
             if engine is None:
-                from ollm_tui.__main__ import make_engine
+                from ollm_tui.cli.main import make_engine
                 from ollm_tui.engine.registry import resolve
 
                 entry = resolve(self.settings, name)  # EngineError: not found / unusable

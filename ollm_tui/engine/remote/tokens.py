@@ -38,10 +38,10 @@ from ollm_tui.core.gguf_info import GGUFError, read_gguf_info
 from ollm_tui.core.token_estimate import raw_estimate
 from ollm_tui.core.tokens import Message, locate_contents, split_prompt
 from ollm_tui.engine.base import EngineError
-from ollm_tui.engine.servers import ServerConfig
+from ollm_tui.settings.servers import ServerConfig
 
 if TYPE_CHECKING:
-    from ollm_tui.engine.remote import RemoteEngine
+    from ollm_tui.engine.remote.engine import RemoteEngine
 
 log = logging.getLogger("ollm.tokens")
 

@@ -1,6 +1,6 @@
 """Settings: built once (CLI or test factory) and passed down. Nothing reads globals later.
 
-Defaults, then ``config.toml`` in the config dir (see :mod:`ollm_tui.config`), then the
+Defaults, then ``config.toml`` in the config dir (see :mod:`ollm_tui.settings.config_file`), then the
 ``OLLM_*`` environment overrides; the CLI applies its flags last.
 """
 
@@ -16,8 +16,8 @@ import platformdirs
 
 if TYPE_CHECKING:
     from ollm_tui.engine.base import LoadOptions
-    from ollm_tui.engine.remote_http import Timeouts
-    from ollm_tui.engine.servers import ServerConfig
+    from ollm_tui.engine.remote.http import Timeouts
+    from ollm_tui.settings.servers import ServerConfig
 
 APP_NAME = "ollm_tui"
 
@@ -167,7 +167,7 @@ class Settings:
 
     def server_timeouts(self) -> Timeouts:
         """The timeouts of the remote engine."""
-        from ollm_tui.engine.remote_http import Timeouts
+        from ollm_tui.engine.remote.http import Timeouts
 
         return Timeouts(
             connect=self.server_connect_timeout_s,
@@ -187,7 +187,7 @@ class Settings:
         the keys concerned stay at their defaults. A bad environment value raises
         SettingsError naming the variable.
         """
-        from ollm_tui.config import config_path, read_config
+        from ollm_tui.settings.config_file import config_path, read_config
 
         env = os.environ if environ is None else environ
         data = Path(env.get("OLLM_DATA_DIR") or platformdirs.user_data_dir(APP_NAME))

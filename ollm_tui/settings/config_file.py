@@ -120,7 +120,7 @@ def _keymap(value: object) -> dict[str, str]:
 
 
 def _servers(value: object) -> tuple[Any, ...]:
-    from ollm_tui.engine.servers import ServerConfigError, parse_servers
+    from ollm_tui.settings.servers import ServerConfigError, parse_servers
 
     try:
         return parse_servers(value)
@@ -327,7 +327,7 @@ def read_config(path: Path) -> tuple[dict[str, Any], list[ConfigProblem]]:
         for field_name in key.fields:
             values[field_name] = value
     if any(server.api_key for server in values.get("servers", ())):
-        from ollm_tui.engine.servers import mode_too_open
+        from ollm_tui.settings.servers import mode_too_open
 
         if mode_too_open(path):
             problems.append(

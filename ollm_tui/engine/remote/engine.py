@@ -47,7 +47,7 @@ from ollm_tui.engine.base import (
     ModelLoadError,
     StreamEvent,
 )
-from ollm_tui.engine.remote_http import (
+from ollm_tui.engine.remote.http import (
     Exchange,
     GenerationErrorFromServer,
     MalformedEvent,
@@ -66,7 +66,7 @@ from ollm_tui.engine.remote_http import (
     probe_context,
     read_stream,
 )
-from ollm_tui.engine.servers import (
+from ollm_tui.settings.servers import (
     ServerConfig,
     display_name,
     find_server,
@@ -200,7 +200,7 @@ class RemoteEngine:
         tokenizer when that is verified to match, else the calibrated estimate
         (``codec.exact`` says which). ``shared`` is accepted for the ``Backend`` callers'
         sake; the codec is always this engine's own."""
-        from ollm_tui.engine.remote_tokens import make_codec
+        from ollm_tui.engine.remote.tokens import make_codec
 
         with self._lock:
             if self._codec is None:
