@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import Line, bench_settings, wait_for  # noqa: E402
+from ollm_tui.engine.factory import load_options  # noqa: E402
 from ollm_tui.core.profiles import load_profiles  # noqa: E402
 from ollm_tui.engine.base import CancelToken, ChatMessage, Delta, Done, GenParams, LoadOptions  # noqa: E402
 from ollm_tui.engine.kv_state import ChatKvCache, KvStateStore  # noqa: E402
@@ -31,7 +32,7 @@ QUESTION = "Explain how a bicycle works, part by part, in detail."
 
 
 def new_engine(settings: Settings, n_ctx: int) -> tuple[LlamaEngine, LoadOptions]:
-    options = settings.load_options(n_ctx)
+    options = load_options(settings, n_ctx)
     engine = LlamaEngine(load_profiles([bundled_dir("profiles")]))
     path = starter_model_path()
     assert path is not None, "the starter model is installed by `bash .ci/bootstrap test`"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ollm_tui import __version__
+from ollm_tui.engine.factory import load_options, make_engine
 from ollm_tui.settings import (
     Settings,
     SettingsError,
@@ -137,36 +138,6 @@ def _with_cli_server(
 
 def _err(message: str) -> None:
     print(f"ollm: {message}", file=sys.stderr)
-
-
-def make_engine(settings: Settings, lazy: bool = False):
-    """The in-process engine with bundled and user profiles. Returns (engine, profile errors).
-
-    ``lazy`` defers importing llama-cpp-python until the first model load (the app does
-    that in a worker, so the first frame does not wait for the import).
-    """
-    from ollm_tui.core.profiles import load_profiles
-    from ollm_tui.settings.resources import bundled_dir
-
-    profiles = load_profiles([bundled_dir("profiles"), settings.user_profiles_dir])
-
-    def build():
-        from ollm_tui.engine.llama.engine import LlamaEngine
-
-        return LlamaEngine(profiles)
-
-    if lazy:
-        from ollm_tui.engine.lazy import LazyEngine
-
-        engine = LazyEngine(build)
-    else:
-        engine = build()
-    if settings.servers:  # server models too: one engine routes to the right one
-        from ollm_tui.engine.remote.engine import RemoteEngine
-        from ollm_tui.engine.routing import RoutedEngine
-
-        engine = RoutedEngine(engine, RemoteEngine(settings.servers, settings.server_timeouts()))
-    return engine, profiles.errors
 
 
 # -- ollm models -----------------------------------------------------------------------
@@ -364,7 +335,7 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
         if not placement.plan.chosen.fits and not settings.context_explicit:
             _err(f"warning: {placement.plan.reason}")
     try:
-        info = engine.load(entry.path, placement.options if placement else settings.load_options())
+        info = engine.load(entry.path, placement.options if placement else load_options(settings))
     except EngineError as exc:
         _err(str(exc))
         return EXIT_MODEL
@@ -585,7 +556,7 @@ def cmd_app(settings: Settings) -> int:
         engine,
         model_path,
         startup_error,
-        placement.options if placement else settings.load_options(),
+        placement.options if placement else load_options(settings),
         profile_errors,
         placement,
     )

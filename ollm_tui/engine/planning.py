@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from ollm_tui.engine.factory import load_options
 from ollm_tui.core.gguf_info import GGUFInfo
 from ollm_tui.core.hardware import HardwareProbe, HardwareSnapshot
 from ollm_tui.core.profiles import ProfileSet, load_profiles, parse_profile, save_computed_profile
@@ -134,5 +135,5 @@ def place(
     layers = plan.chosen.plan.gpu_layers if offload else 0
     if settings.context_explicit:
         note = f"--context {settings.context_size} overrides the {plan.chosen.label} tier"
-        return Placement(plan, settings.load_options(settings.context_size, layers), note)
-    return Placement(plan, settings.load_options(plan.chosen.n_ctx, layers))
+        return Placement(plan, load_options(settings, settings.context_size, layers), note)
+    return Placement(plan, load_options(settings, plan.chosen.n_ctx, layers))

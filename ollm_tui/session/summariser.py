@@ -60,12 +60,12 @@ class EngineSummariser:
         with _models_lock:
             engine = _models.get(name)
             if engine is None:
-                from ollm_tui.cli.main import make_engine
+                from ollm_tui.engine.factory import load_options, make_engine
                 from ollm_tui.engine.registry import resolve
 
                 entry = resolve(self.settings, name)  # EngineError: not found / unusable
                 engine, _ = make_engine(self.settings)
-                engine.load(entry.path, self.settings.load_options(SUMMARY_CONTEXT))
+                engine.load(entry.path, load_options(self.settings, SUMMARY_CONTEXT))
                 log.info("summariser model %s loaded", entry.path)
                 _models[name] = engine
         return engine

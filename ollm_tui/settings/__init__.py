@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 import platformdirs
 
 if TYPE_CHECKING:
-    from ollm_tui.engine.base import LoadOptions
     from ollm_tui.engine.remote.http import Timeouts
     from ollm_tui.settings.servers import ServerConfig
 
@@ -147,23 +146,6 @@ class Settings:
     def export_dir(self) -> Path:
         """Where chats exported from the app are written."""
         return self.data_dir / "exports"
-
-    def load_options(self, n_ctx: int | None = None, n_gpu_layers: int = 0) -> LoadOptions:
-        """How the engine should load a model under these settings.
-
-        ``n_ctx`` is the effective limit of the chosen tier (``engine.planning``); without it
-        ``context_size`` is used.
-        """
-        from ollm_tui.engine.base import LoadOptions
-
-        return LoadOptions(
-            n_ctx=n_ctx or self.context_size,
-            n_gpu_layers=n_gpu_layers,
-            n_threads=self.n_threads,
-            n_threads_batch=self.n_threads_batch,
-            flash_attn=self.flash_attn,
-            n_ubatch=self.n_ubatch,
-        )
 
     def server_timeouts(self) -> Timeouts:
         """The timeouts of the remote engine."""

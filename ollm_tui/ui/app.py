@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState
 
 from ollm_tui.session.accounting import Accounting
 from ollm_tui.core.hardware import HardwareProbe
+from ollm_tui.engine.factory import load_options as default_load_options
 from ollm_tui.engine.base import Backend, CancelToken, LoadOptions, ModelInfo
 from ollm_tui.engine.kv_state import ChatKvCache, KvStateStore
 from ollm_tui.engine.planning import Placement
@@ -120,7 +121,7 @@ class OllmApp(
         self.engine = engine
         self.model_path = model_path
         self.startup_error = startup_error
-        self.load_options = load_options or settings.load_options()
+        self.load_options = load_options or default_load_options(settings)
         self.session: ChatSession | None = None
         """The open chat (set on mount)."""
         self.turn: Turn | None = None

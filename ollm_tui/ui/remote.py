@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
+from ollm_tui.engine.factory import load_options
 from ollm_tui.engine.base import EngineError, ModelInfo
 from ollm_tui.engine.registry import ModelEntry, resolve
 from ollm_tui.engine.remote.engine import ServerContextOverflow
@@ -51,7 +52,7 @@ class RemoteModels(_Base):
     def switch_remote(self: OllmApp, entry: ModelEntry) -> ModelInfo:
         """Use a server model (called in the model worker by ``ModelSwitching._switch``)."""
         self.call_from_thread(self._remote_planned, entry)
-        return self.engine.load(entry.path, self.settings.load_options(), self._load_cancel)
+        return self.engine.load(entry.path, load_options(self.settings), self._load_cancel)
 
     def _remote_planned(self: OllmApp, entry: ModelEntry) -> None:
         self.model_path = entry.path

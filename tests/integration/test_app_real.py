@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from ollm_tui.cli.main import make_engine
+from ollm_tui.engine.factory import make_engine
 from ollm_tui.engine.base import LoadOptions
 from ollm_tui.store.db import Store
 from tests.app.helpers import make_test_app, rendered_text, send, wait_ready, wait_until

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ollm_tui.cli.main import make_engine
+from ollm_tui.engine.factory import make_engine
 from ollm_tui.engine.base import Done, LoadOptions
 from ollm_tui.store.db import Store
 from ollm_tui.ui.widgets.chat_list import ChatList

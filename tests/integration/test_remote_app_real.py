@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Button
 
-from ollm_tui.cli.main import make_engine
+from ollm_tui.engine.factory import make_engine
 from ollm_tui.engine.remote.engine import ServerTimeout
 from ollm_tui.settings.servers import ServerConfig, remote_path
 from ollm_tui.ui.screens.dialogs import ConfirmDialog

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ollm_tui.engine.factory import load_options
 from ollm_tui.cli.main import EXIT_FAILURE, EXIT_OK, main
 from ollm_tui.settings.config_file import KEYS, read_config, set_value
 from ollm_tui.settings import DEFAULT_THEME, Settings, default_threads
@@ -155,4 +156,4 @@ def test_a_context_size_in_the_file_overrides_the_tier_like_the_flag(tmp_path: P
     write_config(tmp_path, 'context_size = "2k"\n')
     s = Settings.from_env(env_for(tmp_path))
     assert (s.context_size, s.context_explicit) == (2048, True)
-    assert s.load_options().n_ctx == 2048
+    assert load_options(s).n_ctx == 2048
