@@ -532,9 +532,13 @@ def cmd_app(settings: Settings) -> int:
     except StoreError as exc:
         _err(str(exc))
         return EXIT_FAILURE
+    from ollm_tui.cli.chat import build_components
+    from ollm_tui.session.components import Startup
+
+    components = build_components(settings, store)
+    engine = components.engine
     model_path: Path | None = None
     startup_error: str | None = None
-    engine, profile_errors = make_engine(settings, lazy=True)
     placement = None
     try:
         entry = resolve_model(settings, settings.model)
@@ -550,20 +554,17 @@ def cmd_app(settings: Settings) -> int:
         return EXIT_USAGE
     from ollm_tui.ui.app import make_app
 
-    app = make_app(
-        settings,
-        store,
-        engine,
+    startup = Startup(
         model_path,
         startup_error,
         placement.options if placement else load_options(settings),
-        profile_errors,
         placement,
     )
+    app = make_app(components, startup)
     try:
         app.run()
     finally:
-        app.accounting.detach()  # saves the estimate calibration, frees the tokenizer
+        components.accounting.detach()  # saves the estimate calibration, frees the tokenizer
         from ollm_tui.session.summariser import close_summary_models
 
         close_summary_models()  # a separate summary_model, if one was loaded

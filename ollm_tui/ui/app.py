@@ -32,6 +32,7 @@ from ollm_tui.engine.kv_state import ChatKvCache, KvStateStore
 from ollm_tui.engine.planning import Placement
 from ollm_tui.settings.servers import model_label
 from ollm_tui.session.chat import ChatSession
+from ollm_tui.session.components import Components, Startup
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Chat, Store
 from ollm_tui.session.summariser import EngineSummariser
@@ -575,5 +576,22 @@ class OllmApp(
         self.exit()
 
 
-make_app = OllmApp
-"""Build the app (the CLI's entry point into the UI): the same arguments as ``OllmApp``."""
+def make_app(components: Components, startup: Startup) -> OllmApp:
+    """The app on the composition root's ``components``, loading what ``startup`` says
+    (the CLI's and the tests' one entry point into the UI)."""
+    app = OllmApp(
+        components.settings,
+        components.store,
+        components.engine,
+        startup.model_path,
+        startup.error,
+        startup.load_options,
+        list(startup.warnings) + list(components.profile_errors),
+        startup.placement,
+        components.probe,
+    )
+    app.accounting = components.accounting
+    app.kv_cache = components.kv_cache
+    app.summariser = components.summariser
+    app.context.accounting = components.accounting
+    return app
