@@ -7,9 +7,13 @@ The exit codes are documented in the ``cli/main.py`` docstring and in docs/cli.m
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ollm_tui.settings import Settings
+
+if TYPE_CHECKING:  # imported when a plan is made: `ollm --help` stays light
+    from ollm_tui.engine.planning import Placement
+    from ollm_tui.engine.registry import ModelEntry
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -24,7 +28,9 @@ def err(message: str) -> None:
     print(f"ollm: {message}", file=sys.stderr)
 
 
-def plan_placement(settings: Settings, entry: Any, chat_settings: dict | None = None) -> Any:
+def plan_placement(
+    settings: Settings, entry: ModelEntry, chat_settings: dict | None = None
+) -> Placement:
     """The tier plan and load options for a resolved model (TierError if --tier is not offered).
 
     ``chat_settings``: the settings of the chat about to open; a tier it was locked to for
@@ -32,11 +38,13 @@ def plan_placement(settings: Settings, entry: Any, chat_settings: dict | None = 
     """
     from ollm_tui.engine.planning import load_all_profiles, place, stored_choice
 
+    info = entry.info
+    assert info is not None, entry.path  # resolve_model has read a local model's header
     profiles = load_all_profiles(settings)
     choice = stored_choice(settings, chat_settings or {}, entry.path)
     if choice is not None:
         try:
-            return place(settings, entry.info, profiles=profiles, choice=choice, save_profile=True)
+            return place(settings, info, profiles=profiles, choice=choice, save_profile=True)
         except ValueError:  # the stored size is no longer offered: auto decides
             pass
-    return place(settings, entry.info, profiles=profiles, save_profile=True)
+    return place(settings, info, profiles=profiles, save_profile=True)

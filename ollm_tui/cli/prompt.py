@@ -14,7 +14,7 @@ import argparse
 import json
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ollm_tui.cli.common import (
     EXIT_FAILURE,
@@ -27,6 +27,12 @@ from ollm_tui.cli.common import (
     plan_placement,
 )
 from ollm_tui.settings import Settings
+
+if TYPE_CHECKING:  # the command imports these when it runs
+    from ollm_tui.engine.base import CancelToken, ModelInfo
+    from ollm_tui.engine.planning import Placement
+    from ollm_tui.engine.registry import ModelEntry
+    from ollm_tui.session.components import Components
 
 
 def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
@@ -62,7 +68,13 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
         close_components(components)
 
 
-def _run(components: Any, entry: Any, text: str, cancel: Any, args: argparse.Namespace) -> int:
+def _run(
+    components: Components,
+    entry: ModelEntry,
+    text: str,
+    cancel: CancelToken,
+    args: argparse.Namespace,
+) -> int:
     """Plan and load the model, then send ``text`` and print the reply."""
     from ollm_tui.engine.base import EngineError
     from ollm_tui.engine.factory import load_options
@@ -92,12 +104,12 @@ def _run(components: Any, entry: Any, text: str, cancel: Any, args: argparse.Nam
 
 
 def _turn(
-    components: Any,
-    entry: Any,
-    info: Any,
-    placement: Any,
+    components: Components,
+    entry: ModelEntry,
+    info: ModelInfo,
+    placement: Placement | None,
     text: str,
-    cancel: Any,
+    cancel: CancelToken,
     args: argparse.Namespace,
 ) -> int:
     """Send ``text`` in the chat (``--chat``, or a new unsaved one) and print the reply."""
