@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ollm_tui.cli.common import EXIT_OK
 from ollm_tui.core.hardware import DeviceMemory, HardwareProbe, format_bytes
 from ollm_tui.core.tiers import TierError, TierPlan
 from ollm_tui.settings import Settings
@@ -109,13 +110,14 @@ def doctor_report(settings: Settings, probe: HardwareProbe | None = None) -> dic
 
 def _token_cache(settings: Settings) -> dict[str, Any] | None:
     """The persistent token-count cache's figures; None when there is no database yet."""
-    from ollm_tui.store.db import Store, StoreError
+    from ollm_tui.cli.chat import open_store
+    from ollm_tui.store.db import StoreError
     from ollm_tui.store.token_counts import cache_figures
 
     if not settings.db_path.exists():
         return None  # the doctor never creates the chat database
     try:
-        store = Store(settings.db_path)
+        store = open_store(settings)
     except StoreError as exc:
         return {"error": str(exc)}
     try:
@@ -137,7 +139,7 @@ def cmd_doctor(settings: Settings, as_json: bool) -> int:
     report = doctor_report(settings)
     if as_json:
         print(json.dumps(report, indent=2))
-        return 0
+        return EXIT_OK
     p = report["probes"]
     print("Memory")
     for g in p["gpus"]:
@@ -189,4 +191,4 @@ def cmd_doctor(settings: Settings, as_json: bool) -> int:
             print(f"    note: {note}")
     if settings.context_explicit:
         print(f"--context {settings.context_size} overrides every tier's limit when a model loads")
-    return 0
+    return EXIT_OK

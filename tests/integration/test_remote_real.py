@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from ollm_tui.cli.main import main
+from ollm_tui.cli import main
 from ollm_tui.engine.base import CancelToken, Delta, Done, GenParams, LoadOptions
 from ollm_tui.engine.remote.engine import RemoteEngine
 from ollm_tui.settings.servers import ServerConfig, remote_path

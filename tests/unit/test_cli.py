@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ollm_tui.cli.main import EXIT_MODEL, EXIT_USAGE, main
+from ollm_tui.cli import main
+from ollm_tui.cli.common import EXIT_MODEL, EXIT_USAGE
 
 
 @pytest.fixture(autouse=True)

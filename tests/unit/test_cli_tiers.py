@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ollm_tui.cli.main import EXIT_OK, EXIT_USAGE, main
+from ollm_tui.cli import main
+from ollm_tui.cli.common import EXIT_OK, EXIT_USAGE
 from ollm_tui.settings import SettingsError, parse_size
 
 

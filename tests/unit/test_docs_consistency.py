@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ollm_tui.cli.main import build_parser
+from ollm_tui.cli.args import build_parser
 from ollm_tui.settings.config_file import KEYS
 from ollm_tui.settings.resources import bundled_dir
 from ollm_tui.ui.bindings import REGISTRY

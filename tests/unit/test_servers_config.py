@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from ollm_tui.cli.main import build_parser, settings_from_args
+from ollm_tui.cli.args import build_parser, settings_from_args
 from ollm_tui.settings.config_file import describe_settings, read_config, set_value
 from ollm_tui.engine.remote.engine import SSEParser
 from ollm_tui.engine.remote.models import is_remote_entry, resolve_model
@@ -151,7 +151,7 @@ def test_sse_parser_joins_events_and_skips_comments():
 def test_ollm_models_lists_server_models_and_a_dead_server(monkeypatch, tmp_path, capsys):
     import json
 
-    from ollm_tui.cli.main import main
+    from ollm_tui.cli import main
     from tests.fake_server import MODEL, FakeServer, free_port
 
     for var, sub in (("OLLM_DATA_DIR", "d"), ("OLLM_CONFIG_DIR", "c"), ("OLLM_LOG_DIR", "l")):
