@@ -36,7 +36,7 @@ class RenderedPrompt:
 class _IgnoreGeneration(jinja2.ext.Extension):
     """Pass-through for Hugging Face's ``{% generation %}`` template tag."""
 
-    tags = {"generation"}
+    tags = {"generation"}  # noqa: RUF012 (jinja2's Extension API: a plain class attribute)
 
     def parse(self, parser: jinja2.parser.Parser) -> Any:
         parser.stream.skip(1)
@@ -44,7 +44,9 @@ class _IgnoreGeneration(jinja2.ext.Extension):
 
 
 def _tojson(x: Any, ensure_ascii: bool = False, indent: int | None = None, **kw: Any) -> str:
-    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, sort_keys=kw.get("sort_keys", False))
+    return json.dumps(
+        x, ensure_ascii=ensure_ascii, indent=indent, sort_keys=kw.get("sort_keys", False)
+    )
 
 
 def _raise(message: str) -> None:
@@ -80,7 +82,7 @@ class TemplateFormat:
                 eos_token=self.eos_token,
                 add_generation_prompt=True,
                 raise_exception=_raise,
-                strftime_now=lambda f: datetime.now().strftime(f),
+                strftime_now=lambda f: datetime.now().astimezone().strftime(f),
             )
         except ChatFormatError:
             raise

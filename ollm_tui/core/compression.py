@@ -88,8 +88,15 @@ class Ledger(Protocol):
     """Where checkpoints, snapshots and the active context are kept (``store.db.Store``)."""
 
     def add_checkpoint(
-        self, chat_id: int, level: int, summary: str, tokens: int, first_message_id: int,
-        last_message_id: int, message_count: int, fallback: bool = False,
+        self,
+        chat_id: int,
+        level: int,
+        summary: str,
+        tokens: int,
+        first_message_id: int,
+        last_message_id: int,
+        message_count: int,
+        fallback: bool = False,
     ) -> Checkpoint:
         """Write a checkpoint (not active until ``set_active_context`` names it)."""
         ...
@@ -198,8 +205,23 @@ _FACT_PATTERNS = (
 _FACT_RE = re.compile("|".join(f"(?:{p})" for p in _FACT_PATTERNS))
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)(?<![.!?]\n)\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)*")
 _NOT_NAMES = {
-    "I", "I'm", "I've", "The", "A", "An", "This", "That", "Please", "Thanks", "Yes", "No", "OK",
-    "User", "Assistant", "Key", "Earlier",
+    "I",
+    "I'm",
+    "I've",
+    "The",
+    "A",
+    "An",
+    "This",
+    "That",
+    "Please",
+    "Thanks",
+    "Yes",
+    "No",
+    "OK",
+    "User",
+    "Assistant",
+    "Key",
+    "Earlier",
 }
 _REPLAY_RE = re.compile(r"^\s*(?:User|Assistant)\s*:", re.MULTILINE)
 """A line opening like the transcript's turns: the model copied instead of summarising."""
@@ -214,8 +236,8 @@ def key_facts(texts: Sequence[str]) -> list[str]:
         found += [
             (m.start(), m.group(0)) for m in _NAME_RE.finditer(text) if m.group(0) not in _NOT_NAMES
         ]
-        for _, fact in sorted(found):
-            fact = fact.strip().rstrip(".,:;")
+        for _, raw in sorted(found):
+            fact = raw.strip().rstrip(".,:;")
             if fact and fact.lower() not in (f.lower() for f in seen):
                 seen[fact] = None
     return list(seen)
@@ -267,7 +289,11 @@ def extractive(
     rolled into this one) leads, cut to a third of the cap, and its facts follow the new
     ones; ``other_text`` fills in when there are no user messages."""
     sentences = [first_sentence(t) for t in user_texts if t.strip()]
-    body = " ".join(f"User asked: {s}" for s in sentences) if sentences else " ".join(other_text.split())
+    body = (
+        " ".join(f"User asked: {s}" for s in sentences)
+        if sentences
+        else " ".join(other_text.split())
+    )
     facts = key_facts([*user_texts, earlier] if earlier else user_texts)
     if earlier.strip():
         # its own "Earlier:" prefix and "Key facts:" line go (the facts are in ``facts``)
@@ -369,11 +395,15 @@ class Compressor:
             except Exception as exc:  # noqa: BLE001 - an engine error falls back, never crashes
                 yield f"the summariser failed ({exc})"
                 break
-            reason = problem_with(raw, source_tokens, words, self.count, self.policy.echo_similarity)
+            reason = problem_with(
+                raw, source_tokens, words, self.count, self.policy.echo_similarity
+            )
             if reason is None:
                 summary = truncate_to(raw.strip(), cap, self.count)
                 return with_key_facts(summary, facts, cap, self.count), False
-            yield f"{reason}; " + ("trying again" if attempt < self.policy.retries else "using an extractive summary")
+            yield f"{reason}; " + (
+                "trying again" if attempt < self.policy.retries else "using an extractive summary"
+            )
         return extractive(user_texts, text, cap, self.count, earlier), True
 
     def _write(
@@ -389,14 +419,30 @@ class Compressor:
         if cp.tokens <= cap:
             if level == cp.level:
                 return cp
-            return self._write(level, cp.summary, cp.first_message_id, cp.last_message_id,
-                               cp.message_count, cp.fallback)
+            return self._write(
+                level,
+                cp.summary,
+                cp.first_message_id,
+                cp.last_message_id,
+                cp.message_count,
+                cp.fallback,
+            )
         text, fallback = yield from self.summarise(cp.summary, level, "summary", [cp.summary])
         if fallback:  # an older summary has no user messages: keep its beginning and its facts
-            text = with_key_facts(truncate_to(cp.summary, cap * 2 // 3, self.count),
-                                  key_facts([cp.summary]), cap, self.count)
-        return self._write(level, text, cp.first_message_id, cp.last_message_id,
-                           cp.message_count, fallback or cp.fallback)
+            text = with_key_facts(
+                truncate_to(cp.summary, cap * 2 // 3, self.count),
+                key_facts([cp.summary]),
+                cap,
+                self.count,
+            )
+        return self._write(
+            level,
+            text,
+            cp.first_message_id,
+            cp.last_message_id,
+            cp.message_count,
+            fallback or cp.fallback,
+        )
 
     def merge(self, a: Checkpoint, b: Checkpoint) -> Generator[str, None, Checkpoint]:
         """One checkpoint for ``a`` and ``b`` (adjacent, ``a`` older) at the lower level."""
@@ -409,13 +455,21 @@ class Compressor:
             if fb:
                 half = max(1, cap // 2 - 1)
                 joined = "\n".join(
-                    (truncate_to(a.summary.strip(), half, self.count),
-                     truncate_to(b.summary.strip(), half, self.count))
+                    (
+                        truncate_to(a.summary.strip(), half, self.count),
+                        truncate_to(b.summary.strip(), half, self.count),
+                    )
                 )
                 joined = truncate_to(joined, cap, self.count)
             fallback = fallback or fb
-        return self._write(level, joined, a.first_message_id, b.last_message_id,
-                           a.message_count + b.message_count, fallback)
+        return self._write(
+            level,
+            joined,
+            a.first_message_id,
+            b.last_message_id,
+            a.message_count + b.message_count,
+            fallback,
+        )
 
     # -- compressions ----------------------------------------------------------------
 
@@ -462,7 +516,9 @@ class Compressor:
                 merged = yield from self.merge(checkpoints[0], checkpoints[1])
                 checkpoints = [merged, *checkpoints[2:]]
         result = ActiveContext(tuple(checkpoints), window[cut].id)
-        self.ledger.set_active_context(self.chat_id, result.checkpoint_ids, result.kept_from_message_id)
+        self.ledger.set_active_context(
+            self.chat_id, result.checkpoint_ids, result.kept_from_message_id
+        )
         return Outcome(result, new, len(part))
 
     def budget_available(self, active: ActiveContext) -> int:
@@ -480,11 +536,19 @@ class Compressor:
         else:
             cap = max(MIN_CAP, largest.tokens // 2)
             text = truncate_to(largest.summary, cap, self.count)
-            smaller = self._write(largest.level, text, largest.first_message_id,
-                                  largest.last_message_id, largest.message_count, True)
+            smaller = self._write(
+                largest.level,
+                text,
+                largest.first_message_id,
+                largest.last_message_id,
+                largest.message_count,
+                True,
+            )
         cps = tuple(smaller if c.id == largest.id else c for c in active.checkpoints)
         result = ActiveContext(cps, active.kept_from_message_id)
-        self.ledger.set_active_context(self.chat_id, result.checkpoint_ids, result.kept_from_message_id)
+        self.ledger.set_active_context(
+            self.chat_id, result.checkpoint_ids, result.kept_from_message_id
+        )
         return Outcome(result)
 
     def merge_oldest(self, active: ActiveContext) -> Steps:
@@ -493,7 +557,9 @@ class Compressor:
             return Outcome(active)
         merged = yield from self.merge(active.checkpoints[0], active.checkpoints[1])
         result = ActiveContext((merged, *active.checkpoints[2:]), active.kept_from_message_id)
-        self.ledger.set_active_context(self.chat_id, result.checkpoint_ids, result.kept_from_message_id)
+        self.ledger.set_active_context(
+            self.chat_id, result.checkpoint_ids, result.kept_from_message_id
+        )
         return Outcome(result)
 
     def rollover(

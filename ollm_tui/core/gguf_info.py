@@ -414,7 +414,8 @@ def read_gguf_info(path: str | Path) -> GGUFInfo:
     """Read the header of the GGUF file at ``path``; raise GGUFError if it is unusable.
 
     Results are cached (least recently used, 64 files) by resolved path, inode, size and
-    modification time, so a file that changes or is replaced is read again. Safe to call from any thread.
+    modification time, so a file that changes or is replaced is read again. Safe to call from any
+    thread.
     """
     p = Path(path).expanduser()
     try:

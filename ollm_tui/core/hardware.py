@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 log = logging.getLogger("ollm.hardware")
 
@@ -114,31 +114,32 @@ class ProbeUnavailable(Exception):
 class NvmlSource:
     """NVIDIA GPUs through NVML; initialises once, and after a failure stops trying."""
 
-    def __init__(self, module: object | None = None) -> None:
-        self._module = module
+    def __init__(self, module: Any = None) -> None:
+        # pynvml has no type information; tests pass a stand-in object
+        self._module: Any = module
         self._ready = False
         self._failed: str | None = None
         self._driver: str | None = None
         self._lock = threading.Lock()
 
-    def _init(self) -> object:
+    def _init(self) -> Any:
         if self._failed is not None:
             raise ProbeUnavailable(self._failed)
         nvml = self._module
         if nvml is None:
             try:
-                import pynvml as nvml  # type: ignore[import-untyped,no-redef]
+                import pynvml
             except ImportError as exc:
                 self._failed = f"NVIDIA: nvidia-ml-py is not installed ({exc})"
                 raise ProbeUnavailable(self._failed) from None
-            self._module = nvml
+            self._module = nvml = pynvml
         if not self._ready:
             try:
-                nvml.nvmlInit()  # type: ignore[attr-defined]
-                driver = nvml.nvmlSystemGetDriverVersion()  # type: ignore[attr-defined]
+                nvml.nvmlInit()
+                driver = nvml.nvmlSystemGetDriverVersion()
                 self._driver = driver.decode() if isinstance(driver, bytes) else str(driver)
             except Exception as exc:  # noqa: BLE001 (NVMLError_LibraryNotFound, DriverNotLoaded, ...)
-                self._failed = f"NVIDIA: NVML unavailable ({exc or type(exc).__name__})"
+                self._failed = f"NVIDIA: NVML unavailable ({str(exc) or type(exc).__name__})"
                 raise ProbeUnavailable(self._failed) from None
             self._ready = True
         return nvml
@@ -147,10 +148,10 @@ class NvmlSource:
         with self._lock:
             nvml = self._init()
             gpus = []
-            for i in range(nvml.nvmlDeviceGetCount()):  # type: ignore[attr-defined]
-                handle = nvml.nvmlDeviceGetHandleByIndex(i)  # type: ignore[attr-defined]
-                name = nvml.nvmlDeviceGetName(handle)  # type: ignore[attr-defined]
-                mem = nvml.nvmlDeviceGetMemoryInfo(handle)  # type: ignore[attr-defined]
+            for i in range(nvml.nvmlDeviceGetCount()):
+                handle = nvml.nvmlDeviceGetHandleByIndex(i)
+                name = nvml.nvmlDeviceGetName(handle)
+                mem = nvml.nvmlDeviceGetMemoryInfo(handle)
                 gpus.append(
                     DeviceMemory(
                         kind="gpu",
@@ -215,7 +216,7 @@ class AmdSource:
         except (OSError, subprocess.SubprocessError, ValueError) as exc:
             self._smi_failed = True
             raise ProbeUnavailable(f"AMD: rocm-smi failed ({exc})") from None
-        gpus = []
+        gpus: list[DeviceMemory] = []
         for key in sorted(data):
             card = data[key]
             if not isinstance(card, dict):

@@ -81,7 +81,7 @@ class ModelShape:
             kv_heads = (info.head_count_kv or info.head_count or 1,) * layers
         head = (info.embedding_length or 0) // (info.head_count or 1) or 128
         pattern = info.sliding_window_pattern or SWA_PATTERNS.get(info.architecture)
-        swa = info.sliding_window if info.sliding_window else None
+        swa = info.sliding_window or None
         if swa and pattern:
             swa_layers = tuple((i + 1) % pattern != 0 for i in range(layers))
         else:
@@ -174,8 +174,7 @@ def plan_gpu(
     room = available - runtime
     layers = max(0, min(shape.layers, int(room // per_layer))) if room > 0 else 0
     if layers == 0:
-        cpu = plan_cpu(shape, n_ctx, kv_type, swa_full)
-        return cpu
+        return plan_cpu(shape, n_ctx, kv_type, swa_full)
     on_gpu = int(layers * per_layer) + runtime
     return MemoryPlan(
         n_ctx, shape.weights, kv, runtime, layers, on_gpu, total - on_gpu + RUNTIME_BASE

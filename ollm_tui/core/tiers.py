@@ -215,9 +215,10 @@ def plan_tiers(
         picked = next((o for o in options if o.size == choice), None)
         if picked is None:
             top = size_label(options[-1].size)
+            trained = info.context_length or "an unknown number of"
             raise TierError(
                 f"{size_label(choice)} is not offered for this model "
-                f"(trained on {info.context_length or 'an unknown number of'} tokens; largest: {top})"
+                f"(trained on {trained} tokens; largest: {top})"
             )
         chosen = picked
     return TierPlan(
@@ -243,7 +244,7 @@ def _auto(
     capped = budget is not None and budget <= max(0, device.free - safety_buffer(device))
     room = (
         f"{format_bytes(budget)} memory budget"
-        if capped
+        if capped and budget is not None
         else f"{format_bytes(available)} free {_device_words(device)}"
     )
     fitting = [i for i, o in enumerate(options) if o.fits]

@@ -112,7 +112,9 @@ class TokenCache:
             self.stats.misses += sum(1 for h in wanted if h not in found)
         return found
 
-    def add(self, fingerprint: str, counts: Mapping[bytes, int], chars: int, seconds: float) -> None:
+    def add(
+        self, fingerprint: str, counts: Mapping[bytes, int], chars: int, seconds: float
+    ) -> None:
         """Remember fresh counts (``chars`` tokenized in ``seconds`` to make them)."""
         if not counts:
             return

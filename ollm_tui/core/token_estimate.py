@@ -20,7 +20,7 @@ _encoding_lock = threading.Lock()
 
 
 def _get_encoding() -> Any:
-    global _encoding
+    global _encoding  # noqa: PLW0603 (one process-wide table, loaded on first use)
     with _encoding_lock:
         if _encoding is None:
             import tiktoken  # 0.2 s the first time: only when an estimate is first needed
@@ -88,7 +88,8 @@ class Calibration:
     PENDING_MAX = 64
 
     MIN_SAMPLE = 20
-    """Below this many estimated tokens of a kind, the other kind's (or the default) ratio is used."""
+    """Below this many estimated tokens of a kind, the other kind's (or the default) ratio is
+    used."""
 
     DEFAULT_RATIO = 1.1
     """cl100k runs 7-17 % low on SmolLM2 and Gemma 3."""

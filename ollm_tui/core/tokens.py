@@ -40,7 +40,8 @@ MEMO_SIZE = 8
 """Whole message lists whose breakdown is remembered (a repeated count is then a hash)."""
 
 CALIBRATE_PARTS_PER_COUNT = 64
-"""At most this many fresh parts per count feed the estimate calibration (keeps cold counts fast)."""
+"""At most this many fresh parts per count feed the estimate calibration (keeps cold counts
+fast)."""
 
 
 class PromptCodec(Protocol):
@@ -126,7 +127,7 @@ def locate_contents(
         spots = []
         pos = 0
         pieces = []
-        for frame, m in zip(frames, messages):
+        for frame, m in zip(frames, messages, strict=False):  # frames has one more: the tail
             content = m["content"].strip() if trim else m["content"]
             pos += len(frame)
             spots.append((pos, pos + len(content)))
@@ -253,13 +254,13 @@ class TokenCounter:
         spans = split_prompt(text, [m["content"] for m in messages], specials, spots)
         pieces = [text[s.start : s.end] for s in spans]
         keys = [content_hash(p) for p in pieces]
-        sizes = {k: len(p) for k, p in zip(keys, pieces)}
+        sizes = {k: len(p) for k, p in zip(keys, pieces, strict=True)}
         found = self.cache.lookup(self.fingerprint, sizes)
         fresh: dict[bytes, int] = {}
         fresh_chars = 0
         tokenize_start = time.perf_counter()
         to_calibrate: list[tuple[str, int, str]] = []
-        for span, piece, key in zip(spans, pieces, keys):
+        for span, piece, key in zip(spans, pieces, keys, strict=True):
             if key in found or key in fresh:
                 continue
             fresh[key] = self.codec.count(piece)
@@ -272,7 +273,8 @@ class TokenCounter:
             self._calibrate(piece, tokens, content)
         counts = {**found, **fresh}
         parts = tuple(
-            Part(s.messages, counts[k], len(p), k) for s, p, k in zip(spans, pieces, keys)
+            Part(s.messages, counts[k], len(p), k)
+            for s, p, k in zip(spans, pieces, keys, strict=True)
         )
         bos = self.codec.bos_tokens(text)
         result = Breakdown(
@@ -305,10 +307,8 @@ class TokenCounter:
         if cost is None:
             with_system = self.count([{"role": "system", "content": system_prompt}, PROBE_MESSAGE])
             own = [p for p in with_system.parts if p.messages == (0,)]
-            if own:  # the template gives the system prompt a part of its own
-                cost = own[0].tokens
-            else:
-                cost = max(0, with_system.total - self.total([PROBE_MESSAGE]))
+            # a part of its own when the template gives it one, else the difference
+            cost = own[0].tokens if own else max(0, with_system.total - self.total([PROBE_MESSAGE]))
             self._system_cost[system_prompt] = cost
         return cost
 

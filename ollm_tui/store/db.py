@@ -85,7 +85,7 @@ def _v1(db: sqlite3.Connection) -> None:
             UNIQUE (chat_id, seq)
         );
         CREATE INDEX messages_by_chat ON messages(chat_id, seq);
-        """
+        """,
     )
 
 
@@ -109,7 +109,7 @@ def _v2(db: sqlite3.Connection) -> None:
             updated_at REAL NOT NULL,
             PRIMARY KEY (fingerprint, kind)
         );
-        """
+        """,
     )
 
 
@@ -145,7 +145,7 @@ def _v3(db: sqlite3.Connection) -> None:
             kept_from_message_id INTEGER
         );
         CREATE INDEX snapshots_by_chat ON snapshots(chat_id, id)
-        """
+        """,
     )
 
 
@@ -402,13 +402,30 @@ class Store:
                 "INSERT INTO checkpoints (chat_id, level, summary, tokens, first_message_id, "
                 "last_message_id, message_count, created_at, fallback) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (chat_id, level, summary, tokens, first_message_id, last_message_id,
-                 message_count, now, int(fallback)),
+                (
+                    chat_id,
+                    level,
+                    summary,
+                    tokens,
+                    first_message_id,
+                    last_message_id,
+                    message_count,
+                    now,
+                    int(fallback),
+                ),
             )
             cp_id = int(cur.lastrowid or 0)
         return Checkpoint(
-            cp_id, chat_id, level, summary, tokens, first_message_id, last_message_id,
-            message_count, now, fallback,
+            cp_id,
+            chat_id,
+            level,
+            summary,
+            tokens,
+            first_message_id,
+            last_message_id,
+            message_count,
+            now,
+            fallback,
         )
 
     def _checkpoints_by_id(self, chat_id: int, ids: list[int]) -> list[Checkpoint]:
@@ -486,8 +503,13 @@ class Store:
                 (chat_id, chat_id, max(1, keep)),
             )
         return Snapshot(
-            snap_id, chat_id, now, reason, len(active.checkpoint_ids),
-            active.kept_from_message_id, active.checkpoint_ids,
+            snap_id,
+            chat_id,
+            now,
+            reason,
+            len(active.checkpoint_ids),
+            active.kept_from_message_id,
+            active.checkpoint_ids,
         )
 
     def snapshots(self, chat_id: int) -> list[Snapshot]:
