@@ -85,6 +85,10 @@ class FakeEngine:
     def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return sum(len(m["content"].split()) + 4 for m in messages)
 
+    def tokenize(self, text: str) -> list[int]:
+        """One token per word (as ``FakeCodec.count`` counts plain text)."""
+        return list(range(len(text.split())))
+
     def counting_codec(self) -> FakeCodec:
         if self._info is None:
             raise ModelLoadError("no model is loaded")

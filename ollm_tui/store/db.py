@@ -207,6 +207,12 @@ class Store:
         with self._lock:
             return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
+    def trace(self, callback: Callable[[str], object] | None) -> None:
+        """Call ``callback`` with the text of every SQL statement run from now on (None
+        stops it): how tests count the reads a turn makes."""
+        with self._lock:
+            self._db.set_trace_callback(callback)
+
     def close(self) -> None:
         """Close the connection. Further calls fail."""
         with self._lock:
