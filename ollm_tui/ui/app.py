@@ -98,37 +98,27 @@ class OllmApp(
     status_line = getters.query_one("#status", StatusLine)
     memory_meter = getters.query_one("#status-memory", MemoryMeter)
 
-    def __init__(
-        self,
-        settings: Settings,
-        store: Store,
-        engine: Backend,
-        model_path: Path | None,
-        startup_error: str | None = None,
-        load_options: LoadOptions | None = None,
-        warnings: Sequence[str] = (),
-        placement: Placement | None = None,
-        memory_probe: HardwareProbe | None = None,
-    ) -> None:
+    def __init__(self, components: Components, startup: Startup) -> None:
         super().__init__()
-        self.placement = placement
+        settings = components.settings
+        self.placement = startup.placement
         """The tier plan the model was (or is being) loaded with; None when unknown."""
-        self.memory_probe = memory_probe or HardwareProbe()
+        self.memory_probe = components.probe
         """Where memory samples come from (tests pass a described machine)."""
-        self.startup_warnings = list(warnings)
+        self.startup_warnings = list(startup.warnings) + list(components.profile_errors)
         """Problems worth a toast that do not stop the model loading (a broken profile file)."""
         self.settings = settings
-        self.store = store
-        self.engine = engine
-        self.model_path = model_path
-        self.startup_error = startup_error
-        self.load_options = load_options or default_load_options(settings)
+        self.store = components.store
+        self.engine = components.engine
+        self.model_path = startup.model_path
+        self.startup_error = startup.error
+        self.load_options = startup.load_options or default_load_options(settings)
         self.session: ChatSession | None = None
         """The open chat (set on mount)."""
         self.turn: Turn | None = None
         """The generation in progress, if any."""
         self.compression: Compression | None = None
-        self.summariser = EngineSummariser(engine, settings)
+        self.summariser = components.summariser
         """Writes checkpoint summaries for every chat (a test may swap in a scripted one)."""
         self.setup_queue()
         self.load_state: LoadState = "none"
@@ -136,13 +126,13 @@ class OllmApp(
         self.load_error: str | None = None
         """Why the model did not load."""
         self._load_cancel = CancelToken()
-        self.accounting = Accounting(settings, store)
+        self.accounting = components.accounting
         """Token counts, the count cache and the budget (``accounting.py``)."""
         self.context = ContextWatch(self, self.accounting)
         """Keeps the context meter up to date (``ui/context_watch.py``)."""
         self.full_gc = FullCollections()
         """Full garbage collections are held off while a reply streams."""
-        self.kv_cache = ChatKvCache(KvStateStore(settings.kv_dir, settings.kv_cache_max_bytes), engine)
+        self.kv_cache = components.kv_cache
         """Per-chat KV states: saved after replies, restored when a chat is resumed."""
         self.setup_workspace()
 
@@ -579,19 +569,4 @@ class OllmApp(
 def make_app(components: Components, startup: Startup) -> OllmApp:
     """The app on the composition root's ``components``, loading what ``startup`` says
     (the CLI's and the tests' one entry point into the UI)."""
-    app = OllmApp(
-        components.settings,
-        components.store,
-        components.engine,
-        startup.model_path,
-        startup.error,
-        startup.load_options,
-        list(startup.warnings) + list(components.profile_errors),
-        startup.placement,
-        components.probe,
-    )
-    app.accounting = components.accounting
-    app.kv_cache = components.kv_cache
-    app.summariser = components.summariser
-    app.context.accounting = components.accounting
-    return app
+    return OllmApp(components, startup)
