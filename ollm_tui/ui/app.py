@@ -140,9 +140,7 @@ class OllmApp(App[None], inherit_bindings=False):
             turn = self.jobs.turn
             if turn is not None and turn.worker is worker:
                 self.chat_screen.end_turn(turn.id)
-            if self.jobs.compression is not None:
-                self.jobs.end_compression(self.jobs.compression.id)
-            self.status_line.end_compressing()
+            self.compressor.abandon()
         if worker.group == GENERATE and worker.is_finished:
             self.queue.drain()  # the model is free: send the next queued message
 

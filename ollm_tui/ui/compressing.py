@@ -270,6 +270,14 @@ class Compressor:
         app.chat_screen.context_changed(chat_id if job_id is not None else app.chat.id)
         app.queue.drain()
 
+    def abandon(self) -> None:
+        """A model job broke unexpectedly: no compression is under way any more."""
+        job = self.jobs.compression
+        if job is not None:
+            self._started.pop(job.id, None)
+            self.jobs.end_compression(job.id)
+        self.app.status_line.end_compressing()
+
     def stop(self) -> bool:
         """Ask the compression under way to stop; False when there is none."""
         job = self.jobs.compression
