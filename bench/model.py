@@ -58,7 +58,9 @@ def first_token(engine: LlamaEngine, messages: list[ChatMessage], params: GenPar
 
 
 async def app_rounds(settings: Settings, engine: LlamaEngine, options: LoadOptions, rounds: int) -> list[tuple[float, int]]:
-    from ollm_tui.ui.app import OllmApp
+    from ollm_tui.cli.chat import build_components
+    from ollm_tui.session.components import Startup
+    from ollm_tui.ui.app import make_app
 
     store = Store(settings.db_path)
     seen: list[Done] = []
@@ -71,7 +73,8 @@ async def app_rounds(settings: Settings, engine: LlamaEngine, options: LoadOptio
             yield event
 
     engine.stream = recording  # type: ignore[method-assign]
-    app = OllmApp(settings, store, engine, engine.info.path if engine.info else None, load_options=options)
+    startup = Startup(engine.info.path if engine.info else None, load_options=options)
+    app = make_app(build_components(settings, store, engine), startup)
     out = []
     try:
         async with app.run_test(size=(120, 40)) as pilot:

@@ -24,7 +24,9 @@ sys.path.insert(0, str(ROOT))
 from bench.common import Line, LoopMonitor, bench_settings, wait_for  # noqa: E402
 from ollm_tui.engine.base import CancelToken, ChatMessage, Delta, Done, GenParams, StreamEvent  # noqa: E402
 from ollm_tui.store.db import Store  # noqa: E402
-from ollm_tui.ui.app import OllmApp  # noqa: E402
+from ollm_tui.cli.chat import build_components  # noqa: E402
+from ollm_tui.session.components import Startup  # noqa: E402
+from ollm_tui.ui.app import make_app  # noqa: E402
 from ollm_tui.ui.widgets.transcript import AssistantMessage  # noqa: E402
 from tests.fakes import FakeEngine  # noqa: E402
 
@@ -111,7 +113,7 @@ async def run_stream(n_tokens: int, rate: float, naive: bool) -> tuple[float, fl
     settings = bench_settings()
     store = Store(settings.db_path)
     engine = SyntheticEngine(markdown_tokens(n_tokens), rate)
-    app = OllmApp(settings, store, engine, MODEL)
+    app = make_app(build_components(settings, store, engine), Startup(MODEL))
     saved = AssistantMessage._drain, AssistantMessage.finish
     if naive:
         AssistantMessage._drain = naive_drain  # type: ignore[method-assign]

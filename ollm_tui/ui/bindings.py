@@ -2,132 +2,281 @@
 
 The composer gives up ``TextArea``'s own ``ctrl+d`` (delete right) and ``ctrl+y`` (redo)
 so these app keys work while it has focus. App bindings are not ``priority`` (except quit),
-so a dialog's inputs keep their usual keys; ``OllmApp.check_action`` also turns the chat
-actions off while a dialog is open.
+so a dialog's inputs keep their usual keys. The chat's keys (:data:`CHAT_BINDINGS`) are the
+chat screen's, so they are off while a dialog or another pane is on top; the rest
+(:data:`WORKSPACE_BINDINGS`) are the app's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from textual.binding import Binding, BindingType
 
-APP_BINDINGS: list[BindingType] = [
-    Binding(
-        "escape",
+@dataclass(frozen=True)
+class Command:
+    """One command: an action, and how the user reaches it: a key binding (``key``, shown
+    in the footer as ``label``, remappable by ``id``), a palette entry (``palette`` as
+    "namespace: What it does", with ``help``), or both. ``scope``: where its action runs,
+    the chat screen (``chat``) or the app (``app``)."""
+
+    action: str
+    palette: str | None = None
+    help: str = ""
+    key: str | None = None
+    label: str = ""
+    id: str | None = None
+    tooltip: str = ""
+    show: bool = True
+    priority: bool = False
+    scope: Literal["chat", "app"] = "chat"
+
+    def binding(self) -> Binding:
+        """The key binding (a command with a ``key``)."""
+        assert self.key is not None
+        return Binding(
+            self.key,
+            self.action,
+            self.label,
+            id=self.id,
+            tooltip=self.tooltip,
+            show=self.show,
+            priority=self.priority,
+        )
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
         "stop",
-        "Stop",
+        palette="chat: Stop reply",
+        help="Stop the reply being written.",
+        key="escape",
+        label="Stop",
         id="stop",
-        tooltip="Stop the reply being written (the text so far is kept and marked stopped), "
-        "or hurry a compression.",
+        tooltip="Stop the reply being written (the text so far is kept and marked stopped), or "
+        "hurry a compression.",
     ),
-    Binding(
-        "ctrl+r",
+    Command(
         "regenerate",
-        "Regenerate",
+        palette="chat: Regenerate reply",
+        help="Write the last reply again.",
+        key="ctrl+r",
+        label="Regenerate",
         id="regenerate",
         tooltip="Throw away the last reply and write a new one.",
     ),
-    Binding(
-        "ctrl+n",
+    Command(
         "new_chat",
-        "New",
+        palette="chat: New chat",
+        help="Start a new chat.",
+        key="ctrl+n",
+        label="New",
         id="new_chat",
         tooltip="Start a new chat.",
     ),
-    Binding(
-        "ctrl+b",
+    Command(
         "toggle_chats",
-        "Chats",
+        palette="chat: Show or hide the chat list",
+        help="Toggle the sidebar.",
+        key="ctrl+b",
+        label="Chats",
         id="toggle_chats",
         tooltip="Show or hide the list of chats.",
     ),
-    Binding(
-        "f2",
+    Command(
         "rename_chat",
-        "Rename",
+        palette="chat: Rename…",
+        help="Rename the open chat.",
+        key="f2",
+        label="Rename",
         id="rename_chat",
         tooltip="Rename the open chat.",
     ),
-    Binding(
-        "ctrl+d",
+    Command(
         "delete_chat",
-        "Delete",
+        palette="chat: Delete…",
+        help="Delete the open chat (asks first).",
+        key="ctrl+d",
+        label="Delete",
         id="delete_chat",
         tooltip="Delete the open chat (asks first).",
     ),
-    Binding(
-        "ctrl+y",
+    Command(
         "copy_code",
-        "Copy code",
+        palette="chat: Copy last code block",
+        help="Copy the last fenced code block.",
+        key="ctrl+y",
+        label="Copy code",
         id="copy_code",
         tooltip="Copy the last fenced code block of the last reply (OSC 52).",
     ),
-    Binding(
-        "f3",
+    Command(
         "pick_model",
-        "Model",
+        palette="model: Switch model…",
+        help="Pick another model; it reloads at its auto tier.",
+        key="f3",
+        label="Model",
         id="pick_model",
         tooltip="Switch to another model (it reloads at its auto context tier).",
     ),
-    Binding(
-        "f4",
+    Command(
         "pick_tier",
-        "Context",
+        palette="context: Choose context size…",
+        help="Pick a context tier; the model reloads.",
+        key="f4",
+        label="Context",
         id="pick_tier",
         tooltip="Choose the context size; each shows its memory need (the model reloads).",
     ),
-    Binding(
-        "f8",
+    Command(
         "token_stats",
-        "Tokens",
+        palette="context: Token stats",
+        help="Context budget and token-count cache figures.",
+        key="f8",
+        label="Tokens",
         id="token_stats",
         tooltip="Show the context budget and the token-count cache figures.",
     ),
-    Binding(
-        "f1",
+    Command(
+        "compress_now",
+        palette="context: Compress now",
+        help="Summarise the older messages into a checkpoint now.",
+        scope="app",
+    ),
+    Command(
+        "undo_compression",
+        palette="context: Undo last compression",
+        help="The model sees the messages of the last compression in full again.",
+        scope="app",
+    ),
+    Command(
+        "pick_snapshot",
+        palette="context: Snapshots…",
+        help="Restore an earlier state of the chat's context.",
+        scope="app",
+    ),
+    Command(
+        "export_chat('md')",
+        palette="export: Chat as Markdown",
+        help="Write the open chat to a .md file.",
+        scope="app",
+    ),
+    Command(
+        "export_chat('json')",
+        palette="export: Chat as JSON",
+        help="Write the open chat to a .json file.",
+        scope="app",
+    ),
+    Command(
+        "show_pane('chat')",
+        palette="pane: Chat",
+        help="Back to the chat.",
+        scope="app",
+    ),
+    Command(
         "show_pane('docs')",
-        "Docs",
+        palette="pane: Docs",
+        help="The user guide.",
+        key="f1",
+        label="Docs",
         id="show_docs",
         tooltip="Open the user guide (again: back to the chat).",
+        scope="app",
     ),
-    Binding(
-        "f5",
+    Command(
         "show_pane('keys')",
-        "Keys",
+        palette="pane: Keys",
+        help="Every key binding; change them.",
+        key="f5",
+        label="Keys",
         id="show_keys",
         tooltip="Show every key binding, and change them (again: back to the chat).",
+        scope="app",
     ),
-    Binding(
-        "f9",
+    Command(
         "show_settings",
-        "Settings",
+        palette="app: Settings…",
+        help="Change the common settings.",
+        key="f9",
+        label="Settings",
         id="show_settings",
         tooltip="Change the common settings (saved in config.toml).",
+        scope="app",
     ),
-    Binding(
-        "ctrl+p",
+    Command(
         "command_palette",
-        "Commands",
+        key="ctrl+p",
+        label="Commands",
         id="command_palette",
         tooltip="Search every command: chats, docs, themes, export, keys.",
         show=False,
         priority=True,
+        scope="app",
     ),
-    Binding(
-        "ctrl+q",
+    Command(
         "quit",
-        "Quit",
+        palette="app: Quit",
+        help="Quit ollm (a reply being written is kept).",
+        key="ctrl+q",
+        label="Quit",
         id="quit",
         tooltip="Quit (a reply being written is stopped and kept).",
         priority=True,
+        scope="app",
     ),
+    Command(
+        "reset_keymap",
+        palette="keys: Reset all to defaults",
+        help="Forget every changed key (asks first).",
+        scope="app",
+    ),
+
+)
+"""Every command of the chat screen and the app, in the keys pane's order: the one list the
+bindings (:data:`CHAT_BINDINGS`, :data:`WORKSPACE_BINDINGS`) and the palette's commands
+(``ui/commands.py``) are generated from."""
+
+PALETTE_ORDER: tuple[str, ...] = (
+    "new_chat",
+    "rename_chat",
+    "delete_chat",
+    "regenerate",
+    "stop",
+    "toggle_chats",
+    "copy_code",
+    "pick_model",
+    "pick_tier",
+    "token_stats",
+    "compress_now",
+    "undo_compression",
+    "pick_snapshot",
+    "export_chat('md')",
+    "export_chat('json')",
+    "show_pane('chat')",
+    "show_pane('docs')",
+    "show_pane('keys')",
+    "reset_keymap",
+    "show_settings",
+    "quit",
+)
+"""The order of the commands in the palette (by action), chats first."""
+
+CHAT_BINDINGS: list[BindingType] = [
+    c.binding() for c in COMMANDS if c.key is not None and c.scope == "chat"
+]
+"""Bindings of the chat screen; ids: stop, regenerate, new_chat, toggle_chats, rename_chat,
+delete_chat, copy_code, pick_model, pick_tier, token_stats."""
+
+WORKSPACE_BINDINGS: list[BindingType] = [
+    *(c.binding() for c in COMMANDS if c.key is not None and c.scope == "app"),
     Binding("ctrl+c", "help_quit", show=False, system=True),
 ]
-"""Bindings of ``OllmApp`` (which does not inherit ``App``'s); ids: stop, regenerate, new_chat,
-toggle_chats, rename_chat, delete_chat, copy_code, pick_model, pick_tier, token_stats,
-show_docs, show_keys, show_settings, command_palette, quit.
-Ctrl+C only explains how to quit."""
+"""Bindings of ``OllmApp`` (which does not inherit ``App``'s); ids: show_docs, show_keys,
+show_settings, command_palette, quit. Ctrl+C only explains how to quit."""
+
+APP_BINDINGS: list[BindingType] = CHAT_BINDINGS + WORKSPACE_BINDINGS
+"""Every binding that works anywhere (the keys pane's "Anywhere" group), chat keys first."""
 
 MESSAGE_BINDINGS: list[BindingType] = [
     Binding("c", "copy", "Copy", id="copy_message", tooltip="Copy this message (OSC 52)."),

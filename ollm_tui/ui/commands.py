@@ -1,7 +1,8 @@
 """The command palette: every action by a namespaced name ("chat: New chat", "docs: Keys").
 
-Adding a command is one line in :data:`PALETTE_COMMANDS` (an action string the app runs),
-or one :func:`register_command` call from another module. Docs pages and themes are listed
+The fixed commands are generated from the one command registry, ``COMMANDS`` in
+``ui/bindings.py``, which the key bindings come from too: adding a command is one entry
+there (and its place in ``PALETTE_ORDER``). Docs pages and themes are listed
 from the guide folder and the registered themes; "docs <words>" searches the guide's text.
 """
 
@@ -17,7 +18,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.markup import escape
 
-from ollm_tui.ui.bindings import REGISTRY
+from ollm_tui.ui.bindings import COMMANDS, PALETTE_ORDER
 from ollm_tui.ui.guide import guide_pages
 from ollm_tui.ui.screens.keys_pane import show_keys
 
@@ -32,59 +33,17 @@ class PaletteCommand:
     name: str
     help: str
     action: str
+    key_id: str | None = None
+    """The binding that runs the same action (its key is shown with the help)."""
 
 
-PALETTE_COMMANDS: list[PaletteCommand] = [
-    PaletteCommand("chat: New chat", "Start a new chat.", "new_chat"),
-    PaletteCommand("chat: Rename…", "Rename the open chat.", "rename_chat"),
-    PaletteCommand("chat: Delete…", "Delete the open chat (asks first).", "delete_chat"),
-    PaletteCommand("chat: Regenerate reply", "Write the last reply again.", "regenerate"),
-    PaletteCommand("chat: Stop reply", "Stop the reply being written.", "stop"),
-    PaletteCommand("chat: Show or hide the chat list", "Toggle the sidebar.", "toggle_chats"),
-    PaletteCommand("chat: Copy last code block", "Copy the last fenced code block.", "copy_code"),
-    PaletteCommand(
-        "model: Switch model…", "Pick another model; it reloads at its auto tier.", "pick_model"
-    ),
-    PaletteCommand(
-        "context: Choose context size…", "Pick a context tier; the model reloads.", "pick_tier"
-    ),
-    PaletteCommand(
-        "context: Token stats", "Context budget and token-count cache figures.", "token_stats"
-    ),
-    PaletteCommand(
-        "context: Compress now",
-        "Summarise the older messages into a checkpoint now.",
-        "compress_now",
-    ),
-    PaletteCommand(
-        "context: Undo last compression",
-        "The model sees the messages of the last compression in full again.",
-        "undo_compression",
-    ),
-    PaletteCommand(
-        "context: Snapshots…", "Restore an earlier state of the chat's context.", "pick_snapshot"
-    ),
-    PaletteCommand(
-        "export: Chat as Markdown", "Write the open chat to a .md file.", "export_chat('md')"
-    ),
-    PaletteCommand(
-        "export: Chat as JSON", "Write the open chat to a .json file.", "export_chat('json')"
-    ),
-    PaletteCommand("pane: Chat", "Back to the chat.", "show_pane('chat')"),
-    PaletteCommand("pane: Docs", "The user guide.", "show_pane('docs')"),
-    PaletteCommand("pane: Keys", "Every key binding; change them.", "show_pane('keys')"),
-    PaletteCommand(
-        "keys: Reset all to defaults", "Forget every changed key (asks first).", "reset_keymap"
-    ),
-    PaletteCommand("app: Settings…", "Change the common settings.", "show_settings"),
-    PaletteCommand("app: Quit", "Quit ollm (a reply being written is kept).", "quit"),
-]
-"""The fixed commands. Other modules add theirs with :func:`register_command`."""
+_BY_ACTION = {c.action: c for c in COMMANDS}
 
-
-def register_command(name: str, help: str, action: str) -> None:
-    """Add a palette command (e.g. ``register_command("model: Switch…", "…", "pick_model")``)."""
-    PALETTE_COMMANDS.append(PaletteCommand(name, help, action))
+PALETTE_COMMANDS: tuple[PaletteCommand, ...] = tuple(
+    PaletteCommand(c.palette or c.action, c.help, c.action, c.id if c.key else None)
+    for c in (_BY_ACTION[action] for action in PALETTE_ORDER)
+)
+"""The fixed commands, generated from the one registry (``ui/bindings.py`` ``COMMANDS``)."""
 
 
 def _app(provider: Provider) -> OllmApp:
@@ -111,13 +70,11 @@ class OllmCommands(Provider):
         return out
 
     def _with_key(self, command: PaletteCommand) -> str:
-        """The help text, with the command's key in force (from the binding registry)."""
-        entry = next(
-            (e for e in REGISTRY if e.group == "Anywhere" and e.action == command.action), None
-        )
-        if entry is None:
+        """The help text, with the command's key in force (the user's keymap first)."""
+        entry = _BY_ACTION[command.action]
+        if command.key_id is None or entry.key is None:
             return command.help
-        return f"{command.help} ({show_keys(_app(self).keymap.get(entry.id, entry.keys))})"
+        return f"{command.help} ({show_keys(_app(self).keymap.get(command.key_id, entry.key))})"
 
     async def discover(self) -> Hits:
         for name, help_text, action in self._all():
@@ -133,10 +90,16 @@ class OllmCommands(Provider):
                 yield Hit(score, shown, partial(self._run, action), help=escape(help_text))
 
     async def _run(self, action: str) -> None:
+        app = _app(self)
         chat_actions = {c.action for c in PALETTE_COMMANDS if c.name.startswith("chat:")}
         if action in chat_actions:
-            await _app(self).action_show_pane("chat")  # chat commands act on the chat pane
-        await self.app.run_action(action)
+            await app.workspace.show_pane("chat")  # chat commands act on the chat pane
+        screen = app.chat_screen
+        if hasattr(screen, f"action_{action.partition('(')[0]}"):
+            if app.screen is screen:  # the chat screen's keys work only where it is shown
+                await app.run_action(action, screen)
+            return
+        await app.run_action(action)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Compression in the app: the auto run after a reply, "compress now", undo, snapshots.
 
-``OllmApp`` mixes this in. Everything that runs the model (a compression, an undo, a
+``Compressor`` is the app's collaborator for it. Everything that runs the model (a compression, an undo, a
 snapshot restore) runs in a thread worker of group ``generate``, the group replies use: the
 model has one user at a time, and the send queue (``ui/queueing.py``) waits for it.
 
@@ -14,12 +14,12 @@ model has one user at a time, and the send queue (``ui/queueing.py``) waits for 
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from textual import work
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
 
 from ollm_tui.engine.base import CancelToken
 from ollm_tui.session.chat import (
@@ -29,17 +29,19 @@ from ollm_tui.session.chat import (
     CompressionStep,
 )
 from ollm_tui.ui.generation import describe
-from ollm_tui.ui.messages import CompressionNote
+from ollm_tui.ui.jobs import GENERATE
+from ollm_tui.ui.messages import CompressionNote, ContextChanged
 
 if TYPE_CHECKING:
     from textual.message import Message as TextualMessage
 
     from ollm_tui.core.conversation import Checkpoint, Snapshot
+    from ollm_tui.store.db import Store
     from ollm_tui.ui.app import OllmApp
 
 log = logging.getLogger("ollm.compression")
 
-_Base: Any = object
+_job_ids = itertools.count(1)
 
 NOTHING_TO_COMPRESS = "nothing to compress"
 """How ``ChatSession.compress``'s error starts when every message is in the kept window."""
@@ -54,6 +56,8 @@ class Compression:
     reason: str
     """"auto" or "manual"."""
     cancel: CancelToken = field(default_factory=CancelToken)
+    id: int = field(default_factory=lambda: next(_job_ids))
+    """Names the job in the notes about it."""
 
     @property
     def chat_id(self) -> int:
@@ -72,21 +76,30 @@ def run_compression(job: Compression, post: Callable[[TextualMessage], object]) 
     """
     try:
         for event in job.session.compress(job.cancel, job.reason):
-            post(CompressionNote(event, job))
+            post(CompressionNote(job.chat_id, event, job.id))
     except Exception as exc:  # noqa: BLE001 - a summariser error must never crash the app
         log.exception("compression failed")
-        post(CompressionNote(CompressionFinished(None, 0, 0, 0, 0.0, describe(exc)), job))
+        failed = CompressionFinished(None, 0, 0, 0, 0.0, describe(exc))
+        post(CompressionNote(job.chat_id, failed, job.id))
 
 
-def compress_if_needed(session: ChatSession, post: Callable[[TextualMessage], object]) -> None:
-    """After a reply (worker thread): compress when the chat is at the trigger."""
+def compress_if_needed(
+    session: ChatSession,
+    post: Callable[[TextualMessage], object],
+    register: Callable[[Compression], None],
+) -> None:
+    """After a reply (worker thread): compress when the chat is at the trigger.
+
+    ``register`` hands the job to the app before it runs (``Compressor.register``)."""
     try:
         needed = session.needs_compression()
     except Exception:  # the next send's own check (and its emergency ladder) still runs
         log.exception("cannot tell whether the chat needs compressing")
         return
     if needed:
-        run_compression(Compression(session, "auto"), post)
+        job = Compression(session, "auto")
+        register(job)
+        run_compression(job, post)
 
 
 def shown_checkpoints(every: list[Checkpoint], active: list[Checkpoint]) -> list[Checkpoint]:
@@ -112,154 +125,171 @@ def finished_text(event: CompressionFinished) -> str:
     return f"Compressed {event.messages} messages -> {cp.tokens} tokens ({level}{extra})"
 
 
-class CompressionMixin(_Base):
-    """Compression, undo and snapshots for ``OllmApp``."""
+class Compressor:
+    """Compression, undo and snapshots for the app: starts the jobs, shows their notes.
 
-    compression: Compression | None
-    """The compression in progress that the app started, if any."""
+    It writes the model's compression state (``ModelJobs.begin_compression`` /
+    ``end_compression``); everything else only asks ``ModelJobs``.
+    """
 
-    def model_busy_reason(self: OllmApp) -> str | None:
-        """Why the model cannot take another job now (None: it is free)."""
-        if self.turn is not None:
-            return "A reply is streaming: press Esc to stop it"
-        if self.compression is not None:
-            return "The chat is being compressed: wait a moment (Esc hurries it)"
-        if self.model_busy():
-            return "The model is busy: wait a moment"
-        return None
+    def __init__(self, app: OllmApp) -> None:
+        self.app = app
+        self.jobs = app.jobs
+        self._started: dict[int, Compression] = {}
 
-    def _refuse_model_job(self: OllmApp) -> bool:
+    def _refuse(self) -> bool:
         """Say why the model cannot take a job now; True if refused."""
-        reason = self.model_busy_reason() or self.no_model_reason()
-        if reason is not None:
-            self.notify(reason, severity="warning", markup=False)
+        refusal = self.jobs.refusal("job")
+        if refusal is not None:
+            self.app.notify(refusal.reason, severity="warning", markup=False)
             return True
         return False
 
+    def register(self, job: Compression) -> None:
+        """Know ``job`` by its id (any thread): its notes name it; when it starts it
+        becomes the model's compression."""
+        self._started[job.id] = job
+
     # -- palette actions -------------------------------------------------------------------
 
-    def action_compress_now(self: OllmApp) -> None:
+    def compress_now(self) -> None:
         """Compress the open chat now (whatever its usage)."""
-        if self._refuse_model_job():
+        if self._refuse():
             return
-        self._compress(Compression(self._session(), "manual"))
+        job = Compression(self.app.chat_screen.session, "manual")
+        self.register(job)
+        post = self.app.chat_screen.post_message
+        self.app.run_worker(
+            partial(run_compression, job, post),
+            thread=True,
+            exit_on_error=False,
+            group=GENERATE,
+            name="compress",
+        )
 
-    @work(thread=True, exit_on_error=False, group="generate")
-    def _compress(self: OllmApp, job: Compression) -> None:
-        run_compression(job, self.post_message)
-
-    def action_undo_compression(self: OllmApp) -> None:
+    def undo(self) -> None:
         """Swap the active context back to before the last compression."""
-        if self._refuse_model_job():
+        if self._refuse():
             return
-        session = self._session()
+        session = self.app.chat_screen.session
 
         def done(undone: bool) -> None:
             if undone:
-                self.notify("Undid the last compression: its messages are sent in full again.")
+                self.app.notify(
+                    "Undid the last compression: its messages are sent in full again."
+                )
             else:
-                self.notify("Nothing to undo: this chat has no compression.", severity="warning")
+                self.app.notify(
+                    "Nothing to undo: this chat has no compression.", severity="warning"
+                )
 
         self._context_job(session, session.undo_compression, done, "Undo")
 
-    def action_pick_snapshot(self: OllmApp) -> None:
+    def pick_snapshot(self) -> None:
         """Pick a snapshot of the open chat's context to restore."""
         from ollm_tui.ui.screens.pickers import SnapshotPicker
 
-        if self._refuse_model_job():
+        if self._refuse():
             return
-        session = self._session()
+        session = self.app.chat_screen.session
         snapshots = session.snapshots()
 
         def chosen(snapshot: Snapshot | None) -> None:
-            if snapshot is None or self.session is not session or self._refuse_model_job():
+            if snapshot is None or self.app.session is not session or self._refuse():
                 return
 
             def done(_: None) -> None:
-                self.notify(f"Restored the snapshot: {snapshot.label}", markup=False)
+                self.app.notify(f"Restored the snapshot: {snapshot.label}", markup=False)
 
             self._context_job(
                 session, lambda: session.restore_snapshot(snapshot.id), done, "Restoring"
             )
 
-        self.push_screen(SnapshotPicker(snapshots), chosen)
+        self.app.push_screen(SnapshotPicker(snapshots), chosen)
 
-    @work(thread=True, exit_on_error=False, group="generate")
     def _context_job(
-        self: OllmApp,
-        session: ChatSession,
-        run: Callable[[], T],
-        done: Callable[[T], None],
-        what: str,
+        self, session: ChatSession, run: Callable[[], T], done: Callable[[T], None], what: str
     ) -> None:
         """Run ``run`` (undo, restore) where the model's jobs run; then ``done`` and a redraw."""
-        try:
-            result = run()
-        except Exception as exc:  # noqa: BLE001 - a failed undo must never crash the app
-            log.exception("%s failed", what)
-            self.call_from_thread(
-                self.notify, f"{what} failed: {describe(exc)}", severity="error", markup=False
-            )
-            return
-        self.call_from_thread(done, result)
-        self.call_from_thread(self.context_changed, session.chat.id)
+        app = self.app
+
+        def job() -> None:
+            try:
+                result = run()
+            except Exception as exc:  # noqa: BLE001 - a failed undo must never crash the app
+                log.exception("%s failed", what)
+                app.call_from_thread(
+                    app.notify, f"{what} failed: {describe(exc)}", severity="error", markup=False
+                )
+                return
+            app.call_from_thread(done, result)
+            app.chat_screen.post_message(ContextChanged(session.chat.id))
+
+        app.run_worker(job, thread=True, exit_on_error=False, group=GENERATE, name=what)
 
     # -- notes from the workers ------------------------------------------------------------
 
-    def on_compression_note(self: OllmApp, message: CompressionNote) -> None:
+    def note(self, message: CompressionNote) -> None:
         """A compression event from a worker: status line, toasts, dividers."""
-        event, job = message.event, message.job
+        event = message.event
+        status = self.app.status_line
         if isinstance(event, CompressionStarted):
+            job = self._started.get(message.job_id or 0)
             if job is not None:
-                self.compression = job
-                self.refresh_bindings()
-            self.status_line.show_compressing(event.messages)
+                self.jobs.begin_compression(job)
+                self.app.refresh_bindings()
+            status.show_compressing(event.messages)
         elif isinstance(event, CompressionStep):
-            self.notify(event.text, title="Compression", markup=False)
+            self.app.notify(event.text, title="Compression", markup=False)
         else:
-            self._compression_finished(event, job)
+            self._finished(message.chat_id, event, message.job_id)
 
-    def _compression_finished(
-        self: OllmApp, event: CompressionFinished, job: Compression | None
-    ) -> None:
-        if job is not None and job is self.compression:
-            self.compression = None
-            self.refresh_bindings()
-        self.status_line.end_compressing("generating…" if self.turn is not None else "")
+    def _finished(self, chat_id: int, event: CompressionFinished, job_id: int | None) -> None:
+        app, jobs = self.app, self.jobs
+        job = self._started.pop(job_id, None) if job_id is not None else None
+        if job is not None and jobs.end_compression(job.id):
+            app.refresh_bindings()
+        turn = jobs.turn
+        app.status_line.end_compressing("generating…" if turn is not None else "")
         cancelled = (job is not None and job.cancel.cancelled) or (
-            self.turn is not None and self.turn.cancel.cancelled
+            turn is not None and turn.cancel.cancelled
         )
         if event.error and cancelled:
-            self.notify("Compression cancelled: the chat is unchanged.", markup=False)
+            app.notify("Compression cancelled: the chat is unchanged.", markup=False)
         elif event.error and event.error.startswith(NOTHING_TO_COMPRESS):
             text = event.error[0].upper() + event.error[1:]
-            self.notify(text, severity="warning", markup=False)
+            app.notify(text, severity="warning", markup=False)
         elif event.error:
-            self.notify_doc(
+            app.workspace.notify_doc(
                 f"Compression failed: {event.error}",
                 "context.md#compression-into-checkpoints",
                 severity="error",
             )
         else:
-            self.notify(finished_text(event), title="Compression", markup=False)
-        chat_id = job.chat_id if job is not None else self.chat.id
-        self.context_changed(chat_id)
-        self.drain_queue()
+            app.notify(finished_text(event), title="Compression", markup=False)
+        app.chat_screen.context_changed(chat_id if job_id is not None else app.chat.id)
+        app.queue.drain()
 
-    def context_changed(self: OllmApp, chat_id: int) -> None:
-        """The active context of ``chat_id`` changed: redraw its dividers, count it again."""
-        if self.session is None or self.session.chat.id != chat_id:
-            return
-        self.show_checkpoints()
-        self.context.refresh()
+    def abandon(self) -> None:
+        """A model job broke unexpectedly: no compression is under way any more."""
+        job = self.jobs.compression
+        if job is not None:
+            self._started.pop(job.id, None)
+            self.jobs.end_compression(job.id)
+        self.app.status_line.end_compressing()
 
-    def show_checkpoints(self: OllmApp) -> None:
-        """Bring the transcript's checkpoint dividers in line with the store."""
-        every, active = self.checkpoints_of(self.chat.id)
-        self.transcript.sync_checkpoints(every, active)
+    def stop(self) -> bool:
+        """Ask the compression under way to stop; False when there is none."""
+        job = self.jobs.compression
+        if job is None:
+            return False
+        job.stop()
+        self.app.status_line.end_compressing("stopping…")
+        return True
 
-    def checkpoints_of(self: OllmApp, chat_id: int) -> tuple[list[Checkpoint], set[int]]:
-        """The checkpoints of a chat to show as dividers, and the ids of the active ones."""
-        active = self.store.checkpoints(chat_id)
-        shown = shown_checkpoints(self.store.all_checkpoints(chat_id), active)
-        return shown, {c.id for c in active}
+
+def checkpoints_of(store: Store, chat_id: int) -> tuple[list[Checkpoint], set[int]]:
+    """The checkpoints of a chat to show as dividers, and the ids of the active ones."""
+    active = store.checkpoints(chat_id)
+    shown = shown_checkpoints(store.all_checkpoints(chat_id), active)
+    return shown, {c.id for c in active}

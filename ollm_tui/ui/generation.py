@@ -9,6 +9,7 @@ messages (``post_message`` is thread-safe and never blocks the worker).
 from __future__ import annotations
 
 import gc
+import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
     from textual.message import Message as TextualMessage
     from textual.worker import Worker
 
-    from ollm_tui.ui.widgets.transcript import AssistantMessage, UserMessage
 
+_turn_ids = itertools.count(1)
 
 _FULL_GC_HELD = 10**6
 """Second-generation threshold while a reply streams: no full collections."""
@@ -90,13 +91,14 @@ class StreamBuffer:
 
 @dataclass(eq=False)
 class Turn:
-    """A generation in progress: what it runs, how to stop it, where it shows."""
+    """A generation in progress: what it runs and how to stop it (the chat screen shows it,
+    finding its widgets by ``id``)."""
 
     session: ChatSession
     text: str | None
     """The user's new message; None when regenerating the last reply."""
-    reply_view: AssistantMessage
-    user_view: UserMessage | None = None
+    id: int = field(default_factory=lambda: next(_turn_ids))
+    """Names the turn in the messages about it."""
     cancel: CancelToken = field(default_factory=CancelToken)
     buffer: StreamBuffer = field(default_factory=StreamBuffer)
     started: bool = False
@@ -129,6 +131,13 @@ def run_turn(turn: Turn, post: Callable[[TextualMessage], object]) -> None:
     ``CompressionNote`` for each compression event the session yields before the reply (the
     emergency ladder, when the new message would not fit otherwise).
     """
+    chat_id = turn.chat_id
+
+    def failed(reason: str, too_long: bool) -> TurnFailed:
+        return TurnFailed(
+            chat_id, turn.id, reason, too_long=too_long, started=turn.started, text=turn.text
+        )
+
     try:
         if turn.text is not None:
             events = turn.session.send(turn.text, turn.cancel)
@@ -139,14 +148,14 @@ def run_turn(turn: Turn, post: Callable[[TextualMessage], object]) -> None:
                 turn.buffer.append(event.text)
             elif isinstance(event, TurnStarted):
                 turn.started = True
-                post(TurnBegan(turn, event))
+                post(TurnBegan(chat_id, turn.id, event.user, event.reply))
             elif isinstance(event, TurnFinished):
                 stopped = event.reply.status != "complete"
                 turn.complete = event.error is None and not stopped
-                post(TurnEnded(turn, event))
+                post(TurnEnded(chat_id, turn.id, event.reply, event.done, event.error))
             elif isinstance(event, CompressionStarted | CompressionStep | CompressionFinished):
-                post(CompressionNote(event))
+                post(CompressionNote(chat_id, event))
     except MessageTooLong as exc:
-        post(TurnFailed(turn, str(exc), too_long=True))
+        post(failed(str(exc), True))
     except Exception as exc:  # noqa: BLE001 - a model error must never crash the app
-        post(TurnFailed(turn, describe(exc)))
+        post(failed(describe(exc), False))

@@ -1,56 +1,92 @@
-"""App-wide Textual messages (widget-specific ones live in their widget's class)."""
+"""App-wide Textual messages (widget-specific ones live in their widget's class).
+
+They carry data only: ids (the chat, the turn or the compression job), stored rows
+(``Message``), the engine's ``Done`` figures and error text. The chat screen finds its
+widgets by the turn's id; nothing here holds a session, a widget or a buffer.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual.message import Message
+from textual.message import Message as TextualMessage
 
-from ollm_tui.session.chat import CompressionEvent, TurnFinished, TurnStarted
+from ollm_tui.session.chat import CompressionEvent
 
 if TYPE_CHECKING:
-    from ollm_tui.ui.compressing import Compression
-    from ollm_tui.ui.generation import Turn
+    from ollm_tui.engine.base import Done
+    from ollm_tui.store.db import Message
 
 
-class TurnBegan(Message):
-    """The store now holds the user's message (if any) and the empty reply."""
+class TurnBegan(TextualMessage):
+    """The store now holds the user's message (None when regenerating) and the empty reply."""
 
-    def __init__(self, turn: Turn, event: TurnStarted) -> None:
+    def __init__(self, chat_id: int, turn_id: int, user: Message | None, reply: Message) -> None:
         super().__init__()
-        self.turn = turn
-        self.event = event
+        self.chat_id = chat_id
+        self.turn_id = turn_id
+        self.user = user
+        self.reply = reply
 
 
-class TurnEnded(Message):
-    """The reply is finished (complete, stopped, or failed with an engine error)."""
+class TurnEnded(TextualMessage):
+    """The reply is finished (complete, stopped, or failed with an engine error): the reply
+    as stored, the engine's figures (None on error) and the error text."""
 
-    def __init__(self, turn: Turn, event: TurnFinished) -> None:
+    def __init__(
+        self, chat_id: int, turn_id: int, reply: Message, done: Done | None, error: str | None
+    ) -> None:
         super().__init__()
-        self.turn = turn
-        self.event = event
+        self.chat_id = chat_id
+        self.turn_id = turn_id
+        self.reply = reply
+        self.done = done
+        self.error = error
 
 
-class TurnFailed(Message):
-    """The turn could not run (``too_long``: the message cannot fit) or broke unexpectedly."""
+class TurnFailed(TextualMessage):
+    """The turn could not run (``too_long``: the message cannot fit) or broke unexpectedly.
 
-    def __init__(self, turn: Turn, reason: str, too_long: bool = False) -> None:
+    ``started``: the store had the turn when it failed; ``text``: the user's message (None
+    when regenerating), for the composer when it was not stored.
+    """
+
+    def __init__(
+        self,
+        chat_id: int,
+        turn_id: int,
+        reason: str,
+        *,
+        too_long: bool = False,
+        started: bool = False,
+        text: str | None = None,
+    ) -> None:
         super().__init__()
-        self.turn = turn
+        self.chat_id = chat_id
+        self.turn_id = turn_id
         self.reason = reason
         self.too_long = too_long
-        self.started = turn.started
-        """Whether the store had the turn when it failed."""
+        self.started = started
+        self.text = text
 
 
-class CompressionNote(Message):
-    """A compression started, took a step or finished (``event``).
+class CompressionNote(TextualMessage):
+    """A compression of chat ``chat_id`` started, took a step or finished (``event``).
 
-    ``job`` is the compression the app started (auto or "compress now"); None when the
+    ``job_id`` is the compression the app started (auto or "compress now"); None when the
     session compressed on its own inside a turn (the emergency ladder before a reply).
     """
 
-    def __init__(self, event: CompressionEvent, job: Compression | None = None) -> None:
+    def __init__(self, chat_id: int, event: CompressionEvent, job_id: int | None = None) -> None:
         super().__init__()
+        self.chat_id = chat_id
         self.event = event
-        self.job = job
+        self.job_id = job_id
+
+
+class ContextChanged(TextualMessage):
+    """A context job (undo, a snapshot restore) changed chat ``chat_id``'s active context."""
+
+    def __init__(self, chat_id: int) -> None:
+        super().__init__()
+        self.chat_id = chat_id

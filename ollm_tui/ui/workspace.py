@@ -1,6 +1,6 @@
-"""The workspace around the chat: panes, the keymap, themes, export (mixed into ``OllmApp``).
+"""The workspace around the chat: panes, the keymap, themes, settings, export (``Workspace``).
 
-Kept out of ``app.py`` so that file stays about the chat. The docs and keys panes are
+The app's collaborator for everything that is not the chat itself. The docs and keys panes are
 installed screens: pushed over the chat and popped back, they keep their state.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual.app import App
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 
@@ -24,11 +23,13 @@ from ollm_tui.ui.themes import app_variables, load_themes
 if TYPE_CHECKING:
     from textual.command import Provider
 
-    from ollm_tui.settings import Settings
-    from ollm_tui.store.db import Chat, Store
+    from ollm_tui.ui.app import OllmApp
 
 PANES: tuple[str, ...] = ("docs", "keys")
 """The panes besides the chat (installed screens, by name)."""
+
+CHAT_PANE = "chat"
+"""The chat screen's pane name (the app's default screen)."""
 
 
 def commands_provider() -> type[Provider]:
@@ -45,80 +46,75 @@ def docs_search_provider() -> type[Provider]:
     return DocsSearch
 
 
-class WorkspaceMixin(App[None]):
-    """Panes, keymap, themes and export for ``OllmApp``."""
+class Workspace:
+    """Panes, keymap, themes, settings and export for the app."""
 
-    settings: Settings
-    store: Store
     docs_dir: Path = bundled_dir("docs")
     """The user guide (a test may point it at another folder)."""
-    doc_hint: str | None = None
-    """The guide page (``page.md#anchor``) the last ``notify_doc`` toast pointed to."""
 
-    @property
-    def chat(self) -> Chat:  # provided by OllmApp
-        raise NotImplementedError
-
-    def setup_workspace(self) -> None:
+    def __init__(self, app: OllmApp) -> None:
         """Register the themes, pick the theme and apply the keymap, before the app runs.
 
         Doing this before the first frame means no restyle of the whole app while it starts.
-        The problems found are shown by :meth:`show_workspace_problems` once it runs.
+        The problems found are shown by :meth:`show_problems` once it runs.
         """
-        problems = [f"Settings: {p}" for p in self.settings.config_problems]
-        self.keymap: dict[str, str] = {}
-        """The user's changed bindings (binding id -> keys), as in the config file."""
-        bad = keymap_problems(self.settings.config_file, self.settings.keymap, set(REGISTRY_BY_ID))
+        self.app = app
+        self.doc_hint: str | None = None
+        """The guide page (``page.md#anchor``) the last ``notify_doc`` toast pointed to."""
+        settings = app.settings
+        problems = [f"Settings: {p}" for p in settings.config_problems]
+        bad = keymap_problems(settings.config_file, settings.keymap, set(REGISTRY_BY_ID))
         problems += [f"Settings: {p}" for p in bad]
-        self.keymap = {k: v for k, v in self.settings.keymap.items() if k in REGISTRY_BY_ID}
-        self.set_keymap(self.keymap)
-        themes, theme_errors = load_themes([bundled_dir("themes"), self.settings.user_themes_dir])
+        self.keymap: dict[str, str] = {
+            k: v for k, v in settings.keymap.items() if k in REGISTRY_BY_ID
+        }
+        """The user's changed bindings (binding id -> keys), as in the config file."""
+        app.set_keymap(self.keymap)
+        themes, theme_errors = load_themes([bundled_dir("themes"), settings.user_themes_dir])
         for theme in themes:
-            self.register_theme(theme)
-        wanted = self.settings.theme
-        if wanted not in self.available_themes:
+            app.register_theme(theme)
+        wanted = settings.theme
+        if wanted not in app.available_themes:
             problems.append(f"Theme {wanted!r} is not available: using {DEFAULT_THEME}")
-            wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
-        self.theme = wanted
+            wanted = DEFAULT_THEME if DEFAULT_THEME in app.available_themes else "textual-dark"
+        app.theme = wanted
         found: list[tuple[str, SeverityLevel]] = [(p, "warning") for p in problems]
-        self._workspace_problems = found + [(e, "error") for e in theme_errors]
+        self._problems = found + [(e, "error") for e in theme_errors]
 
-    def show_workspace_problems(self) -> None:
-        """Toast what ``setup_workspace`` found: settings problems as warnings, broken
-        theme files as errors (one each, naming the file)."""
-        for message, severity in self._workspace_problems:
+    def show_problems(self) -> None:
+        """Toast what the setup found: settings problems as warnings, broken theme files as
+        errors (one each, naming the file)."""
+        for message, severity in self._problems:
             title = "Error" if severity == "error" else "Warning"
-            self.notify(message, title=title, severity=severity, markup=False, timeout=10)
+            self.app.notify(message, title=title, severity=severity, markup=False, timeout=10)
 
     def pane_screen(self, name: str) -> Screen[None]:
         """The docs or keys pane, built and installed the first time it is asked for.
 
         Built on demand so the app's start does not import and build them.
         """
-        if not self.is_screen_installed(name):
+        app = self.app
+        if not app.is_screen_installed(name):
             if name == "docs":
                 from ollm_tui.ui.screens.docs_pane import DocsPane
 
-                self.install_screen(DocsPane(self.docs_dir), "docs")
+                app.install_screen(DocsPane(self.docs_dir), "docs")
             else:
                 from ollm_tui.ui.screens.keys_pane import KeysPane
 
-                self.install_screen(KeysPane(), "keys")
-        return self.get_screen(name)
-
-    def get_theme_variable_defaults(self) -> dict[str, str]:
-        """App colours (memory levels, context meter bands, message markers) for any theme."""
-        return app_variables()
+                app.install_screen(KeysPane(), "keys")
+        return app.get_screen(name)
 
     # -- panes ---------------------------------------------------------------------------
 
     @property
     def pane(self) -> str:
         """The pane on screen: chat, docs or keys."""
+        app = self.app
         for name in PANES:
-            if self.is_screen_installed(name) and self.get_screen(name) is self.screen:
+            if app.is_screen_installed(name) and app.get_screen(name) is app.screen:
                 return name
-        return "chat"
+        return CHAT_PANE
 
     def notify_doc(
         self,
@@ -135,7 +131,7 @@ class WorkspaceMixin(App[None]):
         """
         page = page_title(self.docs_dir / target.partition("#")[0])
         self.doc_hint = target
-        self.notify(
+        self.app.notify(
             f"{message}\nF1: {page} in the guide",
             title=title,
             severity=severity,
@@ -143,46 +139,47 @@ class WorkspaceMixin(App[None]):
             markup=False,
         )
 
-    async def action_show_pane(self, name: str) -> None:
+    async def show_pane(self, name: str) -> None:
         """Show a pane; asking for the pane already shown goes back to the chat.
 
         Opening the docs after a toast from ``notify_doc`` shows the page it pointed to.
         """
-        if isinstance(self.screen, ModalScreen):
+        app = self.app
+        if isinstance(app.screen, ModalScreen):
             return
         hint, self.doc_hint = self.doc_hint, None
         if name == "docs" and hint and self.pane != "docs":
             page, _, anchor = hint.partition("#")
-            await self.action_open_doc(page, anchor)
+            await self.open_doc(page, anchor)
             return
         if name == self.pane:
-            name = "chat"
-        if name == "chat":
-            while self.pane != "chat" and len(self.screen_stack) > 1:
-                await self.pop_screen()
+            name = CHAT_PANE
+        if name == CHAT_PANE:
+            while self.pane != CHAT_PANE and len(app.screen_stack) > 1:
+                await app.pop_screen()
             return
         screen = self.pane_screen(name)
-        if self.pane == "chat":
-            await self.push_screen(screen)
+        if self.pane == CHAT_PANE:
+            await app.push_screen(screen)
         else:
-            await self.switch_screen(screen)
+            await app.switch_screen(screen)
 
-    async def action_open_doc(self, page: str, anchor: str = "") -> None:
+    async def open_doc(self, page: str, anchor: str = "") -> None:
         """Open the docs pane at a page (``notify_doc`` toasts lead here)."""
         if self.pane != "docs":
-            await self.action_show_pane("docs")
+            await self.show_pane("docs")
         from ollm_tui.ui.screens.docs_pane import DocsPane
 
         docs = self.pane_screen("docs")
         assert isinstance(docs, DocsPane)
         await docs.open_page(page, anchor)
 
-    async def action_open_chat_id(self, chat_id: int) -> None:
+    async def open_chat_id(self, chat_id: int) -> None:
         """Open a chat by id (from the palette), showing the chat pane."""
         from ollm_tui.ui.widgets.chat_list import ChatList
 
-        await self.action_show_pane("chat")
-        self.post_message(ChatList.ChatChosen(chat_id))
+        await self.show_pane(CHAT_PANE)
+        self.app.chat_screen.post_message(ChatList.ChatChosen(chat_id))
 
     # -- keymap ----------------------------------------------------------------------------
 
@@ -193,26 +190,28 @@ class WorkspaceMixin(App[None]):
         """
         from ollm_tui.ui.screens.keys_pane import show_keys
 
+        app = self.app
         entry = REGISTRY_BY_ID[binding_id]
         if keys is not None:
             for key in split_keys(keys):
                 problem = key_problem(binding_id, key, self.keymap)
                 if problem:
-                    self.notify(f"{show_keys(key)}: {problem}", severity="error", markup=False)
+                    app.notify(f"{show_keys(key)}: {problem}", severity="error", markup=False)
                     return False
         if keys is None or keys == entry.keys:
             self.keymap.pop(binding_id, None)
             keys = None
         else:
             self.keymap[binding_id] = keys
-        self.set_keymap(dict(self.keymap))
+        app.set_keymap(dict(self.keymap))
         self._save_setting(binding_id, keys, "keymap")
         shown = show_keys(keys or entry.keys)
-        self.notify(f"{binding_id}: {shown}" + (" (default)" if keys is None else ""), markup=False)
+        app.notify(f"{binding_id}: {shown}" + (" (default)" if keys is None else ""), markup=False)
         return True
 
-    def action_reset_keymap(self) -> None:
+    def reset_keymap(self) -> None:
         """Give every binding its default keys back, after asking."""
+        app = self.app
 
         def answered(yes: bool | None) -> None:
             if not yes:
@@ -220,48 +219,49 @@ class WorkspaceMixin(App[None]):
             for binding_id in list(self.keymap):
                 self._save_setting(binding_id, None, "keymap")
             self.keymap.clear()
-            self.set_keymap({})
-            if self.is_screen_installed("keys"):
+            app.set_keymap({})
+            if app.is_screen_installed("keys"):
                 from ollm_tui.ui.screens.keys_pane import KeysPane
 
-                keys = self.get_screen("keys")
+                keys = app.get_screen("keys")
                 if isinstance(keys, KeysPane) and keys.is_mounted:
                     keys.refresh_rows()
-            self.notify("Every key is back to its default.")
+            app.notify("Every key is back to its default.")
 
-        self.push_screen(
+        app.push_screen(
             ConfirmDialog("Reset keys", "Give every binding its default key back?", "Reset"),
             answered,
         )
 
     # -- themes ----------------------------------------------------------------------------
 
-    def action_set_theme(self, name: str) -> None:
+    def set_theme(self, name: str) -> None:
         """Switch to a theme and remember it in the config file."""
-        if name not in self.available_themes:
-            self.notify(f"No theme called {name!r}", severity="error", markup=False)
+        if name not in self.app.available_themes:
+            self.app.notify(f"No theme called {name!r}", severity="error", markup=False)
             return
-        self.theme = name
+        self.app.theme = name
         self._save_setting("theme", name)
 
     def _save_setting(self, key: str, value: object | None, table: str | None = None) -> None:
+        config_file = self.app.settings.config_file
         try:
-            set_value(self.settings.config_file, key, value, table)
+            set_value(config_file, key, value, table)
         except OSError as exc:
-            self.notify(
-                f"Could not save the setting to {self.settings.config_file}: {exc}",
+            self.app.notify(
+                f"Could not save the setting to {config_file}: {exc}",
                 severity="error",
                 markup=False,
             )
 
     # -- settings --------------------------------------------------------------------------
 
-    def action_show_settings(self) -> None:
+    def show_settings(self) -> None:
         """Open the settings form."""
         from ollm_tui.ui.screens.settings_form import SettingsScreen
 
-        if not isinstance(self.screen, ModalScreen):
-            self.push_screen(SettingsScreen())
+        if not isinstance(self.app.screen, ModalScreen):
+            self.app.push_screen(SettingsScreen())
 
     def apply_settings(self, file_values: dict[str, object], changes: dict[str, object]) -> None:
         """Save config keys (``file_values``) and use the Settings ``changes`` that apply now."""
@@ -272,27 +272,22 @@ class WorkspaceMixin(App[None]):
         later = {f for k in RESTART_KEYS for f in KEYS_BY_NAME[k].fields}
         now = {k: v for k, v in changes.items() if k not in later}
         if now:
-            self.settings = self.settings.with_(**now)
-            session = getattr(self, "session", None)
-            if session is not None:
-                session.settings = self.settings
-            summariser = getattr(self, "summariser", None)
-            if summariser is not None:
-                summariser.settings = self.settings
+            self.app.use_settings(self.app.settings.with_(**now))
 
     # -- export ----------------------------------------------------------------------------
 
-    def action_export_chat(self, fmt: str) -> None:
+    def export_chat(self, fmt: str) -> None:
         """Write the open chat as Markdown or JSON into the exports folder."""
         from ollm_tui.store.export import write_export
 
-        chat = self.chat
+        app = self.app
+        chat, store = app.chat, app.store
         try:
             path = write_export(
-                chat, self.store.messages(chat.id), fmt, self.settings.export_dir,
-                self.store.all_checkpoints(chat.id), self.store.active_context(chat.id).checkpoint_ids,
+                chat, store.messages(chat.id), fmt, app.settings.export_dir,
+                store.all_checkpoints(chat.id), store.active_context(chat.id).checkpoint_ids,
             )
         except OSError as exc:
-            self.notify(f"Export failed: {exc}", severity="error", markup=False)
+            app.notify(f"Export failed: {exc}", severity="error", markup=False)
             return
-        self.notify(f"Exported “{chat.title}” to {path}", markup=False, timeout=10)
+        app.notify(f"Exported “{chat.title}” to {path}", markup=False, timeout=10)

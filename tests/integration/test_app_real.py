@@ -14,7 +14,7 @@ OPTIONS = LoadOptions(n_ctx=2048, n_threads=1, n_threads_batch=1)
 
 def real_app(settings, store, model_path):
     engine, errors = make_engine(settings, lazy=True)
-    assert errors == []
+    assert not errors  # (a tuple of profile problems)
     app, notes = make_test_app(settings, store, engine, model_path, load_options=OPTIONS)
     return app, notes, engine
 

@@ -15,7 +15,7 @@ from tests.fake_server import MODEL, PIECES, FakeServer
 def server_app(settings, store, server: ServerConfig, model: str):
     settings = settings.with_(servers=(server,), temperature=0.0, max_tokens=40)
     engine, errors = make_engine(settings, lazy=True)
-    assert errors == []
+    assert not errors  # (a tuple of profile problems)
     app, notes = make_test_app(settings, store, engine, remote_path(server.name, model))
     return app, notes, engine
 

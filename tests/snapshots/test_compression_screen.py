@@ -5,7 +5,7 @@ from __future__ import annotations
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.app import OllmApp
-from tests.app.helpers import FAKE_MODEL
+from tests.app.helpers import FAKE_MODEL, make_test_app
 from tests.fakes import FakeEngine
 from tests.snapshots.test_main_screen import machine, settle
 
@@ -43,7 +43,7 @@ def compressed_app(settings: Settings, store: Store) -> OllmApp:
         meta={"model": FAKE_MODEL.stem, "tokens_per_s": 41.5, "ttft_s": 0.12},
     )
     store.set_active_context(chat.id, [checkpoint.id], kept.id)
-    return OllmApp(settings, store, FakeEngine(), FAKE_MODEL, memory_probe=machine())
+    return make_test_app(settings, store, FakeEngine(), FAKE_MODEL, memory_probe=machine())[0]
 
 
 def test_a_checkpoint_divider(snap_compare, settings: Settings, store: Store):

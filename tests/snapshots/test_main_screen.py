@@ -13,7 +13,7 @@ from ollm_tui.core.hardware import DeviceMemory, GiB, fixed_probe
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.app import OllmApp
-from tests.app.helpers import FAKE_MODEL, wait_until
+from tests.app.helpers import FAKE_MODEL, make_test_app, wait_until
 from tests.fakes import FakeEngine
 
 REPLY = """Use slicing, which returns a new list:
@@ -38,7 +38,7 @@ def seeded_app(settings: Settings, store: Store) -> OllmApp:
         REPLY,
         meta={"model": FAKE_MODEL.stem, "tokens_per_s": 41.5, "ttft_s": 0.12},
     )
-    return OllmApp(settings, store, FakeEngine(), FAKE_MODEL, memory_probe=machine())
+    return make_test_app(settings, store, FakeEngine(), FAKE_MODEL, memory_probe=machine())[0]
 
 
 def machine():
@@ -80,5 +80,5 @@ def test_stopped_reply_marker(snap_compare, settings: Settings, store: Store):
         status="error",
         meta={"model": FAKE_MODEL.stem, "error": "out of memory [while decoding]"},
     )
-    app = OllmApp(settings, store, FakeEngine(), FAKE_MODEL, memory_probe=machine())
+    app = make_test_app(settings, store, FakeEngine(), FAKE_MODEL, memory_probe=machine())[0]
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)

@@ -13,7 +13,7 @@ from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.app import OllmApp
 from ollm_tui.ui.screens.pickers import TierPicker
-from tests.app.helpers import wait_until
+from tests.app.helpers import make_test_app, wait_until
 from tests.fakes import FakeEngine
 
 
@@ -24,7 +24,7 @@ def test_tier_picker(snap_compare, settings: Settings, store: Store) -> None:
     probe = fixed_probe(ram=DeviceMemory("ram", "system RAM", 16 * GiB, 5 * GiB, 11 * GiB))
     capped = settings.with_(memory_budget=250 * 1024**2)
     placement = place(capped, read_gguf_info(model), probe.snapshot())
-    app = OllmApp(
+    app, _ = make_test_app(
         capped,
         store,
         FakeEngine(),

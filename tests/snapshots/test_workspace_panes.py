@@ -16,7 +16,7 @@ from textual.widgets import Input
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.app import OllmApp
-from tests.app.helpers import FAKE_MODEL, wait_until
+from tests.app.helpers import FAKE_MODEL, make_test_app, wait_until
 from tests.fakes import FakeEngine
 from tests.snapshots.test_main_screen import machine
 
@@ -28,7 +28,7 @@ def make_app(settings: Settings, store: Store) -> OllmApp:
     chat = store.create_chat("Reverse a list in Python")
     store.add_message(chat.id, "user", "How do I reverse a list?")
     store.add_message(chat.id, "assistant", "Use `items[::-1]`.", meta={"model": FAKE_MODEL.stem})
-    app = OllmApp(settings, store, FakeEngine(), FAKE_MODEL, memory_probe=machine())
+    app = make_test_app(settings, store, FakeEngine(), FAKE_MODEL, memory_probe=machine())[0]
     app.docs_dir = GUIDE
     return app
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import on
-from textual._slug import TrackedSlugs  # the slugs Markdown's own goto_anchor uses
+
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
@@ -23,6 +23,7 @@ from textual.widgets.markdown import MarkdownTableOfContents
 
 from ollm_tui.ui.bindings import DOCS_BINDINGS, PANE_BINDINGS
 from ollm_tui.ui.guide import HOME_PAGE, page_title
+from ollm_tui.ui.slugs import Slugs  # the slugs Markdown's own goto_anchor uses
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
@@ -112,7 +113,7 @@ class DocsPane(Screen[None]):
 
     def goto_anchor(self, anchor: str) -> bool:
         """Scroll the heading whose slug is ``anchor`` to the top; False if there is none."""
-        slugs = TrackedSlugs()
+        slugs = Slugs()
         for _, title, block_id in self.markdown.table_of_contents:
             if slugs.slug(title) == anchor:
                 block = self.markdown.query_one(f"#{block_id}")

@@ -151,7 +151,7 @@ class SettingsScreen(ModalScreen[bool]):
         if isinstance(theme, str) and theme != self.app.theme:
             self.ollm.action_set_theme(theme)
         if file_values:
-            self.ollm.apply_settings(file_values, changes)
+            self.ollm.workspace.apply_settings(file_values, changes)
         later = sorted(RESTART_KEYS & set(file_values))
         if later:
             self.notify(f"Saved. {', '.join(later)} apply at the next start.", markup=False)

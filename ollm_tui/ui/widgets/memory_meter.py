@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from textual import work
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import Label
 
 from ollm_tui.core.hardware import DeviceMemory, GiB, HardwareProbe, HardwareSnapshot
@@ -27,7 +28,15 @@ def meter_text(device: DeviceMemory) -> str:
 
 
 class MemoryMeter(Label):
-    """Device, used/total and the memory level; samples in the background."""
+    """Device, used/total and the memory level; samples in the background. A level change
+    is posted upwards (:class:`LevelChanged`): the screen shows the toast."""
+
+    class LevelChanged(Message):
+        """The memory level changed (``change`` says how loudly to tell)."""
+
+        def __init__(self, change: LevelChange) -> None:
+            super().__init__()
+            self.change = change
 
     def __init__(
         self,
@@ -69,11 +78,5 @@ class MemoryMeter(Label):
             self.set_class(self.guard.level == level, css)
         self.tooltip = f"{device.name}: {device.used_fraction:.0%} in use ({self.guard.level.name})"
         if change is not None:
-            self.app.notify_doc(  # F1 then opens the guide's page on memory levels
-                change.message,
-                "memory.md#memory-levels",
-                title="Memory",
-                severity=change.severity,  # type: ignore[arg-type]
-                timeout=STICKY_S if change.sticky else 8,
-            )
+            self.post_message(self.LevelChanged(change))  # the screen toasts it
         return change

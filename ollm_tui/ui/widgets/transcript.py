@@ -13,7 +13,6 @@ message stays in the transcript; checkpoints no longer in use (undone) are dimme
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
@@ -26,17 +25,18 @@ from textual.message import Message as TextualMessage
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.await_complete import AwaitComplete
 from textual.widgets import Collapsible, Label, Markdown, Static
-from textual.widgets._collapsible import CollapsibleTitle
-from textual.widgets.markdown import MarkdownBlock, MarkdownStream
+from textual.widgets.markdown import MarkdownStream
 
 from ollm_tui.store.db import Message
 from ollm_tui.ui.bindings import MESSAGE_BINDINGS
 from ollm_tui.ui.generation import StreamBuffer
+from ollm_tui.ui.widgets.reply_markdown import ReplyMarkdown, stop_stream
 
 if TYPE_CHECKING:
     from ollm_tui.core.conversation import Checkpoint
+
+__all__ = ["ReplyMarkdown", "stop_stream"]  # (and the widgets below)
 
 DRAIN_INTERVAL_S = 0.1
 """How often a streaming reply takes the text the worker has gathered."""
@@ -49,62 +49,6 @@ MARKERS: dict[str, str] = {
     "error": "✖ error",
 }
 """The small label under a reply that is not simply complete."""
-
-
-async def stop_stream(stream: MarkdownStream) -> None:
-    """Stop a Markdown stream, tolerating Textual's race with a stream task that never ran.
-
-    ``MarkdownStream.stop()`` cancels its task and awaits it; when the task was created but
-    not yet started (a short reply finishing within one drain), the await re-raises that
-    cancellation in *our* task. That one is swallowed (the caller renders the full text
-    next anyway); a real cancellation of the caller is passed on.
-    """
-    try:
-        await stream.stop()
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
-            raise
-
-
-class ReplyMarkdown(Markdown):
-    """A reply's Markdown. Its last block's bottom margin is removed in code, once the
-    text is complete: a ``MarkdownBlock:last-child`` CSS rule would make Textual restyle
-    every block of the reply each time a streamed block is mounted (quadratic)."""
-
-    complete = False
-    """True once the reply's text is all there (trim after every later change)."""
-
-    def update(self, markdown: str) -> AwaitComplete:
-        """Replace the document, then trim the last block's margin (a non-empty one)."""
-        if markdown:
-            self.complete = True
-        return self._then_trim(super().update(markdown))
-
-    def append(self, markdown: str) -> AwaitComplete:
-        """Append to the document (a stream's last append can land after it stopped)."""
-        return self._then_trim(super().append(markdown))
-
-    def _then_trim(self, change: AwaitComplete) -> AwaitComplete:
-        async def then() -> None:
-            await change
-            if self.complete:
-                self.trim_last_block()
-
-        return AwaitComplete(then())
-
-    def trim_last_block(self) -> None:
-        """No blank line under the reply's last block (and the usual one under the rest)."""
-        self.complete = True
-        blocks = [c for c in self.children if isinstance(c, MarkdownBlock)]
-        for block in blocks[:-1]:
-            if block.styles.inline.has_rule("margin"):
-                block.styles.inline.clear_rule("margin")
-                block.refresh(layout=True)
-        if blocks:
-            margin = blocks[-1].styles.margin
-            if margin.bottom:
-                blocks[-1].styles.margin = (margin.top, margin.right, 0, margin.left)
 
 
 class MessageView(Vertical):
@@ -157,7 +101,7 @@ def focus_sibling(widget: Widget, step: int) -> None:
     if 0 <= index < len(items):
         target = items[index]
         if isinstance(target, CheckpointDivider):
-            target.query_one(CollapsibleTitle).focus()
+            target.query_one("CollapsibleTitle").focus()  # the title is what takes focus
         else:
             target.focus()
     elif index >= len(items):
