@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, TypedDict
 
@@ -122,16 +122,6 @@ class Done:
 
 
 StreamEvent = Delta | Done
-
-
-@dataclass
-class EngineStats:
-    """Running totals a backend keeps (read by status displays)."""
-
-    loads: int = 0
-    turns: int = 0
-    last: Done | None = None
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 class Backend(Protocol):

@@ -75,11 +75,6 @@ class Accounting:
         if close is not None:
             close()
 
-    def save_calibration(self) -> None:
-        """Persist the current tokenizer's estimate calibration."""
-        if self.counter is not None:
-            self._save_calibration(self.counter)
-
     def _save_calibration(self, counter: TokenCounter) -> None:
         if self.table is None:
             return

@@ -1,7 +1,7 @@
 """The command palette: every action by a namespaced name ("chat: New chat", "docs: Keys").
 
-Adding a command is one line in :data:`PALETTE_COMMANDS` (an action string the app runs),
-or one :func:`register_command` call from another module. Docs pages and themes are listed
+Adding a command is one line in :data:`PALETTE_COMMANDS` (an action string the app runs).
+Docs pages and themes are listed
 from the guide folder and the registered themes; "docs <words>" searches the guide's text.
 """
 
@@ -79,12 +79,7 @@ PALETTE_COMMANDS: list[PaletteCommand] = [
     PaletteCommand("app: Settings…", "Change the common settings.", "show_settings"),
     PaletteCommand("app: Quit", "Quit ollm (a reply being written is kept).", "quit"),
 ]
-"""The fixed commands. Other modules add theirs with :func:`register_command`."""
-
-
-def register_command(name: str, help: str, action: str) -> None:
-    """Add a palette command (e.g. ``register_command("model: Switch…", "…", "pick_model")``)."""
-    PALETTE_COMMANDS.append(PaletteCommand(name, help, action))
+"""The fixed commands."""
 
 
 def _app(provider: Provider) -> OllmApp:
