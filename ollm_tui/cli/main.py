@@ -412,7 +412,7 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
                         "tier": placement.plan.chosen.label if placement else None,
                         "tier_reason": (placement.override_note or placement.plan.reason)
                         if placement
-                        else getattr(engine, "context_source", None),
+                        else engine.context_source,
                         "context": context_figures(session, info.n_ctx),
                         **compression_figures(session),
                     },

@@ -237,9 +237,9 @@ class ChatSession:
                 return counter.codec.count(text)
             except Exception:
                 log.warning("cached text count failed; asking the engine", exc_info=True)
-        tokenize = getattr(self.engine, "tokenize", None)
-        if tokenize is not None:
-            return len(tokenize(text))
+        tokens = self.engine.tokenize(text)
+        if tokens is not None:
+            return len(tokens)
         probe: list[ChatMessage] = [{"role": "user", "content": text}]
         empty: list[ChatMessage] = [{"role": "user", "content": ""}]
         return max(0, self.engine.count_prompt_tokens(probe) - self.engine.count_prompt_tokens(empty))

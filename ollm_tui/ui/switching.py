@@ -62,7 +62,7 @@ class ModelSwitching(_Base):
             return
         if self.remote_tier_note():  # a server model: the server sets its context
             return
-        gguf = getattr(self.engine, "gguf", None)
+        gguf = self.engine.gguf
         if self.model_path is None or self.placement is None:
             self.notify("No model loaded: pick a model first", severity="warning")
             return

@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ollm_tui.core.chat_format import (
     FALLBACK_FORMAT,
@@ -39,9 +39,6 @@ from ollm_tui.core.token_estimate import raw_estimate
 from ollm_tui.core.tokens import Message, locate_contents, split_prompt
 from ollm_tui.engine.base import EngineError
 from ollm_tui.settings.servers import ServerConfig
-
-if TYPE_CHECKING:
-    from ollm_tui.engine.remote.engine import RemoteEngine
 
 log = logging.getLogger("ollm.tokens")
 
@@ -60,6 +57,19 @@ _CONTROL_LIKE = re.compile(r"<\|[^<>|\s]{1,40}\|>|</?[A-Za-z_][A-Za-z0-9_]{0,30}
 """Texts that look like control tokens (``<|im_start|>``, ``<start_of_turn>``, ``[INST]``)."""
 
 _PROBE_TEXTS = ("ollmprobe0", "ollmprobe1", "ollmprobe2", "ollmprobe3", "ollmprobe4")
+
+
+class ServerRequests(Protocol):
+    """What the codec needs from the engine of a server model (``RemoteEngine`` has it)."""
+
+    @property
+    def props(self) -> dict[str, Any] | None:
+        """The server's ``/props`` answer from the last load (llama.cpp's server), or None."""
+        ...
+
+    def request_json(self, path: str, body: Any, long: bool = False) -> Any | None:
+        """POST ``body`` to ``path`` on the server in use (raises ``EngineError``)."""
+        ...
 
 
 class ServerCodec:
@@ -141,6 +151,9 @@ class ServerCodec:
         """BOS tokens the server adds in front of every prompt."""
         return self._bos
 
+    def close(self) -> None:
+        """Nothing to free: the tokenizer is the server's."""
+
     def find_specials(self) -> None:
         """Learn the template's control tokens, so prompts are counted (and cached) per
         message: texts in the template's framing that look like control tokens and are one
@@ -165,7 +178,7 @@ class ServerCodec:
             self.specials = ()
 
 
-def _tokenizer(engine: RemoteEngine, model: str) -> tuple[Callable[[str], int], str] | None:
+def _tokenizer(engine: ServerRequests, model: str) -> tuple[Callable[[str], int], str] | None:
     """A function giving the server's token count of a text (BOS included), and its name."""
     for path, body in (
         ("/extras/tokenize", lambda t: {"input": t, "model": model}),
@@ -187,7 +200,7 @@ def _tokenizer(engine: RemoteEngine, model: str) -> tuple[Callable[[str], int], 
     return None
 
 
-def _token_text(engine: RemoteEngine, model: str, token: int | None) -> str:
+def _token_text(engine: ServerRequests, model: str, token: int | None) -> str:
     if token is None or token < 0:
         return ""
     for path, body in (
@@ -205,7 +218,7 @@ def _token_text(engine: RemoteEngine, model: str, token: int | None) -> str:
     return ""
 
 
-def _template(engine: RemoteEngine, model: str) -> tuple[ChatFormat, str] | None:
+def _template(engine: ServerRequests, model: str) -> tuple[ChatFormat, str] | None:
     """The server's chat template as a format we can render, and where it came from."""
     props = engine.props or {}
     template = props.get("chat_template")
@@ -231,7 +244,7 @@ def _template(engine: RemoteEngine, model: str) -> tuple[ChatFormat, str] | None
     return None
 
 
-def _server_prompt_tokens(engine: RemoteEngine, model: str) -> int | None:
+def _server_prompt_tokens(engine: ServerRequests, model: str) -> int | None:
     body = {"model": model, "messages": VERIFY_MESSAGES, "max_tokens": 1, "temperature": 0.0}
     try:
         answer = engine.request_json("/v1/chat/completions", body, long=True)
@@ -250,7 +263,7 @@ def estimate_codec(why: str) -> ServerCodec:
     )
 
 
-def make_codec(engine: RemoteEngine, server: ServerConfig, model: str) -> ServerCodec:
+def make_codec(engine: ServerRequests, server: ServerConfig, model: str) -> ServerCodec:
     """The best codec this server allows (see the module's docstring). Never raises for a
     server that cannot count: it gets the estimate."""
     tokenizer = _tokenizer(engine, model)
