@@ -29,6 +29,7 @@ from ollm_tui.core.gguf_info import GGUFError, GGUFInfo, read_gguf_info
 from ollm_tui.core.memory_plan import micro_batch
 from ollm_tui.core.profiles import ProfileSet
 from ollm_tui.engine.base import (
+    Backend,
     CancelToken,
     ChatMessage,
     ContextOverflowError,
@@ -421,3 +422,5 @@ class LlamaEngine:
                 evaluated_prompt_tokens=evaluated,
             )
 
+
+_: type[Backend] = LlamaEngine  # mypy checks that the engine satisfies the protocol

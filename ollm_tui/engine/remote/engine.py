@@ -36,6 +36,7 @@ from typing import Any
 from ollm_tui.core.gguf_info import GGUFInfo
 from ollm_tui.core.token_estimate import chars_estimate
 from ollm_tui.engine.base import (
+    Backend,
     CancelToken,
     ChatMessage,
     Delta,
@@ -424,3 +425,6 @@ class RemoteEngine:
             if choice.get("finish_reason"):
                 finish = str(choice["finish_reason"])
         return text, finish
+
+
+_: type[Backend] = RemoteEngine  # mypy checks that the engine satisfies the protocol

@@ -37,7 +37,7 @@ from ollm_tui.core.chat_format import (
 from ollm_tui.core.gguf_info import GGUFError, read_gguf_info
 from ollm_tui.core.token_estimate import raw_estimate
 from ollm_tui.core.tokens import Message, locate_contents, split_prompt
-from ollm_tui.engine.base import EngineError
+from ollm_tui.engine.base import ChatMessage, EngineError
 from ollm_tui.settings.servers import ServerConfig
 
 log = logging.getLogger("ollm.tokens")
@@ -117,7 +117,7 @@ class ServerCodec:
             return self._fingerprint
         return f"{self._fingerprint}×{self.ratio:.2f}"
 
-    def observe(self, messages: Sequence[Message], reported: int) -> None:
+    def observe(self, messages: Sequence[Message] | Sequence[ChatMessage], reported: int) -> None:
         """Calibrate an estimate with the prompt tokens the server reported for ``messages``
         (a running average, kept to two decimals so cached counts stay reusable)."""
         if self.exact or reported <= 0:
@@ -136,7 +136,7 @@ class ServerCodec:
         """The chat format's name."""
         return self._format.name
 
-    def render(self, messages: Sequence[Message]) -> str:
+    def render(self, messages: Sequence[Message] | Sequence[ChatMessage]) -> str:
         """The prompt text (the server's template, or the fallback format for estimates)."""
         return self._format.render(messages).text  # type: ignore[arg-type]
 
