@@ -186,7 +186,9 @@ class Backend(Protocol):
         """True when the model in use runs on a server."""
         ...
 
-    def load(self, path: Path, options: LoadOptions, cancel: CancelToken | None = None) -> ModelInfo:
+    def load(
+        self, path: Path, options: LoadOptions, cancel: CancelToken | None = None
+    ) -> ModelInfo:
         """Load ``path`` (closing any model already loaded). Raises ``ModelLoadError``."""
         ...
 

@@ -78,7 +78,9 @@ class EngineProxy(ABC):
         engine = self.current
         return engine.remote_active if engine is not None else False
 
-    def load(self, path: Path, options: LoadOptions, cancel: CancelToken | None = None) -> ModelInfo:
+    def load(
+        self, path: Path, options: LoadOptions, cancel: CancelToken | None = None
+    ) -> ModelInfo:
         """Load ``path`` with the target engine."""
         return self.target.load(path, options, cancel)
 

@@ -55,7 +55,8 @@ class TokenCountTable:
             chunk = wanted[i : i + _BATCH]
             marks = ",".join("?" * len(chunk))
             rows = self.store.fetch_all(
-                f"SELECT hash, tokens FROM token_counts WHERE fingerprint = ? AND hash IN ({marks})",
+                "SELECT hash, tokens FROM token_counts "
+                f"WHERE fingerprint = ? AND hash IN ({marks})",
                 (fingerprint, *chunk),
             )
             found.update((bytes(h), int(n)) for h, n in rows)

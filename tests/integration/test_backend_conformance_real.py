@@ -33,7 +33,8 @@ def test_the_remote_engine_on_llama_cpp_pythons_server(llama_server: str) -> Non
 
 def test_a_routed_engine_both_ways(smollm_path: Path, profiles, llama_server: str) -> None:
     def routed() -> RoutedEngine:
-        return RoutedEngine(LlamaEngine(profiles), RemoteEngine([ServerConfig("local", llama_server)]))
+        remote = RemoteEngine([ServerConfig("local", llama_server)])
+        return RoutedEngine(LlamaEngine(profiles), remote)
 
     check_backend(routed(), smollm_path, OPTIONS)
     check_backend(routed(), remote_path("local", ""), OPTIONS)
