@@ -1,8 +1,8 @@
 """The command palette: every action by a namespaced name ("chat: New chat", "docs: Keys").
 
 Adding a command is one line in :data:`PALETTE_COMMANDS` (an action string the app runs).
-Docs pages and themes are listed
-from the guide folder and the registered themes; "docs <words>" searches the guide's text.
+Docs pages and themes are listed from the guide folder and the registered themes;
+"docs <words>" searches the guide's text.
 """
 
 from __future__ import annotations
