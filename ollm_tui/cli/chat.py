@@ -23,7 +23,7 @@ def build_components(
 ) -> Components:
     """Everything one process runs on. ``engine`` None builds the in-process engine (lazy:
     llama-cpp-python is imported on the first load); tests pass a fake one."""
-    errors: tuple[str, ...] = ()
+    errors: list[str] = []
     if engine is None:
         engine, errors = make_engine(settings, lazy=lazy)
     return Components(
@@ -34,5 +34,5 @@ def build_components(
         kv_cache=ChatKvCache(KvStateStore(settings.kv_dir, settings.kv_cache_max_bytes), engine),
         summariser=EngineSummariser(engine, settings),
         probe=probe or HardwareProbe(),
-        profile_errors=errors,
+        profile_errors=tuple(errors),
     )
