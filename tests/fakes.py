@@ -1,7 +1,8 @@
 """A fake engine for tests that are about something else (UI layout, key flow, the store).
 
 It implements the ``Backend`` protocol without a model: replies are scripted text streamed
-word by word, with an optional delay per word so cancel paths can be exercised.
+word by word, with an optional delay per word so cancel paths can be exercised. Its
+signatures are checked against the protocol (``tests/unit/test_backend_conformance.py``).
 """
 
 from __future__ import annotations
@@ -9,13 +10,20 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
+from ollm_tui.core.gguf_info import GGUFInfo
+from ollm_tui.core.tokens import ExactCodec
 from ollm_tui.engine.base import (
+    Backend,
     CancelToken,
     ChatMessage,
     Delta,
     Done,
+    EngineError,
+    GenerationError,
     GenParams,
+    KvKey,
     LoadOptions,
     ModelInfo,
     ModelLoadError,
@@ -23,7 +31,7 @@ from ollm_tui.engine.base import (
 )
 
 
-class FakeCodec:
+class FakeCodec(ExactCodec):
     """A ``PromptCodec`` whose counts equal ``FakeEngine.count_prompt_tokens``: each message
     costs its words plus 4 (so the app's token accounting can be tested without a model)."""
 
@@ -68,6 +76,22 @@ class FakeEngine:
     def info(self) -> ModelInfo | None:
         return self._info
 
+    @property
+    def gguf(self) -> GGUFInfo | None:
+        return None  # no model file to read
+
+    @property
+    def context_source(self) -> str:
+        return ""
+
+    @property
+    def last_failure(self) -> EngineError | None:
+        return None
+
+    @property
+    def remote_active(self) -> bool:
+        return False
+
     def load(self, path: Path, options: LoadOptions, cancel: CancelToken | None = None) -> ModelInfo:
         time.sleep(self.load_delay_s)
         if self.fail_load:
@@ -85,14 +109,30 @@ class FakeEngine:
     def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return sum(len(m["content"].split()) + 4 for m in messages)
 
-    def tokenize(self, text: str) -> list[int]:
-        """One token per word (as ``FakeCodec.count`` counts plain text)."""
-        return list(range(len(text.split())))
-
-    def counting_codec(self) -> FakeCodec:
+    def counting_codec(self, shared: bool = False) -> FakeCodec:
         if self._info is None:
             raise ModelLoadError("no model is loaded")
         return FakeCodec()
+
+    def tokenize(self, text: str) -> list[int] | None:
+        return list(range(len(text.split())))  # one token per word, like FakeCodec.count
+
+    def kv_key(self) -> KvKey | None:
+        return None  # no KV state to save
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> tuple[list[int], tuple[str, ...]]:
+        if self._info is None:
+            raise GenerationError("no model is loaded")
+        return list(range(self.count_prompt_tokens(messages))), ()
+
+    def cached_tokens(self) -> list[int]:
+        return []
+
+    def save_seq_state(self) -> tuple[list[int], Any]:
+        return [], b""
+
+    def restore_seq_state(self, tokens: Sequence[int], data: bytes | bytearray) -> bool:
+        return False
 
     def stream(
         self, messages: Sequence[ChatMessage], params: GenParams, cancel: CancelToken
@@ -117,3 +157,6 @@ class FakeEngine:
             ttft_s=self.delay_s, tokens_per_s=sent / total if total else 0.0, total_s=total,
             finish_reason=reason,  # type: ignore[arg-type]
         )
+
+
+_: type[Backend] = FakeEngine  # mypy checks that the fake satisfies the protocol

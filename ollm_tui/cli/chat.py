@@ -57,7 +57,7 @@ def build_components(
     """
     if store is None:
         store = open_store(settings, in_memory)
-    errors: tuple[str, ...] = ()
+    errors: list[str] = []
     if engine is None:
         engine, errors = make_engine(settings, lazy=lazy)
     return Components(
@@ -68,7 +68,7 @@ def build_components(
         kv_cache=ChatKvCache(KvStateStore(settings.kv_dir, settings.kv_cache_max_bytes), engine),
         summariser=EngineSummariser(engine, settings),
         probe=probe or HardwareProbe(),
-        profile_errors=errors,
+        profile_errors=tuple(errors),
     )
 
 

@@ -206,7 +206,7 @@ def reply_report(
         "tier": placement.plan.chosen.label if placement else None,
         "tier_reason": (placement.override_note or placement.plan.reason)
         if placement
-        else getattr(session.engine, "context_source", None),
+        else session.engine.context_source or None,
         "context": context_figures(session, info.n_ctx),
         **compression_figures(session),
     }

@@ -132,11 +132,6 @@ class TokenCache:
             self.stats.memory_hits += 1
             self.stats.cached_chars += chars
 
-    def clear_memory(self) -> None:
-        """Forget the in-memory entries (the backing store keeps its own)."""
-        with self._lock:
-            self._lru.clear()
-
     def _remember(self, fingerprint: str, h: bytes, count: int) -> None:
         self._lru[(fingerprint, h)] = count
         self._lru.move_to_end((fingerprint, h))

@@ -69,6 +69,30 @@ class PromptCodec(Protocol):
         """1 when the engine adds a BOS token in front of this prompt text, else 0."""
         ...
 
+    @property
+    def exact(self) -> bool:
+        """True when counts equal the engine's own (False: a server model's estimate)."""
+        ...
+
+    @property
+    def how(self) -> str:
+        """How counts are made, for the token statistics (empty: by the model's tokenizer)."""
+        ...
+
+    def close(self) -> None:
+        """Free what the codec holds (a vocabulary it loaded). Safe to call twice."""
+        ...
+
+
+class ExactCodec:
+    """Defaults for a ``PromptCodec`` that counts exactly and holds nothing to free."""
+
+    exact: bool = True
+    how: str = ""
+
+    def close(self) -> None:
+        """Nothing to free."""
+
 
 class Span(NamedTuple):
     """A slice ``[start, end)`` of the prompt text and the messages whose text lies in it."""

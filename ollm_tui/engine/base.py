@@ -5,15 +5,27 @@ while text arrives and ends with exactly one ``Done`` carrying the turn's figure
 Cancellation is cooperative: set the ``CancelToken`` from any thread; the backend stops
 within half a second, during prefill as well as decode, and still ends with ``Done``
 (``stopped=True``).
+
+``Backend`` is everything the app asks of an engine: no caller probes an engine with
+``getattr``. An engine without a feature gives an explicit answer instead of lacking the
+member (a server model has no GGUF header here, no KV state to save, no token ids).
+``tests/unit/test_backend_conformance.py`` and its real-model twin check every engine and
+proxy against this protocol.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict
+
+if TYPE_CHECKING:  # type-only: keeps this module (imported by every layer above) light
+    from ollm_tui.core.gguf_info import GGUFInfo
+    from ollm_tui.core.tokens import PromptCodec
 
 Role = Literal["system", "user", "assistant"]
 
@@ -124,25 +136,59 @@ class Done:
 StreamEvent = Delta | Done
 
 
-@dataclass
-class EngineStats:
-    """Running totals a backend keeps (read by status displays)."""
+@dataclass(frozen=True)
+class KvKey:
+    """What a saved KV state is only valid for (``engine.kv_state``)."""
 
-    loads: int = 0
-    turns: int = 0
-    last: Done | None = None
-    extra: dict[str, float] = field(default_factory=dict)
+    model: str
+    """Fingerprint of the model file (size and hashes of its first and last MiB)."""
+    n_ctx: int
+    template: str
+    """Hash of the chat format (its name and template text)."""
+    layout: str
+    """The KV cache's layout: llama-cpp-python version, flash attention, cache types."""
+
+    def digest(self) -> str:
+        """A short hash of the key (part of the file name)."""
+        text = json.dumps(asdict(self), sort_keys=True)
+        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 class Backend(Protocol):
     """An inference engine. Not thread-safe: one worker thread drives it at a time."""
+
+    # -- the model -------------------------------------------------------------------------
 
     @property
     def info(self) -> ModelInfo | None:
         """The loaded model, or None."""
         ...
 
-    def load(self, path: Path, options: LoadOptions, cancel: CancelToken | None = None) -> ModelInfo:
+    @property
+    def gguf(self) -> GGUFInfo | None:
+        """The GGUF header of the model file loaded last (None: none, or a server model)."""
+        ...
+
+    @property
+    def context_source(self) -> str:
+        """Where ``info.n_ctx`` came from when not from the tier planner (a server's
+        endpoint or setting); empty for an in-process model."""
+        ...
+
+    @property
+    def last_failure(self) -> EngineError | None:
+        """The error that ended the last reply or request, when the engine keeps one (a
+        server model); None otherwise."""
+        ...
+
+    @property
+    def remote_active(self) -> bool:
+        """True when the model in use runs on a server."""
+        ...
+
+    def load(
+        self, path: Path, options: LoadOptions, cancel: CancelToken | None = None
+    ) -> ModelInfo:
         """Load ``path`` (closing any model already loaded). Raises ``ModelLoadError``."""
         ...
 
@@ -150,12 +196,54 @@ class Backend(Protocol):
         """Free the model and its memory. Safe to call twice."""
         ...
 
+    # -- replies ---------------------------------------------------------------------------
+
     def stream(
         self, messages: Sequence[ChatMessage], params: GenParams, cancel: CancelToken
     ) -> Iterator[StreamEvent]:
         """Generate a reply to ``messages``: ``Delta`` events, then one ``Done``."""
         ...
 
+    # -- tokens ----------------------------------------------------------------------------
+
     def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """Exact number of prompt tokens ``stream`` would feed for ``messages``."""
+        ...
+
+    def counting_codec(self, shared: bool = False) -> PromptCodec:
+        """A ``PromptCodec`` counting the loaded model's prompts (``codec.exact`` says
+        whether its counts are exact). ``shared``: use the engine's own tokenizer under its
+        lock instead of a second copy (``ollm -p``); engines with one tokenizer ignore it.
+        Raises ``EngineError`` when no model is loaded."""
+        ...
+
+    def tokenize(self, text: str) -> list[int] | None:
+        """Plain text to the loaded model's tokens (no special tokens, no BOS); None when
+        the engine cannot see token ids (a server model: count with the codec)."""
+        ...
+
+    # -- KV state (engine.kv_state) ----------------------------------------------------------
+
+    def kv_key(self) -> KvKey | None:
+        """The key saved KV states of the loaded model must match; None when there is no
+        model or the engine keeps no KV state in this process (then the hooks below are
+        never called by ``ChatKvCache``)."""
+        ...
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> tuple[list[int], tuple[str, ...]]:
+        """The exact token list fed for ``messages`` and the reply's stop strings. Raises
+        ``EngineError`` where ``kv_key()`` is None for want of token ids."""
+        ...
+
+    def cached_tokens(self) -> list[int]:
+        """The tokens the KV cache holds now (empty: none, or no KV state here)."""
+        ...
+
+    def save_seq_state(self) -> tuple[list[int], Any]:
+        """The KV cache's tokens and its state bytes (any bytes-like object; ``[]`` and
+        empty bytes when there is nothing to save)."""
+        ...
+
+    def restore_seq_state(self, tokens: Sequence[int], data: bytes | bytearray) -> bool:
+        """Load a state from ``save_seq_state``; False when it cannot be used."""
         ...

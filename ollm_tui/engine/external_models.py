@@ -11,8 +11,8 @@ Ollama. Read only: nothing here writes to another tool's folders.
   outside the ``library`` namespace).
 
 Where these folders are comes from ``Settings.external_model_dirs`` (filled by
-``Settings.from_env`` from ``HF_HUB_CACHE``/``HF_HOME``, ``OLLAMA_MODELS`` and the usual
-places under the home folder).
+``Settings.from_env`` with ``settings.paths.default_external_dirs``: ``HF_HUB_CACHE``/
+``HF_HOME``, ``OLLAMA_MODELS`` and the usual places under the home folder).
 """
 
 from __future__ import annotations
@@ -23,11 +23,26 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-log = logging.getLogger("ollm.registry")
+from ollm_tui.settings.paths import (
+    KIND_HF,
+    KIND_LMSTUDIO,
+    KIND_OLLAMA,
+    default_external_dirs,
+)
 
-KIND_HF = "hf"
-KIND_LMSTUDIO = "lmstudio"
-KIND_OLLAMA = "ollama"
+__all__ = [
+    "KIND_HF",
+    "KIND_LMSTUDIO",
+    "KIND_OLLAMA",
+    "SOURCES",
+    "default_external_dirs",
+    "external_models",
+    "hf_models",
+    "lmstudio_models",
+    "ollama_models",
+]
+
+log = logging.getLogger("ollm.registry")
 
 SOURCES = {
     KIND_HF: "Hugging Face cache",
@@ -95,24 +110,3 @@ def external_models(kind: str, root: Path) -> Iterator[tuple[str, Path]]:
     if kind == KIND_OLLAMA:
         return ollama_models(root)
     return iter(())
-
-
-def default_external_dirs(
-    env: dict[str, str] | os._Environ[str], home: Path
-) -> tuple[tuple[str, Path], ...]:
-    """The usual places of the Hugging Face cache, LM Studio's models and Ollama's store."""
-    dirs: list[tuple[str, Path]] = []
-    if env.get("HF_HUB_CACHE"):
-        dirs.append((KIND_HF, Path(env["HF_HUB_CACHE"]).expanduser()))
-    elif env.get("HF_HOME"):
-        dirs.append((KIND_HF, Path(env["HF_HOME"]).expanduser() / "hub"))
-    else:
-        dirs.append((KIND_HF, home / ".cache" / "huggingface" / "hub"))
-    dirs.append((KIND_LMSTUDIO, home / ".lmstudio" / "models"))
-    dirs.append((KIND_LMSTUDIO, home / ".cache" / "lm-studio" / "models"))
-    if env.get("OLLAMA_MODELS"):
-        dirs.append((KIND_OLLAMA, Path(env["OLLAMA_MODELS"]).expanduser()))
-    else:
-        dirs.append((KIND_OLLAMA, home / ".ollama" / "models"))
-        dirs.append((KIND_OLLAMA, Path("/usr/share/ollama/.ollama/models")))
-    return tuple(dirs)

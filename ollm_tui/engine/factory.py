@@ -13,7 +13,7 @@ from ollm_tui.settings import Settings
 from ollm_tui.settings.resources import bundled_dir
 
 
-def make_engine(settings: Settings, lazy: bool = False) -> tuple[Backend, tuple[str, ...]]:
+def make_engine(settings: Settings, lazy: bool = False) -> tuple[Backend, list[str]]:
     """The in-process engine with bundled and user profiles, and the profile errors found.
 
     ``lazy`` defers importing llama-cpp-python until the first model load (the app does
@@ -39,7 +39,7 @@ def make_engine(settings: Settings, lazy: bool = False) -> tuple[Backend, tuple[
         from ollm_tui.engine.routing import RoutedEngine
 
         engine = RoutedEngine(engine, RemoteEngine(settings.servers, settings.server_timeouts()))
-    return engine, tuple(profiles.errors)
+    return engine, list(profiles.errors)
 
 
 def load_options(settings: Settings, n_ctx: int | None = None, n_gpu_layers: int = 0) -> LoadOptions:

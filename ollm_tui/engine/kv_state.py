@@ -36,7 +36,20 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+
+from ollm_tui.engine.base import Backend, KvKey
+
+__all__ = [
+    "ChatKvCache",
+    "KvKey",
+    "KvReport",
+    "KvStateStore",
+    "StoredState",
+    "common_prefix",
+    "model_fingerprint",
+    "text_hash",
+]
 
 log = logging.getLogger("ollm.kv_state")
 
@@ -45,24 +58,6 @@ FORMAT_VERSION = 1
 SUFFIX = ".kvstate"
 _PREFIX = struct.Struct("<8sII")
 _MAX_HEADER = 64 * 1024
-
-
-@dataclass(frozen=True)
-class KvKey:
-    """What a saved state is only valid for."""
-
-    model: str
-    """Fingerprint of the model file (size and hashes of its first and last MiB)."""
-    n_ctx: int
-    template: str
-    """Hash of the chat format (its name and template text)."""
-    layout: str
-    """The KV cache's layout: llama-cpp-python version, flash attention, cache types."""
-
-    def digest(self) -> str:
-        """A short hash of the key (part of the file name)."""
-        text = json.dumps(asdict(self), sort_keys=True)
-        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def model_fingerprint(path: Path, chunk: int = 1 << 20) -> str:
@@ -307,20 +302,6 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-class StateEngine(Protocol):
-    """What :class:`ChatKvCache` needs from an engine (``LlamaEngine`` has it)."""
-
-    def kv_key(self) -> KvKey | None: ...
-
-    def prompt_tokens(self, messages: Any) -> tuple[list[int], tuple[str, ...]]: ...
-
-    def cached_tokens(self) -> list[int]: ...
-
-    def save_seq_state(self) -> tuple[list[int], Any]: ...
-
-    def restore_seq_state(self, tokens: Sequence[int], data: Any) -> bool: ...
-
-
 @dataclass
 class KvReport:
     """What the last ``before_turn`` did (for logs, tests and the benchmark)."""
@@ -340,7 +321,7 @@ class ChatKvCache:
     not thread-safe) and never raises: a failure only means a normal prefill.
     """
 
-    def __init__(self, store: KvStateStore, engine: Any) -> None:
+    def __init__(self, store: KvStateStore, engine: Backend) -> None:
         self.store = store
         self.engine = engine
         self.live_chat: int | None = None
@@ -348,11 +329,13 @@ class ChatKvCache:
         self._live_tokens = 0
         self.last = KvReport()
 
-    def _state_engine(self) -> StateEngine | None:
+    def _state_engine(self) -> Backend | None:
+        """The engine when its KV state can be saved now: a model is loaded, the engine
+        keeps a KV state in this process (``kv_key()`` is not None) and saving is on."""
         engine = self.engine
-        if getattr(engine, "info", None) is None or self.store.max_bytes <= 0:
+        if engine.info is None or self.store.max_bytes <= 0 or engine.kv_key() is None:
             return None
-        return engine if hasattr(engine, "save_seq_state") else None
+        return engine
 
     def before_turn(self, chat_id: int, messages: Any) -> KvReport:
         """Restore ``chat_id``'s saved state when it covers more of the prompt for

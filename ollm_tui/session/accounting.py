@@ -71,14 +71,7 @@ class Accounting:
         if counter is None:
             return
         self._save_calibration(counter)
-        close = getattr(counter.codec, "close", None)
-        if close is not None:
-            close()
-
-    def save_calibration(self) -> None:
-        """Persist the current tokenizer's estimate calibration."""
-        if self.counter is not None:
-            self._save_calibration(self.counter)
+        counter.codec.close()
 
     def _save_calibration(self, counter: TokenCounter) -> None:
         if self.table is None:
@@ -112,7 +105,7 @@ class Accounting:
         checkpoints = max(0, whole - system)
         budget = make_budget(limit, system, checkpoints, self.settings.reply_reserve_tokens)
         # a server model's codec may only estimate (engine/remote_tokens.py): the meter says so
-        exact = bool(getattr(counter.codec, "exact", True))
+        exact = counter.codec.exact
         return Measured(breakdown, Usage(max(0, breakdown.total - whole), budget, exact))
 
     def estimate(self, text: str) -> int:
@@ -136,7 +129,7 @@ class Accounting:
         if self.counter is not None:
             out["tokenizer"] = self.counter.fingerprint
             out["calibration_ratio"] = round(self.counter.calibration.ratio, 4)
-            how = getattr(self.counter.codec, "how", None)
+            how = self.counter.codec.how
             if how:  # a server model: exact through its tokenizer, or an estimate
                 out["counting"] = how
         if self.table is not None:

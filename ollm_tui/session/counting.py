@@ -46,7 +46,7 @@ class PromptCounts:
     def exact(self) -> bool:
         """False when the counter only estimates (a server model without a tokenizer)."""
         counter = self.counter
-        return counter is None or bool(getattr(counter.codec, "exact", True))
+        return counter is None or counter.codec.exact
 
     def breakdown(self, prompt: Sequence[ChatMessage]) -> Breakdown | None:
         """The counter's part-by-part count of ``prompt`` (None: no cached counter)."""
@@ -92,7 +92,12 @@ class PromptCounts:
             except Exception:
                 log.warning("cached text count failed; asking the engine", exc_info=True)
         self.calls += 1
-        return len(self.engine.tokenize(text))
+        tokens = self.engine.tokenize(text)
+        if tokens is not None:
+            return len(tokens)
+        probe: list[ChatMessage] = [{"role": "user", "content": text}]  # a server without one
+        empty: list[ChatMessage] = [{"role": "user", "content": ""}]
+        return max(0, self.total(probe) - self.total(empty))
 
     def per_message(self, prompt: Sequence[ChatMessage], first: int) -> list[int]:
         """Tokens of each message of ``prompt`` from index ``first`` on (with framing)."""

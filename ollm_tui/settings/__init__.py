@@ -10,23 +10,37 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import platformdirs
+from ollm_tui.settings.config_file import config_path, read_config
+from ollm_tui.settings.paths import APP_NAME, config_dir, data_dir, default_external_dirs, log_dir
+from ollm_tui.settings.servers import ServerConfig, Timeouts
+from ollm_tui.settings.values import (
+    SettingsError,
+    parse_bool,
+    parse_context,
+    parse_size,
+    parse_threads,
+    parse_tier_setting,
+)
 
-if TYPE_CHECKING:
-    from ollm_tui.engine.remote.http import Timeouts
-    from ollm_tui.settings.servers import ServerConfig
-
-APP_NAME = "ollm_tui"
+__all__ = [
+    "APP_NAME",
+    "DEFAULT_SYSTEM_PROMPT",
+    "DEFAULT_THEME",
+    "Settings",
+    "SettingsError",
+    "default_threads",
+    "parse_bool",
+    "parse_context",
+    "parse_size",
+    "parse_threads",
+    "parse_tier_setting",
+    "usable_cores",
+]
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer clearly and concisely."
 
 DEFAULT_THEME = "ollm-dark"
-
-
-class SettingsError(ValueError):
-    """A setting has a value that cannot be used (the message names it)."""
 
 
 def usable_cores() -> int:
@@ -149,8 +163,6 @@ class Settings:
 
     def server_timeouts(self) -> Timeouts:
         """The timeouts of the remote engine."""
-        from ollm_tui.engine.remote.http import Timeouts
-
         return Timeouts(
             connect=self.server_connect_timeout_s,
             read=self.server_read_timeout_s,
@@ -169,12 +181,8 @@ class Settings:
         the keys concerned stay at their defaults. A bad environment value raises
         SettingsError naming the variable.
         """
-        from ollm_tui.settings.config_file import config_path, read_config
-
         env = os.environ if environ is None else environ
-        data = Path(env.get("OLLM_DATA_DIR") or platformdirs.user_data_dir(APP_NAME))
-        config = Path(env.get("OLLM_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME))
-        logs = Path(env.get("OLLM_LOG_DIR") or platformdirs.user_log_dir(APP_NAME))
+        data, config, logs = data_dir(env), config_dir(env), log_dir(env)
         values, problems = read_config(config_path(config))
         settings = cls(data_dir=data, config_dir=config, log_dir=logs, **values)
         settings = settings.with_(config_problems=tuple(str(p) for p in problems))
@@ -184,8 +192,6 @@ class Settings:
         if dirs:
             settings = settings.with_(model_dirs=dirs)
         if env.get("OLLM_SCAN_EXTERNAL", "1").strip().lower() not in {"0", "off", "false", "no"}:
-            from ollm_tui.engine.external_models import default_external_dirs
-
             settings = settings.with_(external_model_dirs=default_external_dirs(env, Path.home()))
         if env.get("OLLM_MODEL"):
             settings = settings.with_(model=env["OLLM_MODEL"])
@@ -204,71 +210,3 @@ class Settings:
             budget = parse_size(env["OLLM_MEMORY_BUDGET"], "OLLM_MEMORY_BUDGET")
             settings = settings.with_(memory_budget=budget)
         return settings
-
-
-def parse_threads(value: str, where: str) -> int:
-    """A positive thread count, or SettingsError naming ``where``."""
-    try:
-        n = int(value)
-    except ValueError:
-        raise SettingsError(f"{where}: expected a whole number of threads, got {value!r}") from None
-    if not 1 <= n <= 256:
-        raise SettingsError(f"{where}: threads must be between 1 and 256, got {n}")
-    return n
-
-
-def parse_bool(value: str, where: str) -> bool:
-    """1/0, on/off, true/false, yes/no, or SettingsError naming ``where``."""
-    text = value.strip().lower()
-    if text in {"1", "on", "true", "yes"}:
-        return True
-    if text in {"0", "off", "false", "no"}:
-        return False
-    raise SettingsError(f"{where}: expected on or off, got {value!r}")
-
-
-def parse_context(value: str, where: str) -> int:
-    """A context size like 4096, 4k or 8K, or SettingsError naming ``where``."""
-    text = value.strip().lower()
-    try:
-        n = int(text[:-1]) * 1024 if text.endswith("k") else int(text)
-    except ValueError:
-        raise SettingsError(f"{where}: expected a context size like 4096 or 8k, got {value!r}") from None
-    if not 256 <= n <= 1024 * 1024:
-        raise SettingsError(f"{where}: context size must be between 256 and 1M tokens, got {n}")
-    return n
-
-
-_UNITS = {
-    "": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024**2, "mb": 1000**2,
-    "mib": 1024**2, "g": 1024**3, "gb": 1000**3, "gib": 1024**3, "t": 1024**4, "tb": 1000**4,
-    "tib": 1024**4,
-}
-
-
-def parse_size(value: str, where: str) -> int:
-    """A memory size like 300MiB, 1.5G, 2GB or 512m, or SettingsError naming ``where``.
-
-    Plain numbers are bytes; k/m/g/t and KiB/MiB/GiB/TiB are powers of 1024, KB/MB/GB/TB
-    powers of 1000. At least 16 MiB.
-    """
-    import re
-
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
-    unit = match.group(2).lower() if match else ""
-    if match is None or unit not in _UNITS:
-        raise SettingsError(f"{where}: expected a memory size like 300MiB, 2GiB or 1.5G, got {value!r}")
-    n = int(float(match.group(1)) * _UNITS[unit])
-    if n < 16 * 1024**2:
-        raise SettingsError(f"{where}: a memory budget below 16 MiB cannot hold any model, got {value!r}")
-    return n
-
-
-def parse_tier_setting(value: str, where: str) -> int | None:
-    """``auto`` (None) or a context size from the tier table, or SettingsError naming ``where``."""
-    from ollm_tui.core.tiers import TierError, parse_tier
-
-    try:
-        return parse_tier(value)
-    except TierError as exc:
-        raise SettingsError(f"{where}: {exc}") from None

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ollm_tui.settings.servers import ServerConfigError, mode_too_open, parse_servers
+from ollm_tui.settings.values import SettingsError, parse_context, parse_size
+
 CONFIG_NAME = "config.toml"
 
 
@@ -84,8 +87,6 @@ def _paths(value: object) -> tuple[Path, ...]:
 
 
 def _context(value: object) -> int:
-    from ollm_tui.settings import SettingsError, parse_context
-
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ConfigValueError(f'expected a size like 4096 or "8k", got {value!r}')
     try:
@@ -95,8 +96,6 @@ def _context(value: object) -> int:
 
 
 def _bytes(value: object) -> int:
-    from ollm_tui.settings import SettingsError, parse_size
-
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ConfigValueError(f'expected a size like "2GiB" or a number of bytes, got {value!r}')
     if value in (0, "0"):
@@ -120,8 +119,6 @@ def _keymap(value: object) -> dict[str, str]:
 
 
 def _servers(value: object) -> tuple[Any, ...]:
-    from ollm_tui.settings.servers import ServerConfigError, parse_servers
-
     try:
         return parse_servers(value)
     except ServerConfigError as exc:
@@ -327,8 +324,6 @@ def read_config(path: Path) -> tuple[dict[str, Any], list[ConfigProblem]]:
         for field_name in key.fields:
             values[field_name] = value
     if any(server.api_key for server in values.get("servers", ())):
-        from ollm_tui.settings.servers import mode_too_open
-
         if mode_too_open(path):
             problems.append(
                 ConfigProblem(

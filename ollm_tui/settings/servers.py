@@ -67,6 +67,16 @@ class ServerConfig:
         return f"{self.name} ({self.shown_url})"
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to wait: to connect, for the first byte and between chunks, for short calls."""
+
+    connect: float = 5.0
+    read: float = 60.0
+    short: float = 3.0
+    """Probes, model lists and tokenize calls (a dead server must not hold up the picker)."""
+
+
 def normalise_url(url: str) -> str:
     """``url`` checked (http or https, a host) without a trailing ``/`` or ``/v1``."""
     text = url.strip().rstrip("/")

@@ -11,8 +11,8 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -185,6 +185,17 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction on the store's connection, under its lock: ``BEGIN
+        IMMEDIATE``, then ``COMMIT``, or ``ROLLBACK`` when the block raises. For tables kept
+        beside the store's own (``store/token_counts.py``)."""
+        return self._tx()
+
+    def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one read query, run under the store's lock."""
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -286,11 +297,6 @@ class Store:
             db.execute(
                 "UPDATE chats SET settings_json = ? WHERE id = ?", (json.dumps(merged), chat_id)
             )
-
-    def touch_chat(self, chat_id: int) -> None:
-        """Mark a chat as just used."""
-        with self._tx() as db:
-            db.execute("UPDATE chats SET updated_at = ? WHERE id = ?", (time.time(), chat_id))
 
     def delete_chat(self, chat_id: int) -> None:
         """Delete a chat and all its messages."""

@@ -3,7 +3,8 @@
 ``token_counts`` maps (tokenizer fingerprint, content hash) to a token count; it is what
 lets a restarted app count a long chat without tokenizing it again. ``token_calibration``
 keeps each tokenizer's running estimate calibration. Both live in ``ollm.db`` (migration 2)
-and go through the ``Store``'s connection and lock.
+and go through the ``Store``'s public ``transaction`` and ``fetch_all`` (its connection and
+lock).
 """
 
 from __future__ import annotations
@@ -50,24 +51,22 @@ class TokenCountTable:
         """The stored counts among ``hashes`` for this tokenizer."""
         wanted = list(hashes)
         found: dict[bytes, int] = {}
-        with self.store._lock:
-            db = self.store._db
-            for i in range(0, len(wanted), _BATCH):
-                chunk = wanted[i : i + _BATCH]
-                marks = ",".join("?" * len(chunk))
-                rows = db.execute(
-                    "SELECT hash, tokens FROM token_counts"
-                    f" WHERE fingerprint = ? AND hash IN ({marks})",
-                    (fingerprint, *chunk),
-                ).fetchall()
-                found.update((bytes(h), int(n)) for h, n in rows)
+        for i in range(0, len(wanted), _BATCH):
+            chunk = wanted[i : i + _BATCH]
+            marks = ",".join("?" * len(chunk))
+            rows = self.store.fetch_all(
+                "SELECT hash, tokens FROM token_counts "
+                f"WHERE fingerprint = ? AND hash IN ({marks})",
+                (fingerprint, *chunk),
+            )
+            found.update((bytes(h), int(n)) for h, n in rows)
         return found
 
     def put_many(self, fingerprint: str, counts: Mapping[bytes, int]) -> None:
         """Store counts for this tokenizer in one transaction."""
         if not counts:
             return
-        with self.store._tx() as db:
+        with self.store.transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO token_counts (fingerprint, hash, tokens) VALUES (?, ?, ?)",
                 [(fingerprint, h, n) for h, n in counts.items()],
@@ -75,12 +74,11 @@ class TokenCountTable:
 
     def load_calibration(self, fingerprint: str) -> tuple[dict[str, list[int]], float] | None:
         """({kind: [exact, estimate]}, message overhead) saved for this tokenizer, or None."""
-        with self.store._lock:
-            rows = self.store._db.execute(
-                "SELECT kind, exact, estimate, message_overhead FROM token_calibration "
-                "WHERE fingerprint = ?",
-                (fingerprint,),
-            ).fetchall()
+        rows = self.store.fetch_all(
+            "SELECT kind, exact, estimate, message_overhead FROM token_calibration "
+            "WHERE fingerprint = ?",
+            (fingerprint,),
+        )
         if not rows:
             return None
         return {str(k): [int(e), int(r)] for k, e, r, _ in rows}, float(rows[0][3])
@@ -90,7 +88,7 @@ class TokenCountTable:
     ) -> None:
         """Remember this tokenizer's calibration sums (per text kind)."""
         now = time.time()
-        with self.store._tx() as db:
+        with self.store.transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO token_calibration "
                 "(fingerprint, kind, exact, estimate, message_overhead, updated_at) "
@@ -100,11 +98,10 @@ class TokenCountTable:
 
     def figures(self) -> CacheFigures:
         """Entries, tokenizers and total tokens in the table."""
-        with self.store._lock:
-            rows = self.store._db.execute(
-                "SELECT fingerprint, COUNT(*), COALESCE(SUM(tokens), 0) FROM token_counts "
-                "GROUP BY fingerprint"
-            ).fetchall()
+        rows = self.store.fetch_all(
+            "SELECT fingerprint, COUNT(*), COALESCE(SUM(tokens), 0) FROM token_counts "
+            "GROUP BY fingerprint"
+        )
         per = {str(fp): int(n) for fp, n, _ in rows}
         return CacheFigures(
             entries=sum(per.values()),
@@ -115,7 +112,7 @@ class TokenCountTable:
 
     def clear(self) -> None:
         """Delete every cached count (calibration is kept)."""
-        with self.store._tx() as db:
+        with self.store.transaction() as db:
             db.execute("DELETE FROM token_counts")
 
 

@@ -69,9 +69,7 @@ class ContextWatch:
 
     def model_loaded(self) -> None:
         """Load the model's tokenizer for counting (in a worker), then count the chat."""
-        make = getattr(self.app.engine, "counting_codec", None)
-        if make is None:
-            return
+        make = self.app.engine.counting_codec
         info = self.app.engine.info
         source = info.path if info is not None else None
         self.app.run_worker(

@@ -82,7 +82,7 @@ class RemoteModels:
         if not self.in_use:
             return False
         info = self.engine.info
-        source = getattr(self.engine, "context_source", "") or "the server"
+        source = self.engine.context_source or "the server"
         context = f"{info.n_ctx:,} tokens, from {source}" if info else "set by the server"
         self.app.workspace.notify_doc(
             f"{info.name if info else 'This model'} runs on a server: its context ({context}) "
@@ -98,7 +98,7 @@ class RemoteModels:
         """Say that a reply failed; for a server, say what is kept, how to retry, and offer
         to continue on a local model. ``started``: the turn was stored (else the message
         went back to the composer)."""
-        failure = getattr(self.engine, "last_failure", None)
+        failure = self.engine.last_failure
         if not self.in_use or failure is None or str(failure) not in reason:
             self.app.notify(f"The reply failed: {reason}", severity="error", markup=False)
             return

@@ -160,7 +160,7 @@ class ModelSwitcher:
             return
         if self.remote.tier_note():  # a server model: the server sets its context
             return
-        gguf = getattr(self.engine, "gguf", None)
+        gguf = self.engine.gguf
         if self.model_path is None or self.placement is None:
             self.app.notify("No model loaded: pick a model first", severity="warning")
             return

@@ -18,7 +18,7 @@ from ollm_tui.session.accounting import Accounting
 from ollm_tui.core.budget import Usage, band_of, make_budget, reply_reserve
 from ollm_tui.core.token_cache import TokenCache, content_hash
 from ollm_tui.core.token_estimate import Calibration, raw_estimate, text_kind
-from ollm_tui.core.tokens import TokenCounter, split_prompt
+from ollm_tui.core.tokens import ExactCodec, TokenCounter, split_prompt
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import SCHEMA_VERSION, Store
 from ollm_tui.store.token_counts import TokenCountTable, cache_figures
@@ -27,7 +27,7 @@ SPECIALS = ("<s>", "</s>")
 _PIECE = re.compile(r"<s>|</s>|\w+|[^\w\s]|\s+")
 
 
-class RuleCodec:
+class RuleCodec(ExactCodec):
     """Tokens: each special, each word, each punctuation mark, each run of blanks."""
 
     def __init__(self, fingerprint: str = "rule", specials: tuple[str, ...] = SPECIALS) -> None:

@@ -20,89 +20,43 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import llama_cpp
 
-from ollm_tui.core.chat_format import (
-    FALLBACK_FORMAT,
-    ChatFormat,
-    ChatFormatError,
-    NamedFormat,
-    TemplateFormat,
-)
+from ollm_tui.core.chat_format import ChatFormat, ChatFormatError, TemplateFormat
 from ollm_tui.core.gguf_info import GGUFError, GGUFInfo, read_gguf_info
 from ollm_tui.core.memory_plan import micro_batch
 from ollm_tui.core.profiles import ProfileSet
-from ollm_tui.engine.kv_state import KvKey, model_fingerprint, text_hash
 from ollm_tui.engine.base import (
+    Backend,
     CancelToken,
     ChatMessage,
     ContextOverflowError,
     Delta,
     Done,
+    EngineError,
     GenerationError,
     GenParams,
+    KvKey,
     LoadOptions,
     ModelInfo,
     ModelLoadError,
     StreamEvent,
 )
+from ollm_tui.engine.kv_state import model_fingerprint, text_hash
+from ollm_tui.engine.llama.support import (
+    choose_format,
+    install_llama_logging,
+    llama_log,
+    log_lines,
+    token_text,
+)
+from ollm_tui.engine.llama.tokenizer import LlamaCodec, load_codec
 
-if TYPE_CHECKING:
-    from ollm_tui.engine.llama.tokenizer import LlamaCodec
+__all__ = ["LlamaEngine", "choose_format", "install_llama_logging"]
 
 log = logging.getLogger("ollm.engine")
-llama_log = logging.getLogger("ollm.llama_cpp")
-
-# ggml log levels (llama-cpp-python's own map is stale): NONE0 DEBUG1 INFO2 WARN3 ERROR4 CONT5
-_GGML_LEVELS = {0: logging.INFO, 1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
-_last_level = [logging.INFO]
-_log_lines: list[str] = []  # recent llama.cpp lines, for error messages
-
-
-@llama_cpp.llama_log_callback
-def _on_llama_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
-    lvl = _last_level[0] if level == 5 else _GGML_LEVELS.get(level, logging.INFO)
-    _last_level[0] = lvl
-    line = text.decode("utf-8", "replace").rstrip("\n")
-    if line:
-        _log_lines.append(line)
-        del _log_lines[:-40]
-        llama_log.log(lvl, line)
-
-
-def install_llama_logging() -> None:
-    """Route llama.cpp's logs to our logger (idempotent; the callback lives at module level)."""
-    llama_cpp.llama_log_set(_on_llama_log, ctypes.c_void_p(0))
-
-
-def choose_format(
-    info: GGUFInfo, profiles: ProfileSet, override: str | None, bos: str, eos: str
-) -> tuple[ChatFormat, str]:
-    """The chat format for a model, and a note for the user when it is not the model's own."""
-    profile = profiles.match(info.architecture, [info.name or "", info.path.name])
-    if override:
-        return NamedFormat(override), f"prompts use the '{override}' format (set by you)"
-    if profile and profile.override_template and profile.chat_format:
-        fmt = profile.chat_format
-        return NamedFormat(fmt), f"prompts use the '{fmt}' format from the {profile.name} profile"
-    problem = ""
-    if info.chat_template:
-        try:
-            return TemplateFormat(info.chat_template, bos, eos), ""
-        except ChatFormatError as exc:
-            problem = f"{exc}; "
-    else:
-        problem = "this model has no chat template; "
-    if profile and profile.chat_format:
-        fmt = profile.chat_format
-        return NamedFormat(fmt), f"{problem}using the '{fmt}' format from the {profile.name} profile"
-    return NamedFormat(FALLBACK_FORMAT), (
-        f"{problem}no profile matches it either, so prompts use the '{FALLBACK_FORMAT}' "
-        "fallback format and replies may be poor (see Profiles in the guide)"
-    )
-
 
 class LlamaEngine:
     """A GGUF model loaded in this process. One model at a time; not thread-safe by itself,
@@ -121,7 +75,7 @@ class LlamaEngine:
         self._abort_cb: Any = None
         self._format_override: str | None = None
         self._kv_key: KvKey | None = None
-        self.gguf: GGUFInfo | None = None
+        self._gguf: GGUFInfo | None = None
 
     # -- loading -------------------------------------------------------------------------
 
@@ -129,6 +83,27 @@ class LlamaEngine:
     def info(self) -> ModelInfo | None:
         """The loaded model, or None."""
         return self._info
+
+    @property
+    def gguf(self) -> GGUFInfo | None:
+        """The GGUF header of the model loaded last (kept after ``close``; the tier picker
+        checks its path against the model in use)."""
+        return self._gguf
+
+    @property
+    def context_source(self) -> str:
+        """Empty: the context is what the tier planner chose (``info.n_ctx``)."""
+        return ""
+
+    @property
+    def last_failure(self) -> EngineError | None:
+        """Always None: a failed reply raises here; nothing is kept for later."""
+        return None
+
+    @property
+    def remote_active(self) -> bool:
+        """False: the model runs in this process."""
+        return False
 
     def load(self, path: Path, options: LoadOptions, cancel: CancelToken | None = None) -> ModelInfo:
         """Load ``path``, closing the current model first. Raises ``ModelLoadError``."""
@@ -156,10 +131,10 @@ class LlamaEngine:
             llm = self._construct(path, kwargs)
             llm.verbose = False  # no more prints from Python-side helpers
             self._llm = llm
-            self.gguf = gguf
+            self._gguf = gguf
             self._format_override = options.chat_format
-            self._bos_text = _token_text(llm, llm.token_bos())
-            eos_text = _token_text(llm, llm.token_eos())
+            self._bos_text = token_text(llm, llm.token_bos())
+            eos_text = token_text(llm, llm.token_eos())
             try:
                 self._format, note = choose_format(
                     gguf, self.profiles, options.chat_format, self._bos_text, eos_text
@@ -192,7 +167,7 @@ class LlamaEngine:
         # verbose=True makes llama-cpp-python print a few lines to sys.stderr: keep them
         # out of the terminal (they go to the log).
         printed = io.StringIO()
-        del _log_lines[:]
+        del log_lines[:]
         try:
             with contextlib.redirect_stderr(printed):
                 try:
@@ -204,7 +179,7 @@ class LlamaEngine:
                     return llama_cpp.Llama(str(path), **{**kwargs, "flash_attn": False})
         except (ValueError, RuntimeError, OSError) as exc:
             detail = next(
-                (l for l in reversed(_log_lines) if "error" in l.lower() or "failed" in l.lower()),
+                (l for l in reversed(log_lines) if "error" in l.lower() or "failed" in l.lower()),
                 "",
             )
             hint = f" ({detail.strip()})" if detail else ""
@@ -335,8 +310,6 @@ class LlamaEngine:
         never waits for this engine's lock; ``shared`` uses this engine's model under its
         lock instead (for ``ollm -p``, where nothing runs beside the engine).
         """
-        from ollm_tui.engine.llama.tokenizer import LlamaCodec, load_codec
-
         with self._lock:
             llm = self._require()
             assert self._format is not None and self._info is not None
@@ -450,10 +423,4 @@ class LlamaEngine:
             )
 
 
-def _token_text(llm: llama_cpp.Llama, token: int) -> str:
-    if token < 0:
-        return ""
-    try:
-        return llm.detokenize([token], special=True).decode("utf-8", "replace")
-    except Exception:  # noqa: BLE001 - a model without that token
-        return ""
+_: type[Backend] = LlamaEngine  # mypy checks that the engine satisfies the protocol

@@ -28,7 +28,7 @@ from ollm_tui.core.gguf_info import GGUFError, read_gguf_info
 from ollm_tui.core.profiles import ProfileSet
 from ollm_tui.core.tokens import Message, locate_contents, split_prompt
 from ollm_tui.engine.base import ModelLoadError
-from ollm_tui.engine.llama.engine import _token_text, choose_format, install_llama_logging
+from ollm_tui.engine.llama.support import choose_format, install_llama_logging, token_text
 
 log = logging.getLogger("ollm.tokens")
 
@@ -68,7 +68,7 @@ class LlamaCodec:
         self._lock = lock or threading.RLock()
         self._owned = owned
         self._closed = False
-        self._bos_text = _token_text(llm, llm.token_bos())
+        self._bos_text = token_text(llm, llm.token_bos())
         self._add_bos = bool(llm._model.add_bos_token()) and llm.token_bos() >= 0
         self._fingerprint = self._make_fingerprint()
         self._specials = self._find_specials()
@@ -87,6 +87,16 @@ class LlamaCodec:
     def specials(self) -> tuple[str, ...]:
         """Control-token texts the chat format puts between messages."""
         return self._specials
+
+    @property
+    def exact(self) -> bool:
+        """True: these are the model's own tokens."""
+        return True
+
+    @property
+    def how(self) -> str:
+        """Empty: exact counts by the model's tokenizer need no explanation."""
+        return ""
 
     @property
     def format_name(self) -> str:
@@ -157,7 +167,7 @@ class LlamaCodec:
                     continue
                 for token in self._llm.tokenize(frame.encode("utf-8"), add_bos=False, special=True):
                     if self._llm._model.token_get_attr(token) & _SPECIAL_ATTRS:
-                        piece = _token_text(self._llm, token)
+                        piece = token_text(self._llm, token)
                         if piece.strip():
                             found.add(piece)
         return tuple(sorted(found, key=len, reverse=True))
@@ -199,7 +209,7 @@ def load_codec(path: Path, profiles: ProfileSet, chat_format: str | None = None)
         raise ModelLoadError(f"{path.name}: {exc}") from None
     llm = _vocab_only(path)
     try:
-        bos, eos = _token_text(llm, llm.token_bos()), _token_text(llm, llm.token_eos())
+        bos, eos = token_text(llm, llm.token_bos()), token_text(llm, llm.token_eos())
         fmt, _ = choose_format(gguf, profiles, chat_format, bos, eos)
         return LlamaCodec(llm, fmt)
     except ChatFormatError as exc:

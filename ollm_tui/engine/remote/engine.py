@@ -14,7 +14,7 @@ session, the context meter and compression work unchanged. It speaks HTTP throug
   timeout (connect, first byte, or between chunks), an HTTP status with the server's own
   message, a stream that ends before the reply does, a malformed event.
 
-Token counts (``remote_tokens``): exact through the server's tokenize endpoint when the chat
+Token counts (``engine.remote.tokens``): exact through the server's tokenize endpoint when the chat
 template is known, else the calibrated estimate; ``counting_codec`` says which.
 
 llama-cpp-python's server stops a streaming reply whenever another request arrives (its
@@ -33,8 +33,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ollm_tui.core.gguf_info import GGUFInfo
 from ollm_tui.core.token_estimate import chars_estimate
 from ollm_tui.engine.base import (
+    Backend,
     CancelToken,
     ChatMessage,
     Delta,
@@ -42,6 +44,7 @@ from ollm_tui.engine.base import (
     EngineError,
     GenerationError,
     GenParams,
+    KvKey,
     LoadOptions,
     ModelInfo,
     ModelLoadError,
@@ -66,6 +69,7 @@ from ollm_tui.engine.remote.http import (
     probe_context,
     read_stream,
 )
+from ollm_tui.engine.remote.tokens import ServerCodec, make_codec
 from ollm_tui.settings.servers import (
     ServerConfig,
     display_name,
@@ -99,9 +103,6 @@ class RemoteEngine:
     """A model on one of the configured servers. Safe to call from several threads: one
     lock covers each request (see the module's note on interrupted streams)."""
 
-    gguf = None
-    """No GGUF header here: the tier picker reads this (the model's file is on the server)."""
-
     def __init__(self, servers: Sequence[ServerConfig], timeouts: Timeouts | None = None) -> None:
         self.servers = tuple(servers)
         self.timeouts = timeouts or Timeouts()
@@ -115,12 +116,22 @@ class RemoteEngine:
         self.props: dict[str, Any] | None = None
         self.last_failure: RemoteError | None = None
         """The error that ended the last reply (None when it ended well)."""
-        self._codec: Any = None
+        self._codec: ServerCodec | None = None
 
     @property
     def info(self) -> ModelInfo | None:
         """The model in use, or None."""
         return self._info
+
+    @property
+    def gguf(self) -> GGUFInfo | None:
+        """None: the model's file is on the server (the tier picker reads this)."""
+        return None
+
+    @property
+    def remote_active(self) -> bool:
+        """True: this engine's models are on servers."""
+        return True
 
     def load(
         self, path: Path, options: LoadOptions, cancel: CancelToken | None = None
@@ -195,13 +206,11 @@ class RemoteEngine:
 
     # -- tokens ---------------------------------------------------------------------------
 
-    def counting_codec(self, shared: bool = False) -> Any:
+    def counting_codec(self, shared: bool = False) -> ServerCodec:
         """The ``PromptCodec`` counting this model's prompts: exact through the server's
         tokenizer when that is verified to match, else the calibrated estimate
         (``codec.exact`` says which). ``shared`` is accepted for the ``Backend`` callers'
         sake; the codec is always this engine's own."""
-        from ollm_tui.engine.remote.tokens import make_codec
-
         with self._lock:
             if self._codec is None:
                 server, model = self._require()
@@ -213,6 +222,32 @@ class RemoteEngine:
         codec = self.counting_codec()
         text = codec.render(messages)
         return codec.bos_tokens(text) + codec.count(text)
+
+    def tokenize(self, text: str) -> list[int] | None:
+        """None: token ids stay on the server (counts come from ``counting_codec``)."""
+        return None
+
+    # -- KV state: none here (the server keeps its own cache) --------------------------------
+
+    def kv_key(self) -> KvKey | None:
+        """None: there is no KV state in this process to save or restore."""
+        return None
+
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> tuple[list[int], tuple[str, ...]]:
+        """Not available: the server builds and tokenizes the prompt (``GenerationError``)."""
+        raise GenerationError("a server model's prompt tokens are not visible here")
+
+    def cached_tokens(self) -> list[int]:
+        """Empty: the KV cache is on the server."""
+        return []
+
+    def save_seq_state(self) -> tuple[list[int], Any]:
+        """Nothing to save: no tokens, no bytes."""
+        return [], b""
+
+    def restore_seq_state(self, tokens: Sequence[int], data: bytes | bytearray) -> bool:
+        """False: a state cannot be loaded into a server."""
+        return False
 
     def request_json(self, path: str, body: Any, long: bool = False) -> Any | None:
         """POST ``body`` to ``path`` on the server in use, under the engine's lock
@@ -390,3 +425,6 @@ class RemoteEngine:
             if choice.get("finish_reason"):
                 finish = str(choice["finish_reason"])
         return text, finish
+
+
+_: type[Backend] = RemoteEngine  # mypy checks that the engine satisfies the protocol

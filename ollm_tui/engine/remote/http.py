@@ -27,7 +27,7 @@ from ollm_tui.engine.base import (
     GenerationError,
     ModelLoadError,
 )
-from ollm_tui.settings.servers import ServerConfig
+from ollm_tui.settings.servers import ServerConfig, Timeouts  # Timeouts: re-exported
 
 log = logging.getLogger("ollm.remote")
 
@@ -80,16 +80,6 @@ class GenerationErrorFromServer(RemoteError, GenerationError):
 
 
 # -- HTTP plumbing ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Seconds to wait: to connect, for the first byte and between chunks, for short calls."""
-
-    connect: float = 5.0
-    read: float = 60.0
-    short: float = 3.0
-    """Probes, model lists and tokenize calls (a dead server must not hold up the picker)."""
 
 
 def _headers(server: ServerConfig) -> dict[str, str]:

@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ollm_tui.core.chat_format import (
     FALLBACK_FORMAT,
@@ -37,11 +37,8 @@ from ollm_tui.core.chat_format import (
 from ollm_tui.core.gguf_info import GGUFError, read_gguf_info
 from ollm_tui.core.token_estimate import raw_estimate
 from ollm_tui.core.tokens import Message, locate_contents, split_prompt
-from ollm_tui.engine.base import EngineError
+from ollm_tui.engine.base import ChatMessage, EngineError
 from ollm_tui.settings.servers import ServerConfig
-
-if TYPE_CHECKING:
-    from ollm_tui.engine.remote.engine import RemoteEngine
 
 log = logging.getLogger("ollm.tokens")
 
@@ -60,6 +57,19 @@ _CONTROL_LIKE = re.compile(r"<\|[^<>|\s]{1,40}\|>|</?[A-Za-z_][A-Za-z0-9_]{0,30}
 """Texts that look like control tokens (``<|im_start|>``, ``<start_of_turn>``, ``[INST]``)."""
 
 _PROBE_TEXTS = ("ollmprobe0", "ollmprobe1", "ollmprobe2", "ollmprobe3", "ollmprobe4")
+
+
+class ServerRequests(Protocol):
+    """What the codec needs from the engine of a server model (``RemoteEngine`` has it)."""
+
+    @property
+    def props(self) -> dict[str, Any] | None:
+        """The server's ``/props`` answer from the last load (llama.cpp's server), or None."""
+        ...
+
+    def request_json(self, path: str, body: Any, long: bool = False) -> Any | None:
+        """POST ``body`` to ``path`` on the server in use (raises ``EngineError``)."""
+        ...
 
 
 class ServerCodec:
@@ -107,7 +117,7 @@ class ServerCodec:
             return self._fingerprint
         return f"{self._fingerprint}×{self.ratio:.2f}"
 
-    def observe(self, messages: Sequence[Message], reported: int) -> None:
+    def observe(self, messages: Sequence[Message] | Sequence[ChatMessage], reported: int) -> None:
         """Calibrate an estimate with the prompt tokens the server reported for ``messages``
         (a running average, kept to two decimals so cached counts stay reusable)."""
         if self.exact or reported <= 0:
@@ -126,7 +136,7 @@ class ServerCodec:
         """The chat format's name."""
         return self._format.name
 
-    def render(self, messages: Sequence[Message]) -> str:
+    def render(self, messages: Sequence[Message] | Sequence[ChatMessage]) -> str:
         """The prompt text (the server's template, or the fallback format for estimates)."""
         return self._format.render(messages).text  # type: ignore[arg-type]
 
@@ -140,6 +150,9 @@ class ServerCodec:
     def bos_tokens(self, text: str) -> int:
         """BOS tokens the server adds in front of every prompt."""
         return self._bos
+
+    def close(self) -> None:
+        """Nothing to free: the tokenizer is the server's."""
 
     def find_specials(self) -> None:
         """Learn the template's control tokens, so prompts are counted (and cached) per
@@ -165,7 +178,7 @@ class ServerCodec:
             self.specials = ()
 
 
-def _tokenizer(engine: RemoteEngine, model: str) -> tuple[Callable[[str], int], str] | None:
+def _tokenizer(engine: ServerRequests, model: str) -> tuple[Callable[[str], int], str] | None:
     """A function giving the server's token count of a text (BOS included), and its name."""
     for path, body in (
         ("/extras/tokenize", lambda t: {"input": t, "model": model}),
@@ -187,7 +200,7 @@ def _tokenizer(engine: RemoteEngine, model: str) -> tuple[Callable[[str], int], 
     return None
 
 
-def _token_text(engine: RemoteEngine, model: str, token: int | None) -> str:
+def _token_text(engine: ServerRequests, model: str, token: int | None) -> str:
     if token is None or token < 0:
         return ""
     for path, body in (
@@ -205,7 +218,7 @@ def _token_text(engine: RemoteEngine, model: str, token: int | None) -> str:
     return ""
 
 
-def _template(engine: RemoteEngine, model: str) -> tuple[ChatFormat, str] | None:
+def _template(engine: ServerRequests, model: str) -> tuple[ChatFormat, str] | None:
     """The server's chat template as a format we can render, and where it came from."""
     props = engine.props or {}
     template = props.get("chat_template")
@@ -231,7 +244,7 @@ def _template(engine: RemoteEngine, model: str) -> tuple[ChatFormat, str] | None
     return None
 
 
-def _server_prompt_tokens(engine: RemoteEngine, model: str) -> int | None:
+def _server_prompt_tokens(engine: ServerRequests, model: str) -> int | None:
     body = {"model": model, "messages": VERIFY_MESSAGES, "max_tokens": 1, "temperature": 0.0}
     try:
         answer = engine.request_json("/v1/chat/completions", body, long=True)
@@ -250,7 +263,7 @@ def estimate_codec(why: str) -> ServerCodec:
     )
 
 
-def make_codec(engine: RemoteEngine, server: ServerConfig, model: str) -> ServerCodec:
+def make_codec(engine: ServerRequests, server: ServerConfig, model: str) -> ServerCodec:
     """The best codec this server allows (see the module's docstring). Never raises for a
     server that cannot count: it gets the estimate."""
     tokenizer = _tokenizer(engine, model)
