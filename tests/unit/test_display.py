@@ -125,7 +125,8 @@ def test_spans_are_the_replaced_parts(text: str) -> None:
     assert spans == sorted(spans)
     # the text outside the spans is the text that was kept (apart from CRLF -> LF)
     outside = "".join(
-        shown[a:b] for a, b in zip([0] + [e for _, e in spans], [s for s, _ in spans] + [len(shown)])
+        shown[a:b]
+        for a, b in zip([0] + [e for _, e in spans], [s for s, _ in spans] + [len(shown)])
     )
     kept = "".join(ch for ch in text.replace("\r\n", "\n") if is_safe(ch))
     assert outside == kept
