@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings as hsettings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from textual.document._document import Document
 from textual.pilot import Pilot
 from textual.widgets import Markdown
@@ -24,7 +24,7 @@ from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.app import OllmApp
 from ollm_tui.ui.dialogs import ConfirmDialog, RenameDialog
-from ollm_tui.ui.transcript import AssistantMessage, CheckpointDivider
+from ollm_tui.ui.transcript import CheckpointDivider
 from tests.app.helpers import make_test_app, screen_lines, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
 from tests.unit.test_display import HOSTILE, hostile_text
