@@ -327,8 +327,12 @@ def cmd_export(settings: Settings, chat_ref: str, fmt: str, out: str | None) -> 
         text = render(chat, store.messages(chat.id), fmt, store.all_checkpoints(chat.id), active)
     finally:
         store.close()
+    if fmt == "json":  # still valid JSON with the same strings, and safe to print
+        text = json_escape(text)
     if out is None:
-        sys.stdout.write(_shown(text if text.endswith("\n") else text + "\n", sys.stdout))
+        if fmt != "json":
+            text = _shown(text, sys.stdout)  # Markdown on a terminal: visible escapes
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return EXIT_OK
     try:
         Path(out).write_text(text, encoding="utf-8")

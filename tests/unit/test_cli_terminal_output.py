@@ -170,3 +170,28 @@ def test_the_reply_writer_on_a_real_pty() -> None:
 def test_stderr_lines_are_safe_on_a_terminal_and_exact_elsewhere() -> None:
     assert _shown("ollm: \x1b]0;x\x07", FakeTerminal()) == "ollm: ␛]0;x␇"
     assert _shown("ollm: \x1b]0;x\x07", io.StringIO()) == "ollm: \x1b]0;x\x07"
+
+
+def test_export_keeps_the_exact_text(env, tmp_path: Path, monkeypatch) -> None:
+    """Markdown to a file or pipe and JSON are exact; Markdown on a terminal is sanitised."""
+    from ollm_tui.__main__ import main
+    from ollm_tui.store.db import Store
+
+    for name in ("OLLM_DATA_DIR", "OLLM_CONFIG_DIR", "OLLM_LOG_DIR"):
+        monkeypatch.setenv(name, env[name])
+    store = Store(Path(env["OLLM_DATA_DIR"]) / "ollm.db")
+    chat = store.create_chat("Hostile")
+    store.add_message(chat.id, "assistant", REPLY + "\x9b\u2066")
+    store.close()
+    md_file, json_file = tmp_path / "c.md", tmp_path / "c.json"
+    assert main(["export", "Hostile", "--out", str(md_file)]) == 0
+    assert REPLY + "\x9b\u2066" in md_file.read_bytes().decode()
+    assert main(["export", "Hostile", "--format", "json", "--out", str(json_file)]) == 0
+    document = json_file.read_text(encoding="utf-8")
+    assert_terminal_safe(document.replace("\n", ""))
+    assert json.loads(document)["messages"][0]["content"] == REPLY + "\x9b\u2066"
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert main(["export", "Hostile"]) == 0
+    assert display(REPLY) in terminal.getvalue()
+    assert_terminal_safe(terminal.getvalue())
