@@ -200,3 +200,42 @@ async def test_a_link_in_a_reply_shows_its_target_instead_of_opening(
         )
         await wait_until(pilot, lambda: notes.has("https://evil.example/steal"), what="a toast")
         assert opened == []
+
+
+async def test_model_name_palette_stats_and_panes_are_safe(
+    settings: Settings, store: Store
+) -> None:
+    """A model file name and chat titles full of escapes: the status line, the role label,
+    the palette's chat entries, the F8 stats view, the keys pane and the guide."""
+    evil = "evil\x1b]0;PWNED\x07\x1b[2J\u202e"
+    store.create_chat(f"chat {evil}")
+    app, _ = make_test_app(
+        settings, store, FakeEngine(reply=f"r {evil}"), model_path=Path(f"/models/{evil}.gguf")
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_ready(pilot)
+        await send(pilot, "hi")
+        view = app.transcript.last_reply()
+        assert view is not None
+        await wait_until(pilot, lambda: view.status == "complete", what="the reply")
+        await pilot.pause()
+        screen = "\n".join(screen_lines(app))
+        assert "evil␛]0;PWNED␇␛[2J⟪RLO⟫" in screen  # status line and role label
+        assert_screen_safe(app, "the status line")
+        app.action_command_palette()
+        await pilot.pause()
+        await pilot.press(*"chat")
+        await pilot.pause(0.3)
+        assert "chat evil␛]0;PWNED␇" in "\n".join(screen_lines(app))
+        assert_screen_safe(app, "the command palette")
+        await pilot.press("escape")
+        await pilot.pause()
+        app.action_token_stats()
+        await pilot.pause(0.3)
+        assert_screen_safe(app, "the token stats")
+        await pilot.press("escape")
+        for pane in ("keys", "docs"):
+            await app.action_show_pane(pane)
+            await pilot.pause(0.3)
+            assert_screen_safe(app, f"the {pane} pane")
+        await app.action_show_pane("chat")
