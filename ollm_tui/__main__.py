@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ollm_tui import __version__
+from ollm_tui.core.display import DisplayStream, display, json_escape
 from ollm_tui.settings import (
     Settings,
     SettingsError,
@@ -135,8 +136,23 @@ def _with_cli_server(
     return settings.with_(servers=(server, *others), model=f"{model or ''}@{server.name}")
 
 
+def _is_terminal(stream: Any) -> bool:
+    """True when ``stream`` is a terminal (False for pipes, files and closed streams)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _shown(text: str, stream: Any) -> str:
+    """``text`` as written to ``stream``: control, C1 and bidi characters as visible escapes
+    when it is a terminal (``core/display.py``); the exact text for a pipe or a file."""
+    return display(text) if _is_terminal(stream) else text
+
+
 def _err(message: str) -> None:
-    print(f"ollm: {message}", file=sys.stderr)
+    """An ``ollm:`` line on standard error (its text made terminal-safe on a terminal)."""
+    print(_shown(f"ollm: {message}", sys.stderr), file=sys.stderr)
 
 
 def make_engine(settings: Settings, lazy: bool = False):
@@ -227,12 +243,13 @@ def cmd_models(settings: Settings, as_json: bool) -> int:
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+        print(_shown(line, sys.stdout))  # names come from files and servers
     for r in rows:
         if r["error"]:
-            print(f"unusable: {r['path']}: {r['error']}")
+            print(_shown(f"unusable: {r['path']}: {r['error']}", sys.stdout))
         elif r["note"]:
-            print(f"note: {r['name']}: {r['note']}")
+            print(_shown(f"note: {r['name']}: {r['note']}", sys.stdout))
     return EXIT_OK
 
 
@@ -310,7 +327,11 @@ def cmd_export(settings: Settings, chat_ref: str, fmt: str, out: str | None) -> 
         text = render(chat, store.messages(chat.id), fmt, store.all_checkpoints(chat.id), active)
     finally:
         store.close()
+    if fmt == "json":  # still valid JSON with the same strings, and safe to print
+        text = json_escape(text)
     if out is None:
+        if fmt != "json":
+            text = _shown(text, sys.stdout)  # Markdown on a terminal: visible escapes
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return EXIT_OK
     try:
@@ -322,6 +343,33 @@ def cmd_export(settings: Settings, chat_ref: str, fmt: str, out: str | None) -> 
 
 
 # -- ollm -p ---------------------------------------------------------------------------
+
+
+class ReplyWriter:
+    """Writes a streamed reply to ``stream``: on a terminal through the display sanitiser
+    (visible escapes, the same as the app shows), to a pipe or a file exactly."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self._display = DisplayStream() if _is_terminal(stream) else None
+
+    def write(self, chunk: str) -> None:
+        """Write one chunk of the reply and flush it."""
+        self.stream.write(chunk if self._display is None else self._display.feed(chunk))
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the reply: what the sanitiser held back (a lone CR), then a newline."""
+        if self._display is not None:
+            self.stream.write(self._display.flush())
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def json_text(value: Any) -> str:
+    """``value`` as JSON, every string exact once decoded: ``json.dumps`` escapes C0
+    controls, and ``json_escape`` also DEL, C1, bidi and lone surrogates (``\\uXXXX``)."""
+    return json_escape(json.dumps(value, ensure_ascii=False))
 
 
 def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
@@ -400,12 +448,12 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
             temperature=settings.temperature, max_tokens=settings.max_tokens, seed=args.seed
         )
         streaming = args.output == "text"
+        reply_out = ReplyWriter(sys.stdout)
         finished: TurnFinished | None = None
         try:
             for event in session.send(text, cancel, params):
                 if isinstance(event, TurnDelta) and streaming:
-                    sys.stdout.write(event.text)
-                    sys.stdout.flush()
+                    reply_out.write(event.text)
                 elif isinstance(event, TurnFinished):
                     finished = event
                 elif isinstance(event, CompressionStep):
@@ -417,7 +465,7 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
             _err(f"generation failed: {exc}")
             return EXIT_GENERATION
         if streaming:
-            sys.stdout.write("\n")
+            reply_out.close()
         assert finished is not None
         if finished.error:
             _err(f"generation failed: {finished.error}")
@@ -427,7 +475,7 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
             compress_after_reply(session, cancel)
         if args.output == "json":
             print(
-                json.dumps(
+                json_text(
                     {
                         "reply": finished.reply.content,
                         "model": info.name,
@@ -444,8 +492,7 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
                         else getattr(engine, "context_source", None),
                         "context": context_figures(session, info.n_ctx),
                         **compression_figures(session),
-                    },
-                    ensure_ascii=False,
+                    }
                 )
             )
         if done is not None and done.stopped:

@@ -19,7 +19,6 @@ from textual import getters, on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
-from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
@@ -46,6 +45,7 @@ from ollm_tui.ui.memory_meter import MemoryMeter
 from ollm_tui.ui.messages import TurnBegan, TurnEnded, TurnFailed
 from ollm_tui.ui.queueing import QueueMixin, QueuePanel
 from ollm_tui.ui.remote import RemoteModels
+from ollm_tui.ui.safe_text import SafeToasts, safe
 from ollm_tui.ui.status import LoadState, StatusLine
 from ollm_tui.ui.switching import ModelSwitching
 from ollm_tui.ui.transcript import AssistantMessage, CheckpointDivider, MessageView, Transcript
@@ -75,6 +75,7 @@ _SCREEN_ACTIONS = {
 
 
 class OllmApp(
+    SafeToasts,
     ModelSwitching, RemoteModels, CompressionMixin, QueueMixin, WorkspaceMixin, inherit_bindings=False
 ):
     """A full-screen chat with a local GGUF model."""
@@ -298,7 +299,7 @@ class OllmApp(
         if self.session is None:
             return
         self.session.chat = self.store.get_chat(self.session.chat.id) or self.session.chat
-        self.transcript.border_title = Content(self.session.chat.title)
+        self.transcript.border_title = safe(self.session.chat.title)
 
     def refresh_chat_list(self) -> None:
         """Reread the chats from the store."""

@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 from ollm_tui.ui.bindings import COMPOSER_BINDINGS
+from ollm_tui.ui.safe_text import SafeTextArea
 
 PLACEHOLDER = "Message… (Enter sends · Ctrl+J new line)"
 
@@ -41,8 +42,9 @@ def _without_keys(bindings: list[BindingType], keys: set[str]) -> list[BindingTy
     return kept
 
 
-class Composer(TextArea, inherit_bindings=False):
-    """Where the user writes. Posts ``Composer.Submitted`` on Enter with non-blank text."""
+class Composer(SafeTextArea, inherit_bindings=False):
+    """Where the user writes. Posts ``Composer.Submitted`` on Enter with non-blank text.
+    Pasted or recalled control characters are drawn as visible ones and sent as they are."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *_without_keys(TextArea.BINDINGS, APP_KEYS),
