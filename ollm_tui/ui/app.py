@@ -511,6 +511,14 @@ class OllmApp(
         if event.error:
             self.reply_failed(event.error)
             self.put_queue_back("The reply failed")
+        if event.save_error:  # the reply stays on screen; what was stored before is kept
+            self.notify(
+                f"The reply is shown but was not saved: {event.save_error}",
+                title="Not saved",
+                severity="error",
+                markup=False,
+                timeout=20,
+            )
         if turn.chat_id == self.chat.id:
             self.refresh_chat_list()
 
