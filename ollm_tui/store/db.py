@@ -243,7 +243,8 @@ class Store:
             if _damaged(exc):
                 raise DatabaseDamaged(
                     f"the chat database {self.path} is damaged ({exc}); nothing was changed. "
-                    "Run `ollm` to set it aside and start a fresh one, or see `ollm doctor`",
+                    "Move it (and any -wal/-shm beside it) to another name to start a fresh one; "
+                    "`ollm doctor` explains",
                     self.path,
                 ) from None
             reason = sqlite_reason(exc)

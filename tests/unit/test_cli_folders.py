@@ -50,3 +50,16 @@ def test_a_read_only_file_system(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr and "read-only" in result.stderr
     finally:
         subprocess.run(["umount", str(point)])
+
+
+def test_doctor_reports_a_damaged_database(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "ollm.db").write_bytes(b"garbage" * 1000)
+    result = run(tmp_path, "doctor", "--json", data=data)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    db = json.loads(result.stdout)["database"]
+    assert db["state"] == "damaged" and "set it aside" in db["advice"]
+    assert (data / "ollm.db").read_bytes() == b"garbage" * 1000  # nothing changed
