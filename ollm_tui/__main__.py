@@ -3,7 +3,9 @@
 Exit codes (documented in docs/cli.md):
   0 success; 1 other failure (e.g. the chat database cannot be opened);
   2 bad arguments; 3 model not found, unreadable or failing to load;
-  4 generation failed (including a message too long for the context); 130 interrupted.
+  4 generation failed (including a message too long for the context);
+  5 data folder unusable (a file in its place, permission denied, disk full, read-only);
+  130 interrupted.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_MODEL = 3
 EXIT_GENERATION = 4
+EXIT_FOLDER = 5
 EXIT_INTERRUPTED = 130
 
 
@@ -59,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ollm",
         description="Chat with local GGUF models in a full-screen terminal app.",
         parents=[common],
-        epilog="Exit codes: 0 ok, 1 failure, 2 bad arguments, 3 model problem, 4 generation failed, 130 interrupted.",
+        epilog="Exit codes: 0 ok, 1 failure, 2 bad arguments, 3 model problem, 4 generation failed, 5 data folder unusable, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("-p", "--prompt", metavar="TEXT", help="send one message, print the reply and exit ('-' reads stdin)")
@@ -153,6 +156,13 @@ def _shown(text: str, stream: Any) -> str:
 def _err(message: str) -> None:
     """An ``ollm:`` line on standard error (its text made terminal-safe on a terminal)."""
     print(_shown(f"ollm: {message}", sys.stderr), file=sys.stderr)
+
+
+def _store_exit(exc: Exception) -> int:
+    """The exit code for a store that did not open: 5 for an unusable data folder."""
+    from ollm_tui.store.db import StoreUnusable
+
+    return EXIT_FOLDER if isinstance(exc, StoreUnusable) else EXIT_FAILURE
 
 
 def make_engine(settings: Settings, lazy: bool = False):
@@ -308,14 +318,15 @@ def cmd_export(settings: Settings, chat_ref: str, fmt: str, out: str | None) -> 
     from ollm_tui.store.db import Store, StoreError
     from ollm_tui.store.export import render
 
-    if not settings.db_path.exists():
+    folder = settings.db_path.parent
+    if not settings.db_path.exists() and (folder.is_dir() or not folder.exists()):
         _err(f"no chats yet ({settings.db_path} does not exist)")
         return EXIT_FAILURE
     try:
         store = Store(settings.db_path)
     except StoreError as exc:
         _err(str(exc))
-        return EXIT_FAILURE
+        return _store_exit(exc)
     try:
         chat = store.find_chat(chat_ref)
         if chat is None and chat_ref.isdigit():
@@ -425,7 +436,8 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
         store = Store(settings.db_path if args.chat else Path(":memory:"))
     except StoreError as exc:
         _err(str(exc))
-        return EXIT_FAILURE
+        engine.close()
+        return _store_exit(exc)
     session: ChatSession | None = None
     try:
         chat = (store.find_chat(args.chat) or store.create_chat(args.chat)) if args.chat else store.create_chat("ollm -p")
@@ -607,7 +619,7 @@ def cmd_app(settings: Settings) -> int:
         store = Store(settings.db_path)
     except StoreError as exc:
         _err(str(exc))
-        return EXIT_FAILURE
+        return _store_exit(exc)
     model_path: Path | None = None
     startup_error: str | None = None
     engine, profile_errors = make_engine(settings, lazy=True)

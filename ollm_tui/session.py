@@ -7,11 +7,12 @@ the store up to date while they go, so a crash mid-reply loses at most a second 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from ollm_tui.core.budget import Budget, Usage, make_budget
 from ollm_tui.core.compression import (
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from ollm_tui.accounting import Accounting
     from ollm_tui.core.tokens import TokenCounter
     from ollm_tui.engine.kv_state import ChatKvCache
-from ollm_tui.store.db import Chat, Message, Store
+from ollm_tui.store.db import Chat, Message, Store, StoreUnusable
 
 log = logging.getLogger("ollm.session")
 
@@ -78,6 +79,9 @@ class TurnFinished:
     reply: Message
     done: Done | None
     error: str | None = None
+    save_error: str | None = None
+    """Why the reply could not be stored (disk full, read-only): ``reply`` then holds the
+    text shown, and the store has only what was saved before (nothing earlier is lost)."""
 
 
 @dataclass(frozen=True)
@@ -519,7 +523,8 @@ class ChatSession:
         if self.chat.title == "New chat" and not any(m.role == "user" for m in history):
             self.rename(title_from(text))
         yield from self._reply(prompt, user, cancel, params or self.params())
-        self._maybe_snapshot()
+        with contextlib.suppress(StoreUnusable):  # the reply is out; a snapshot is extra
+            self._maybe_snapshot()
 
     def regenerate(self, cancel: CancelToken, params: GenParams | None = None) -> Iterator[TurnEvent]:
         """Replace the last reply with a new one (the old one is deleted).
@@ -537,7 +542,8 @@ class ChatSession:
         for reply in old_replies:
             self.store.delete_message(reply.id)
         yield from self._reply(prompt, None, cancel, params or self.params())
-        self._maybe_snapshot()
+        with contextlib.suppress(StoreUnusable):  # the reply is out; a snapshot is extra
+            self._maybe_snapshot()
 
     def _reply(
         self,
@@ -559,6 +565,17 @@ class ChatSession:
         parts: list[str] = []
         last_save = time.monotonic()
         done: Done | None = None
+        save_error: str | None = None
+
+        def save(**fields: Any) -> None:
+            # a write the disk refuses (full, read-only) must not end the reply: it is
+            # remembered, the stream goes on, and the caller is told at the end
+            nonlocal save_error
+            try:
+                self.store.update_message(reply.id, **fields)
+            except StoreUnusable as exc:
+                save_error = str(exc)
+
         try:
             for event in self.engine.stream(prompt, params, cancel):
                 if isinstance(event, Delta):
@@ -566,20 +583,20 @@ class ChatSession:
                     yield TurnDelta(event.text)
                     now = time.monotonic()
                     if now - last_save >= SAVE_EVERY_S:
-                        self.store.update_message(reply.id, content="".join(parts))
+                        save(content="".join(parts))
                         last_save = now
                 else:
                     done = event
         except EngineError as exc:
             text = "".join(parts)
-            self.store.update_message(
-                reply.id, content=text, status="error", meta={"error": str(exc)}
-            )
-            yield TurnFinished(self._get(reply.id), None, str(exc))
+            save(content=text, status="error", meta={"error": str(exc)})
+            shown = self._shown(reply, text, "error", {"error": str(exc)}, save_error)
+            yield TurnFinished(shown, None, str(exc), save_error)
             return
         except BaseException:
             # anything unexpected (or the worker being torn down): keep what we have
-            self.store.update_message(reply.id, content="".join(parts), status="interrupted")
+            with contextlib.suppress(StoreUnusable):
+                self.store.update_message(reply.id, content="".join(parts), status="interrupted")
             raise
         text = "".join(parts)
         status = "stopped" if done is not None and done.stopped else "complete"
@@ -592,10 +609,19 @@ class ChatSession:
                 "tokens_per_s": round(done.tokens_per_s, 2),
                 "finish_reason": done.finish_reason,
             }
-        self.store.update_message(reply.id, content=text, status=status, meta=meta)
-        yield TurnFinished(self._get(reply.id), done)
-        if self.kv is not None:  # after the reply is shown: the caller already has it
+        save_error = None  # the last save decides: an earlier failure is healed by it
+        save(content=text, status=status, meta=meta)
+        yield TurnFinished(self._shown(reply, text, status, meta, save_error), done, None, save_error)
+        if self.kv is not None and save_error is None:  # after the reply is shown
             self.kv.after_turn(self.chat.id)
+
+    def _shown(
+        self, reply: Message, text: str, status: str, meta: dict[str, Any], save_error: str | None
+    ) -> Message:
+        """The reply as stored, or (when it could not be stored) as it was generated."""
+        if save_error is None:
+            return self._get(reply.id)
+        return replace(reply, content=text, status=status, meta={**reply.meta, **meta})  # type: ignore[arg-type]
 
     def _get(self, message_id: int) -> Message:
         msg = self.store.get_message(message_id)

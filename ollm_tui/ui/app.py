@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import getters, on, work
+from textual import events, getters, on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from ollm_tui.accounting import Accounting
@@ -48,6 +49,7 @@ from ollm_tui.ui.remote import RemoteModels
 from ollm_tui.ui.safe_text import SafeToasts, safe
 from ollm_tui.ui.status import LoadState, StatusLine
 from ollm_tui.ui.switching import ModelSwitching
+from ollm_tui.ui.too_small import TooSmallScreen, is_too_small
 from ollm_tui.ui.transcript import AssistantMessage, CheckpointDivider, MessageView, Transcript
 from ollm_tui.ui.workspace import WorkspaceMixin, commands_provider, docs_search_provider
 
@@ -57,7 +59,6 @@ if TYPE_CHECKING:
 STOP_WAIT_S = 5.0
 """How long switching or deleting a chat waits for a stopped reply to be stored."""
 
-TOO_SMALL = "Terminal too small.\nMake it at least 40×10."
 
 # Actions that act on the chat screen; off while a dialog is open (see check_action).
 _SCREEN_ACTIONS = {
@@ -160,7 +161,6 @@ class OllmApp(
         )
         yield StatusLine(memory_meter=meter, id="status")
         yield Footer(id="footer", compact=True, show_command_palette=False)
-        yield Static(TOO_SMALL, id="too-small", markup=False)
 
     async def on_mount(self) -> None:
         self.chat_list.border_title = "Chats"
@@ -174,6 +174,20 @@ class OllmApp(
         chats = self.store.list_chats()
         await self.open_chat(chats[0] if chats else self.store.create_chat())
         self.composer.focus()
+        self._fit_screen(self.size)
+
+    # -- terminal size -------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Cover everything with the "too small" screen below 40x10; uncover above it."""
+        self._fit_screen(event.size)
+
+    def _fit_screen(self, size: Size) -> None:
+        if is_too_small(size):
+            if not isinstance(self.screen, TooSmallScreen):
+                self.push_screen(TooSmallScreen())
+        elif isinstance(self.screen, TooSmallScreen):
+            self.pop_screen()
 
     # -- the model -----------------------------------------------------------------------
 
@@ -498,6 +512,14 @@ class OllmApp(
         if event.error:
             self.reply_failed(event.error)
             self.put_queue_back("The reply failed")
+        if event.save_error:  # the reply stays on screen; what was stored before is kept
+            self.notify(
+                f"The reply is shown but was not saved: {event.save_error}",
+                title="Not saved",
+                severity="error",
+                markup=False,
+                timeout=20,
+            )
         if turn.chat_id == self.chat.id:
             self.refresh_chat_list()
 
