@@ -49,6 +49,8 @@ class FakeServer:
         self.usage: dict[str, int] | None = None
         """A usage chunk sent before ``[DONE]`` in mode ``ok`` (``include_usage``)."""
         self.seen: list[dict[str, str]] = []
+        self.pieces: list[str] = list(PIECES)
+        """What a reply streams (a test may script its own, e.g. escape sequences)."""
         self.release = threading.Event()
         owner = self
 
@@ -98,7 +100,7 @@ class FakeServer:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                pieces = PIECES if mode in ("ok", "late_cut") else PIECES[:2]
+                pieces = owner.pieces if mode in ("ok", "late_cut") else owner.pieces[:2]
                 for piece in pieces:
                     self._send_chunk(chunk(piece))
                 if owner.usage is not None and mode == "ok":

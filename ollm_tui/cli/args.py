@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ollm",
         description="Chat with local GGUF models in a full-screen terminal app.",
         parents=[common],
-        epilog="Exit codes: 0 ok, 1 failure, 2 bad arguments, 3 model problem, 4 generation failed, 130 interrupted.",
+        epilog="Exit codes: 0 ok, 1 failure, 2 bad arguments, 3 model problem, 4 generation failed, 5 data folder unusable, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("-p", "--prompt", metavar="TEXT", help="send one message, print the reply and exit ('-' reads stdin)")

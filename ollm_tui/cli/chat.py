@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ollm_tui.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, err, plan_placement
+from ollm_tui.cli.common import EXIT_OK, EXIT_USAGE, err, plan_placement, store_exit
 from ollm_tui.core.hardware import HardwareProbe
 from ollm_tui.engine.base import Backend
 from ollm_tui.engine.factory import load_options, make_engine
@@ -99,7 +99,7 @@ def cmd_app(settings: Settings) -> int:
         components = build_components(settings)
     except StoreError as exc:  # the chat database cannot be opened
         err(str(exc))
-        return EXIT_FAILURE
+        return store_exit(exc)
     store = components.store
     model_path: Path | None = None
     startup_error: str | None = None

@@ -7,7 +7,9 @@ The exit codes are documented in the ``cli/main.py`` docstring and in docs/cli.m
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from ollm_tui.core.display import display
 
 from ollm_tui.settings import Settings
 
@@ -20,12 +22,35 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_MODEL = 3
 EXIT_GENERATION = 4
+EXIT_FOLDER = 5
 EXIT_INTERRUPTED = 130
 
 
+def is_terminal(stream: Any) -> bool:
+    """True when ``stream`` is a terminal (False for pipes, files and closed streams)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def shown(text: str, stream: Any) -> str:
+    """``text`` as written to ``stream``: control, C1 and bidi characters as visible escapes
+    when it is a terminal (``core/display.py``); the exact text for a pipe or a file."""
+    return display(text) if is_terminal(stream) else text
+
+
 def err(message: str) -> None:
-    """Print ``ollm: message`` on stderr (errors, warnings and notes alike)."""
-    print(f"ollm: {message}", file=sys.stderr)
+    """An ``ollm:`` line on standard error (its text made terminal-safe on a terminal):
+    errors, warnings and notes alike."""
+    print(shown(f"ollm: {message}", sys.stderr), file=sys.stderr)
+
+
+def store_exit(exc: Exception) -> int:
+    """The exit code for a store that did not open: 5 for an unusable data folder."""
+    from ollm_tui.store.db import StoreUnusable
+
+    return EXIT_FOLDER if isinstance(exc, StoreUnusable) else EXIT_FAILURE
 
 
 def plan_placement(

@@ -105,7 +105,40 @@ def doctor_report(settings: Settings, probe: HardwareProbe | None = None) -> dic
         "profile_errors": list(profiles.errors),
         "models": models,
         "token_cache": _token_cache(settings),
+        "database": database_state(settings),
     }
+
+
+def database_state(settings: Settings) -> dict[str, Any]:
+    """The chat database: ``state`` (ok, missing, damaged, unusable, error), its path, and
+    for a damaged one what can be done (set it aside under a dated name; never deleted)."""
+    from ollm_tui.cli.chat import open_store
+    from ollm_tui.store.db import DatabaseDamaged, StoreError, StoreUnusable
+
+    path = settings.db_path
+    out: dict[str, Any] = {"path": str(path), "state": "ok", "detail": None, "advice": None}
+    if not path.exists() and (path.parent.is_dir() or not path.parent.exists()):
+        out["state"] = "missing"
+        out["detail"] = "no chats yet: the first chat creates it"
+        return out
+    try:
+        open_store(settings).close()
+    except DatabaseDamaged as exc:
+        out.update(
+            state="damaged",
+            detail=str(exc),
+            advice=(
+                "set it aside by renaming it (with its -wal and -shm), e.g. to "
+                "ollm.db.damaged-DATE-TIME; ollm then starts a fresh database, and the old "
+                "chats stay in that file for recovery tools such as `sqlite3 FILE .recover`. "
+                "ollm never renames or deletes it by itself"
+            ),
+        )
+    except StoreUnusable as exc:
+        out.update(state="unusable", detail=str(exc))
+    except StoreError as exc:
+        out.update(state="error", detail=str(exc))
+    return out
 
 
 def _token_cache(settings: Settings) -> dict[str, Any] | None:
@@ -166,6 +199,12 @@ def cmd_doctor(settings: Settings, as_json: bool) -> int:
             f"Token cache: {cache['entries']} counts for {cache['tokenizers']} tokenizer(s), "
             f"{cache['tokens']} tokens"
         )
+    db = report["database"]
+    print(f"Chat database: {db['state']} ({db['path']})")
+    if db["detail"]:
+        print(f"  {db['detail']}")
+    if db["advice"]:
+        print(f"  {db['advice']}")
     print("Models")
     for m in report["models"]:
         if not m["usable"]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ollm_tui.cli.common import EXIT_FAILURE, EXIT_OK, err
+from ollm_tui.cli.common import EXIT_FAILURE, EXIT_OK, err, shown, store_exit
+from ollm_tui.core.display import json_escape
 from ollm_tui.settings import Settings
 
 
@@ -15,14 +16,15 @@ def cmd_export(settings: Settings, chat_ref: str, fmt: str, out: str | None) -> 
     from ollm_tui.store.db import StoreError
     from ollm_tui.store.export import render
 
-    if not settings.db_path.exists():
+    folder = settings.db_path.parent
+    if not settings.db_path.exists() and (folder.is_dir() or not folder.exists()):
         err(f"no chats yet ({settings.db_path} does not exist)")
         return EXIT_FAILURE
     try:
         store = open_store(settings)
     except StoreError as exc:
         err(str(exc))
-        return EXIT_FAILURE
+        return store_exit(exc)
     try:
         chat = store.find_chat(chat_ref)
         if chat is None and chat_ref.isdigit():
@@ -34,7 +36,11 @@ def cmd_export(settings: Settings, chat_ref: str, fmt: str, out: str | None) -> 
         text = render(chat, store.messages(chat.id), fmt, store.all_checkpoints(chat.id), active)
     finally:
         store.close()
+    if fmt == "json":  # still valid JSON with the same strings, and safe to print
+        text = json_escape(text)
     if out is None:
+        if fmt != "json":
+            text = shown(text, sys.stdout)  # Markdown on a terminal: visible escapes
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return EXIT_OK
     try:

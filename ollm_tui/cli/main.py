@@ -3,7 +3,9 @@
 Exit codes (documented in docs/cli.md):
   0 success; 1 other failure (e.g. the chat database cannot be opened);
   2 bad arguments; 3 model not found, unreadable or failing to load;
-  4 generation failed (including a message too long for the context); 130 interrupted.
+  4 generation failed (including a message too long for the context);
+  5 data folder unusable (a file in its place, permission denied, disk full, read-only);
+  130 interrupted.
 
 ``main`` only dispatches; each command lives in its own module (``models.py``,
 ``doctor.py``, ``config.py``, ``export.py``, ``prompt.py``, ``chat.py`` for the app) and is

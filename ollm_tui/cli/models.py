@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
-from ollm_tui.cli.common import EXIT_OK
+from ollm_tui.cli.common import EXIT_OK, shown
 from ollm_tui.settings import Settings
 
 
@@ -64,10 +65,11 @@ def cmd_models(settings: Settings, as_json: bool) -> int:
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+        print(shown(line, sys.stdout))  # names come from files and servers
     for r in rows:
         if r["error"]:
-            print(f"unusable: {r['path']}: {r['error']}")
+            print(shown(f"unusable: {r['path']}: {r['error']}", sys.stdout))
         elif r["note"]:
-            print(f"note: {r['name']}: {r['note']}")
+            print(shown(f"note: {r['name']}: {r['note']}", sys.stdout))
     return EXIT_OK

@@ -17,15 +17,17 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ollm_tui.cli.common import (
-    EXIT_FAILURE,
     EXIT_GENERATION,
     EXIT_INTERRUPTED,
     EXIT_MODEL,
     EXIT_OK,
     EXIT_USAGE,
     err,
+    is_terminal,
     plan_placement,
+    store_exit,
 )
+from ollm_tui.core.display import DisplayStream, json_escape
 from ollm_tui.settings import Settings
 
 if TYPE_CHECKING:  # the command imports these when it runs
@@ -59,7 +61,7 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
         components = build_components(settings, lazy=False, in_memory=not args.chat)
     except StoreError as exc:
         err(str(exc))
-        return EXIT_FAILURE
+        return store_exit(exc)
     for problem in components.profile_errors:
         err(f"warning: {problem}")
     try:
@@ -144,12 +146,12 @@ def _turn(
         temperature=settings.temperature, max_tokens=settings.max_tokens, seed=args.seed
     )
     streaming = args.output == "text"
+    reply_out = ReplyWriter(sys.stdout)
     finished: TurnFinished | None = None
     try:
         for event in session.send(text, cancel, params):
             if isinstance(event, TurnDelta) and streaming:
-                sys.stdout.write(event.text)
-                sys.stdout.flush()
+                reply_out.write(event.text)
             elif isinstance(event, TurnFinished):
                 finished = event
             elif isinstance(event, CompressionStep):
@@ -161,7 +163,7 @@ def _turn(
         err(f"generation failed: {exc}")
         return EXIT_GENERATION
     if streaming:
-        sys.stdout.write("\n")
+        reply_out.close()
     assert finished is not None
     if finished.error:
         err(f"generation failed: {finished.error}")
@@ -170,10 +172,37 @@ def _turn(
         compress_after_reply(session, cancel)
     if args.output == "json":
         report = reply_report(session, finished, info, placement, saved_chat=bool(args.chat))
-        print(json.dumps(report, ensure_ascii=False))
+        print(json_text(report))
     if finished.done is not None and finished.done.stopped:
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+class ReplyWriter:
+    """Writes a streamed reply to ``stream``: on a terminal through the display sanitiser
+    (visible escapes, the same as the app shows), to a pipe or a file exactly."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self._display = DisplayStream() if is_terminal(stream) else None
+
+    def write(self, chunk: str) -> None:
+        """Write one chunk of the reply and flush it."""
+        self.stream.write(chunk if self._display is None else self._display.feed(chunk))
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the reply: what the sanitiser held back (a lone CR), then a newline."""
+        if self._display is not None:
+            self.stream.write(self._display.flush())
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def json_text(value: Any) -> str:
+    """``value`` as JSON, every string exact once decoded: ``json.dumps`` escapes C0
+    controls, and ``json_escape`` also DEL, C1, bidi and lone surrogates (``\\uXXXX``)."""
+    return json_escape(json.dumps(value, ensure_ascii=False))
 
 
 def shared_accounting(accounting: Any, engine: Any, model: Any) -> Any:

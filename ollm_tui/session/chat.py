@@ -10,11 +10,12 @@ for the usage once after it, which ``TurnFinished`` carries.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ollm_tui.core.budget import Budget, Usage
 from ollm_tui.core.compression import Policy, Summariser
@@ -34,7 +35,7 @@ from ollm_tui.session.events import (
 )
 from ollm_tui.session.summariser import EngineSummariser
 from ollm_tui.settings import Settings
-from ollm_tui.store.db import Chat, Message, Store
+from ollm_tui.store.db import Chat, Message, Store, StoreUnusable
 
 if TYPE_CHECKING:
     from ollm_tui.core.memory_guard import MemoryGuard
@@ -272,6 +273,17 @@ class ChatSession:
         parts: list[str] = []
         last_save = time.monotonic()
         done: Done | None = None
+        save_error: str | None = None
+
+        def save(**fields: Any) -> None:
+            # a write the disk refuses (full, read-only) must not end the reply: it is
+            # remembered, the stream goes on, and the caller is told at the end
+            nonlocal save_error
+            try:
+                self.store.update_message(reply.id, **fields)
+            except StoreUnusable as exc:
+                save_error = str(exc)
+
         try:
             for event in self.engine.stream(prompt, params, cancel):
                 if isinstance(event, Delta):
@@ -279,20 +291,22 @@ class ChatSession:
                     yield TurnDelta(event.text)
                     now = time.monotonic()
                     if now - last_save >= SAVE_EVERY_S:
-                        self.store.update_message(reply.id, content="".join(parts))
+                        save(content="".join(parts))
                         last_save = now
                 else:
                     done = event
         except EngineError as exc:
             text = "".join(parts)
             meta = {**reply.meta, "error": str(exc)}
-            self.store.update_message(reply.id, content=text, status="error", meta=meta)
+            save(content=text, status="error", meta=meta)
             failed = dataclasses.replace(reply, content=text, status="error", meta=meta)
-            yield TurnFinished(failed, None, str(exc), self._measured([*history, failed]))
+            usage = self._measured([*history, failed])
+            yield TurnFinished(failed, None, str(exc), usage, save_error)
             return
         except BaseException:
             # anything unexpected (or the worker being torn down): keep what we have
-            self.store.update_message(reply.id, content="".join(parts), status="interrupted")
+            with contextlib.suppress(StoreUnusable):
+                self.store.update_message(reply.id, content="".join(parts), status="interrupted")
             raise
         text = "".join(parts)
         status = "stopped" if done is not None and done.stopped else "complete"
@@ -305,10 +319,12 @@ class ChatSession:
                 "tokens_per_s": round(done.tokens_per_s, 2),
                 "finish_reason": done.finish_reason,
             }
-        self.store.update_message(reply.id, content=text, status=status, meta=meta)
+        save_error = None  # the last save decides: an earlier failure is healed by it
+        save(content=text, status=status, meta=meta)
         stored = dataclasses.replace(reply, content=text, status=status, meta=meta)
-        yield TurnFinished(stored, done, None, self._measured([*history, stored]))
-        if self.kv is not None:  # after the reply is shown: the caller already has it
+        usage = self._measured([*history, stored])
+        yield TurnFinished(stored, done, None, usage, save_error)
+        if self.kv is not None and save_error is None:  # after the reply is shown
             self.kv.after_turn(self.chat.id)
 
     def _measured(self, history: list[Message]) -> Usage | None:
@@ -316,7 +332,7 @@ class ChatSession:
         check reuse it); None when it cannot be counted, which never fails the turn."""
         try:
             measured = self.context.after_change(history, turn=True)
-        except Exception:  # noqa: BLE001 - the reply is stored; the figure is extra
+        except Exception:  # noqa: BLE001 - the reply is out; the figure (and a snapshot) are extra
             log.warning("counting the chat after the reply failed", exc_info=True)
             return None
         return measured.usage if measured is not None else None

@@ -45,6 +45,9 @@ class TurnFinished:
     done: Done | None
     error: str | None = None
     usage: Usage | None = None
+    save_error: str | None = None
+    """Why the reply could not be stored (disk full, read-only): ``reply`` then holds the
+    text shown, and the store has only what was saved before (nothing earlier is lost)."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ several threads: one connection, guarded by a lock.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import sqlite3
 import threading
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ollm_tui.core.conversation import ActiveContext, Checkpoint, Snapshot
+from ollm_tui.core.folders import folder_error, os_reason, sqlite_reason
 
 MessageStatus = Literal["complete", "stopped", "streaming", "interrupted", "error"]
 """complete: finished normally; stopped: the user pressed Esc; streaming: being written now;
@@ -26,6 +29,62 @@ interrupted: was streaming when the app died (fixed up on open); error: generati
 
 class StoreError(Exception):
     """The database cannot be opened or is of an unknown, newer schema."""
+
+
+class StoreUnusable(StoreError):
+    """The data folder or the database file cannot be used: it is a file where a folder
+    should be, permission is denied, the disk is full or the file system is read-only.
+    ``str`` names the path, the reason and what to do; ``writing`` is True when a write
+    failed on a database that had opened (nothing stored before it is lost)."""
+
+    def __init__(self, message: str, path: Path, reason: str, writing: bool = False) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+        self.writing = writing
+
+
+class DatabaseDamaged(StoreError):
+    """The file is not a SQLite database, or SQLite reports it malformed. Nothing was
+    changed; ``set_aside`` can move it (and its ``-wal``/``-shm``) out of the way."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+_DAMAGED = (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
+
+
+def _damaged(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in _DAMAGED:
+        return True
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text
+
+
+def set_aside(path: Path, now: float | None = None) -> list[Path]:
+    """Rename a damaged database and its ``-wal``/``-shm`` files to
+    ``NAME.damaged-YYYYMMDD-HHMMSS[...]`` beside it (never deleted); returns the new paths.
+
+    The stamp is local time; a clash (twice in one second) adds ``-2``, ``-3``…
+    """
+    path = Path(path)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    base = f"{path.name}.damaged-{stamp}"
+    n = 1
+    while any((path.parent / f"{base}{'' if n == 1 else f'-{n}'}{s}").exists() for s in ("", "-wal", "-shm")):
+        n += 1
+    target = f"{base}{'' if n == 1 else f'-{n}'}"
+    moved: list[Path] = []
+    for suffix in ("", "-wal", "-shm"):
+        source = path.parent / f"{path.name}{suffix}"
+        if source.exists():
+            dest = path.parent / f"{target}{suffix}"
+            source.rename(dest)
+            moved.append(dest)
+    return moved
 
 
 @dataclass(frozen=True)
@@ -159,7 +218,16 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        memory = str(path) == ":memory:"
+        if not memory:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                if self.path.is_dir():
+                    raise IsADirectoryError(errno.EISDIR, "Is a directory", str(self.path))
+            except OSError as exc:
+                folder = self.path if isinstance(exc, IsADirectoryError) else self.path.parent
+                what = "the chat database" if folder == self.path else None
+                raise self._unusable(folder, os_reason(exc), what) from None
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -168,22 +236,56 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._migrate()
+            self._recover_interrupted()
         except sqlite3.DatabaseError as exc:
+            with contextlib.suppress(Exception):
+                self._db.close()
+            if _damaged(exc):
+                raise DatabaseDamaged(
+                    f"the chat database {self.path} is damaged ({exc}); nothing was changed. "
+                    "Move it (and any -wal/-shm beside it) to another name to start a fresh one; "
+                    "`ollm doctor` explains",
+                    self.path,
+                ) from None
+            reason = sqlite_reason(exc)
+            if reason is not None:
+                raise self._unusable(self.path.parent, reason) from None
             raise StoreError(f"cannot open the chat database {self.path}: {exc}") from exc
-        self._recover_interrupted()
+        except StoreUnusable:
+            with contextlib.suppress(Exception):
+                self._db.close()
+            raise
+
+    def _unusable(
+        self, path: Path, reason: str, what: str | None = None, writing: bool = False
+    ) -> StoreUnusable:
+        problem = folder_error("data", path, reason, what)
+        return StoreUnusable(str(problem), path, reason, writing)
 
     # -- plumbing ------------------------------------------------------------------------
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. A write the disk refuses (full, read-only) rolls back and
+        raises ``StoreUnusable`` (``writing=True``); what was committed before stays."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:  # SQLite may have rolled back already
+                        with contextlib.suppress(sqlite3.Error):
+                            self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                reason = sqlite_reason(exc)
+                if reason is None:
+                    raise
+                raise self._unusable(
+                    self.path, reason, "the chat database", writing=True
+                ) from exc
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """A write transaction on the store's connection, under its lock: ``BEGIN

@@ -23,9 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import BindingType
+from textual.geometry import Size
 from textual.worker import Worker, WorkerState
 
 from ollm_tui.session.components import Components, Startup
@@ -35,9 +36,11 @@ from ollm_tui.ui.context_watch import ContextWatch
 from ollm_tui.ui.generation import FullCollections, Turn, describe
 from ollm_tui.ui.jobs import GENERATE, ModelJobs
 from ollm_tui.ui.queueing import SendQueue
+from ollm_tui.ui.safe_text import SafeToasts
 from ollm_tui.ui.screens.chat import ChatScreen
 from ollm_tui.ui.switching import MODEL_GROUP, ModelSwitcher
 from ollm_tui.ui.themes import app_variables
+from ollm_tui.ui.too_small import TooSmallScreen, is_too_small
 from ollm_tui.ui.widgets.chat_list import ChatList
 from ollm_tui.ui.workspace import Workspace, commands_provider, docs_search_provider
 
@@ -57,7 +60,7 @@ if TYPE_CHECKING:
     from ollm_tui.ui.widgets.transcript import Transcript
 
 
-class OllmApp(App[None], inherit_bindings=False):
+class OllmApp(SafeToasts, App[None], inherit_bindings=False):
     """A full-screen chat with a local GGUF model."""
 
     CSS_PATH = "app.tcss"
@@ -107,6 +110,20 @@ class OllmApp(App[None], inherit_bindings=False):
         for warning in self.startup_warnings:
             self.notify(warning, title="Warning", severity="warning", markup=False, timeout=10)
         self.models.start()
+
+    # -- terminal size -----------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Cover everything with the "too small" screen below 40x10; uncover above it."""
+        self.fit_screen(event.size)
+
+    def fit_screen(self, size: Size) -> None:
+        """Push or pop the "too small" screen for a terminal of ``size``."""
+        if is_too_small(size):
+            if not isinstance(self.screen, TooSmallScreen):
+                self.push_screen(TooSmallScreen())
+        elif isinstance(self.screen, TooSmallScreen):
+            self.pop_screen()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         """App colours (memory levels, context meter bands, message markers) for any theme."""

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.content import Content
 from textual.markup import escape
 
 from ollm_tui.ui.bindings import COMMANDS, PALETTE_ORDER
 from ollm_tui.ui.guide import guide_pages
+from ollm_tui.ui.safe_text import safe, safe_str
 from ollm_tui.ui.screens.keys_pane import show_keys
 
 if TYPE_CHECKING:
@@ -78,7 +78,9 @@ class OllmCommands(Provider):
 
     async def discover(self) -> Hits:
         for name, help_text, action in self._all():
-            yield DiscoveryHit(Content(name), partial(self._run, action), help=escape(help_text))
+            yield DiscoveryHit(
+                safe(name), partial(self._run, action), help=escape(safe_str(help_text))
+            )
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -86,8 +88,11 @@ class OllmCommands(Provider):
             score = matcher.match(name)
             if score > 0:
                 # highlight() parses its argument as markup: chat titles are shown literally
-                shown = matcher.highlight(name) if "[" not in name else Content(name)
-                yield Hit(score, shown, partial(self._run, action), help=escape(help_text))
+                plain = safe_str(name)
+                shown = matcher.highlight(plain) if "[" not in plain else safe(name)
+                yield Hit(
+                    score, shown, partial(self._run, action), help=escape(safe_str(help_text))
+                )
 
     async def _run(self, action: str) -> None:
         app = _app(self)
@@ -165,9 +170,9 @@ class DocsSearch(Provider):
             target = section.page + (f"#{section.anchor}" if section.anchor else "")
             yield Hit(
                 score,
-                Content(f"docs › {section.heading} ({section.page})"),
+                safe(f"docs › {section.heading} ({section.page})"),
                 partial(self._open, target),
-                help=escape(snippet),
+                help=escape(safe_str(snippet)),
             )
 
     async def _open(self, target: str) -> None:

@@ -152,7 +152,12 @@ def run_turn(turn: Turn, post: Callable[[TextualMessage], object]) -> None:
             elif isinstance(event, TurnFinished):
                 stopped = event.reply.status != "complete"
                 turn.complete = event.error is None and not stopped
-                post(TurnEnded(chat_id, turn.id, event.reply, event.done, event.error))
+                post(
+                    TurnEnded(
+                        chat_id, turn.id, event.reply, event.done, event.error, event.usage,
+                        event.save_error,
+                    )
+                )
             elif isinstance(event, CompressionStarted | CompressionStep | CompressionFinished):
                 post(CompressionNote(chat_id, event))
     except MessageTooLong as exc:

@@ -14,6 +14,7 @@ from textual.message import Message as TextualMessage
 from ollm_tui.session.chat import CompressionEvent
 
 if TYPE_CHECKING:
+    from ollm_tui.core.budget import Usage
     from ollm_tui.engine.base import Done
     from ollm_tui.store.db import Message
 
@@ -31,10 +32,18 @@ class TurnBegan(TextualMessage):
 
 class TurnEnded(TextualMessage):
     """The reply is finished (complete, stopped, or failed with an engine error): the reply
-    as stored, the engine's figures (None on error) and the error text."""
+    as stored, the engine's figures (None on error), the error text, the usage after the
+    reply, and why the reply could not be saved (disk full)."""
 
     def __init__(
-        self, chat_id: int, turn_id: int, reply: Message, done: Done | None, error: str | None
+        self,
+        chat_id: int,
+        turn_id: int,
+        reply: Message,
+        done: Done | None,
+        error: str | None,
+        usage: Usage | None = None,
+        save_error: str | None = None,
     ) -> None:
         super().__init__()
         self.chat_id = chat_id
@@ -42,6 +51,10 @@ class TurnEnded(TextualMessage):
         self.reply = reply
         self.done = done
         self.error = error
+        self.usage = usage
+        """How full the context is after the reply (counted once, in the worker)."""
+        self.save_error = save_error
+        """Why the reply could not be stored (it is shown all the same)."""
 
 
 class TurnFailed(TextualMessage):

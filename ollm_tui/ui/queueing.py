@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual.content import Content
 from textual.widgets import Static
 
+from ollm_tui.ui.safe_text import safe
 if TYPE_CHECKING:
     from ollm_tui.ui.app import OllmApp
 
@@ -45,7 +45,7 @@ class QueuePanel(Static):
 
     def show_queue(self, queued: list[str]) -> None:
         """Show ``queued`` (hide the panel when empty)."""
-        self.update(Content(queue_text(queued)))
+        self.update(safe(queue_text(queued)))
         self.display = bool(queued)
 
 

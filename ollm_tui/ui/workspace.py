@@ -18,7 +18,7 @@ from ollm_tui.settings import DEFAULT_THEME
 from ollm_tui.ui.bindings import REGISTRY_BY_ID, key_problem, split_keys
 from ollm_tui.ui.screens.dialogs import ConfirmDialog
 from ollm_tui.ui.guide import page_title
-from ollm_tui.ui.themes import app_variables, load_themes
+from ollm_tui.ui.themes import load_themes
 
 if TYPE_CHECKING:
     from textual.command import Provider

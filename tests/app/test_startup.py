@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
+from ollm_tui.ui.too_small import TooSmallScreen
 from ollm_tui.ui.widgets.transcript import Transcript
 from tests.app.helpers import make_test_app, rendered_text, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
@@ -110,10 +111,12 @@ async def test_a_tiny_terminal_shows_a_message_instead_of_a_broken_layout(
     app, _ = make_test_app(settings, store, FakeEngine())
     async with app.run_test(size=(30, 8)) as pilot:
         await pilot.pause()
-        too_small = app.query_one("#too-small")
-        assert too_small.display
+        assert isinstance(app.screen, TooSmallScreen)
+        too_small = app.screen.query_one("#too-small")
         assert "Terminal too small" in rendered_text(too_small)
-        assert not app.query_one("#main").display
+        await pilot.resize_terminal(120, 40)
+        await wait_until(pilot, lambda: not isinstance(app.screen, TooSmallScreen))
+        assert app.query_one("#main").display
 
 
 async def test_a_broken_profile_warns_but_the_model_still_loads(settings: Settings, store: Store):

@@ -124,3 +124,16 @@ def test_scripted_long_chat_compresses_and_reports_it(env) -> None:
     db = sqlite3.connect(Path(env["OLLM_DATA_DIR"]) / "ollm.db")
     assert db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0] >= 1
     assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 8  # nothing lost
+
+
+def test_prompt_to_a_terminal_on_the_real_model(env) -> None:
+    """Standard output on a pty: the reply arrives through the display sanitiser (nothing a
+    model writes can be a control sequence there) and still answers."""
+    from tests.unit.test_cli_terminal_output import run_on_pty
+    from tests.unit.test_display import assert_terminal_safe
+
+    code, out, err = run_on_pty(env, "-p", "What is the capital of France?", "--temperature", "0")
+    assert code == 0, err
+    text = out.decode()
+    assert "Paris" in text
+    assert_terminal_safe(text)

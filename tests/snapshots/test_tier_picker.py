@@ -11,7 +11,6 @@ from ollm_tui.engine.planning import place
 from ollm_tui.engine.registry import starter_model_path
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
-from ollm_tui.ui.app import OllmApp
 from ollm_tui.ui.screens.pickers import TierPicker
 from tests.app.helpers import make_test_app, wait_until
 from tests.fakes import FakeEngine

@@ -72,7 +72,7 @@ def test_newer_schema_is_refused(settings) -> None:
 def test_garbage_file_is_a_store_error(settings) -> None:
     settings.db_path.parent.mkdir(parents=True)
     settings.db_path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="cannot open"):
+    with pytest.raises(StoreError, match="is damaged"):
         Store(settings.db_path)
 
 

@@ -19,9 +19,8 @@ from textual import getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
 from ollm_tui.session.chat import ChatSession
 from ollm_tui.store.db import Chat
@@ -32,6 +31,7 @@ from ollm_tui.ui.generation import Turn, run_turn
 from ollm_tui.ui.jobs import GENERATE
 from ollm_tui.ui.messages import CompressionNote, ContextChanged, TurnBegan, TurnEnded, TurnFailed
 from ollm_tui.ui.queueing import QueuePanel
+from ollm_tui.ui.safe_text import safe
 from ollm_tui.ui.screens.dialogs import ConfirmDialog, RenameDialog
 from ollm_tui.ui.widgets.chat_list import ChatList
 from ollm_tui.ui.widgets.composer import Composer
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 STOP_WAIT_S = 5.0
 """How long switching or deleting a chat waits for a stopped reply to be stored."""
 
-TOO_SMALL = "Terminal too small.\nMake it at least 40×10."
 
 CHAT_ACTIONS = {b.action for b in CHAT_BINDINGS if isinstance(b, Binding)}
 """The actions of the chat's keys."""
@@ -96,7 +95,6 @@ class ChatScreen(Screen[None]):
         )
         yield StatusLine(memory_meter=meter, id="status")
         yield Footer(id="footer", compact=True, show_command_palette=False)
-        yield Static(TOO_SMALL, id="too-small", markup=False)
 
     def _size_classes(self) -> None:
         """The app's breakpoint classes for the terminal's size, before the first layout.
@@ -124,6 +122,7 @@ class ChatScreen(Screen[None]):
         chats = self.store.list_chats()
         await self.open_chat(chats[0] if chats else self.store.create_chat())
         self.composer.focus()
+        self.ollm.fit_screen(self.app.size)
 
     # -- chats ---------------------------------------------------------------------------
 
@@ -160,7 +159,7 @@ class ChatScreen(Screen[None]):
         if self.session is None:
             return
         self.session.chat = self.store.get_chat(self.session.chat.id) or self.session.chat
-        self.transcript.border_title = Content(self.session.chat.title)
+        self.transcript.border_title = safe(self.session.chat.title)
 
     def refresh_chat_list(self) -> None:
         """Reread the chats from the store."""
@@ -407,6 +406,14 @@ class ChatScreen(Screen[None]):
         if message.error:
             self.ollm.models.remote.reply_failed(message.error)
             self.ollm.queue.put_back("The reply failed")
+        if message.save_error:  # the reply stays on screen; what was stored before is kept
+            self.notify(
+                f"The reply is shown but was not saved: {message.save_error}",
+                title="Not saved",
+                severity="error",
+                markup=False,
+                timeout=20,
+            )
         if message.chat_id == self.chat.id:
             self.refresh_chat_list()
 

@@ -8,11 +8,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 from ollm_tui.ui.bindings import DIALOG_BINDINGS
+from ollm_tui.ui.safe_text import SafeInput, safe
 
 
 class RenameDialog(ModalScreen[str | None]):
@@ -30,7 +30,7 @@ class RenameDialog(ModalScreen[str | None]):
         with Vertical(id="dialog", classes="dialog") as box:
             box.border_title = "Rename chat"
             yield Label("New title (Enter saves, Esc cancels):", classes="prompt")
-            yield Input(self._title, id="rename-input", select_on_focus=True)
+            yield SafeInput(self._title, id="rename-input", select_on_focus=True)
             yield Label("", id="rename-hint", classes="hint")
 
     @on(Input.Submitted, "#rename-input")
@@ -62,10 +62,10 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog") as box:
-            box.border_title = Content(self._title)
-            yield Label(Content(self._question), classes="prompt")
+            box.border_title = safe(self._title)
+            yield Label(safe(self._question), classes="prompt")
             with Horizontal(classes="buttons"):
-                yield Button(Content(self._yes_label), id="yes", variant="error")
+                yield Button(safe(self._yes_label), id="yes", variant="error")
                 yield Button("No", id="no", variant="primary")
 
     def on_mount(self) -> None:

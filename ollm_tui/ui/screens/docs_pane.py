@@ -23,6 +23,7 @@ from textual.widgets.markdown import MarkdownTableOfContents
 
 from ollm_tui.ui.bindings import DOCS_BINDINGS, PANE_BINDINGS
 from ollm_tui.ui.guide import HOME_PAGE, page_title
+from ollm_tui.ui.safe_text import safe, safe_markdown, safe_str
 from ollm_tui.ui.slugs import Slugs  # the slugs Markdown's own goto_anchor uses
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
@@ -82,10 +83,10 @@ class DocsPane(Screen[None]):
             self.notify(f"Cannot open {page}: {exc}", severity="error", markup=False)
             return
         self.page = page
-        self.sub_title = page
+        self.sub_title = safe_str(page)
         scroll = self.query_one("#docs-scroll", VerticalScroll)
-        scroll.border_title = page_title(path)
-        await self.markdown.update(text)
+        scroll.border_title = safe(page_title(path))
+        await self.markdown.update(safe_markdown(text))
         scroll.scroll_home(animate=False)
         if anchor:
             self.call_after_refresh(self.goto_anchor, anchor)

@@ -14,7 +14,6 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
-from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Label
 
@@ -26,6 +25,7 @@ from ollm_tui.ui.bindings import (
     key_problem,
     split_keys,
 )
+from ollm_tui.ui.safe_text import safe, safe_str
 
 if TYPE_CHECKING:
     from ollm_tui.ui.app import OllmApp
@@ -64,9 +64,9 @@ class KeyCapture(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog") as box:
-            box.border_title = Content(f"Change {self.entry.id}")
+            box.border_title = safe(f"Change {self.entry.id}")
             yield Label(
-                Content(
+                safe(
                     f"{self.entry.description or self.entry.id}: press the new key (Esc cancels)."
                 ),
                 classes="prompt",
@@ -82,7 +82,7 @@ class KeyCapture(ModalScreen[str | None]):
         problem = key_problem(self.entry.id, event.key, self.keymap)
         if problem:
             self.query_one("#capture-hint", Label).update(
-                Content(f"{show_keys(event.key)}: {problem}. Press another key.")
+                safe(f"{show_keys(event.key)}: {problem}. Press another key.")
             )
             return
         self.dismiss(event.key)
@@ -129,10 +129,10 @@ class KeysPane(Screen[None]):
         if keys:
             shown += " *"
         return (
-            Text(shown),
-            Text(entry.id),
-            Text(entry.group),
-            Text(entry.tooltip or entry.description),
+            Text(safe_str(shown)),
+            Text(safe_str(entry.id)),
+            Text(safe_str(entry.group)),
+            Text(safe_str(entry.tooltip or entry.description)),
         )
 
     def refresh_rows(self) -> None:

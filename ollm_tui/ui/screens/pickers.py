@@ -14,7 +14,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -25,6 +24,7 @@ from ollm_tui.engine.planning import load_all_profiles, place
 from ollm_tui.engine.registry import ModelEntry, discover
 from ollm_tui.engine.remote.models import is_remote_entry, server_entries
 from ollm_tui.settings import Settings
+from ollm_tui.ui.safe_text import safe
 
 if TYPE_CHECKING:
     from ollm_tui.core.conversation import Snapshot
@@ -68,7 +68,7 @@ class TierPicker(ModalScreen[int | None]):
         nothing_fits = not any(o.fits for o in plan.options)
         options = [
             Option(
-                Content(tier_row(o, plan, self.current)),
+                safe(tier_row(o, plan, self.current)),
                 id=str(o.size),
                 # what does not fit is greyed out (the smallest stays pickable when nothing fits)
                 disabled=not o.fits and not (nothing_fits and o is plan.options[0]),
@@ -76,15 +76,15 @@ class TierPicker(ModalScreen[int | None]):
             for o in plan.options
         ]
         with Vertical(id="picker", classes="picker"):
-            yield Static(Content(f"Context size for {self.model}"), classes="picker-title")
+            yield Static(safe(f"Context size for {self.model}"), classes="picker-title")
             yield Static(
-                Content(f"Auto: {plan.auto_reason}"), id="tier-reason", classes="picker-reason"
+                safe(f"Auto: {plan.auto_reason}"), id="tier-reason", classes="picker-reason"
             )
             for note in plan.notes:
-                yield Static(Content(f"Note: {note}"), classes="picker-note")
+                yield Static(safe(f"Note: {note}"), classes="picker-note")
             yield OptionList(*options, id="tier-options")
             yield Static(
-                Content("Enter switches (the model reloads) · Esc cancels"), classes="picker-hint"
+                safe("Enter switches (the model reloads) · Esc cancels"), classes="picker-hint"
             )
 
     def on_mount(self) -> None:
@@ -160,12 +160,12 @@ class ModelPicker(ModalScreen[ModelEntry | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker", classes="picker"):
-            yield Static(Content("Model"), classes="picker-title")
+            yield Static(safe("Model"), classes="picker-title")
             yield OptionList(
-                Option(Content("Looking for models…"), disabled=True), id="model-options"
+                Option(safe("Looking for models…"), disabled=True), id="model-options"
             )
             yield Static(
-                Content("Enter switches (the model reloads at its auto tier) · Esc cancels"),
+                safe("Enter switches (the model reloads at its auto tier) · Esc cancels"),
                 classes="picker-hint",
             )
 
@@ -186,12 +186,12 @@ class ModelPicker(ModalScreen[ModelEntry | None]):
         options = self.query_one("#model-options", OptionList)
         options.clear_options()
         if not rows:
-            options.add_option(Option(Content("No models found"), disabled=True))
+            options.add_option(Option(safe("No models found"), disabled=True))
             return
         for i, row in enumerate(rows):
             usable = row.entry.usable and (row.plan is not None or row.entry.note is not None)
             mark = "● " if self.current and str(row.entry.path) == self.current else "  "
-            options.add_option(Option(Content(mark + row.text), id=str(i), disabled=not usable))
+            options.add_option(Option(safe(mark + row.text), id=str(i), disabled=not usable))
 
     @on(OptionList.OptionSelected, "#model-options")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
@@ -214,24 +214,24 @@ class SnapshotPicker(ModalScreen["Snapshot | None"]):
 
     def compose(self) -> ComposeResult:
         if self.snapshots:
-            options = [Option(Content(s.label), id=str(i)) for i, s in enumerate(self.snapshots)]
+            options = [Option(safe(s.label), id=str(i)) for i, s in enumerate(self.snapshots)]
         else:
             options = [
                 Option(
-                    Content("No snapshots yet: one is taken before each compression"), disabled=True
+                    safe("No snapshots yet: one is taken before each compression"), disabled=True
                 )
             ]
         with Vertical(id="picker", classes="picker"):
-            yield Static(Content("Snapshots of this chat's context"), classes="picker-title")
+            yield Static(safe("Snapshots of this chat's context"), classes="picker-title")
             yield Static(
-                Content(
+                safe(
                     "Restoring one makes the model see the chat as it was then; "
                     "every message stays in the transcript."
                 ),
                 classes="picker-reason",
             )
             yield OptionList(*options, id="snapshot-options")
-            yield Static(Content("Enter restores · Esc cancels"), classes="picker-hint")
+            yield Static(safe("Enter restores · Esc cancels"), classes="picker-hint")
 
     def on_mount(self) -> None:
         self.query_one("#snapshot-options", OptionList).focus()

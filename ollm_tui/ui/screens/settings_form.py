@@ -16,12 +16,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Switch
 
 from ollm_tui.settings.config_file import KEYS_BY_NAME, ConfigValueError
 from ollm_tui.ui.bindings import SETTINGS_BINDINGS
+from ollm_tui.ui.safe_text import SafeInput, safe, safe_str
 
 if TYPE_CHECKING:
     from ollm_tui.settings import Settings
@@ -85,11 +85,11 @@ class SettingsScreen(ModalScreen[bool]):
         settings = self.ollm.settings
         with VerticalScroll(id="settings-form", classes="dialog") as box:
             box.border_title = "Settings"
-            box.border_subtitle = str(settings.config_file)
+            box.border_subtitle = safe(str(settings.config_file))
             yield Label("", id="settings-error", classes="hint")
             for key, label in FIELDS:
                 yield Label(label, classes="field-label")
-                yield Input(
+                yield SafeInput(
                     current_text(settings, key), id=f"setting-{key}", classes="field", compact=True
                 )
             with Horizontal(classes="switch-row"):
@@ -100,7 +100,7 @@ class SettingsScreen(ModalScreen[bool]):
                 n for n in self.app.available_themes if not n.startswith("textual-ansi")
             )
             yield Select(
-                [(n, n) for n in themes],
+                [(safe_str(n), n) for n in themes],
                 value=self.app.theme,
                 allow_blank=False,
                 id="setting-theme",
@@ -137,7 +137,7 @@ class SettingsScreen(ModalScreen[bool]):
                 raw, value = parse_field(key, field.value)
             except ConfigValueError as exc:
                 error = self.query_one("#settings-error", Label)
-                error.update(Content(f"{label}: {exc}"))
+                error.update(safe(f"{label}: {exc}"))
                 error.scroll_visible(animate=False)
                 field.focus()
                 return

@@ -12,11 +12,11 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ollm_tui.session.accounting import Measured
+from ollm_tui.ui.safe_text import safe
 
 
 def stats_lines(measured: Measured | None, figures: dict[str, Any]) -> list[str]:
@@ -84,7 +84,7 @@ class TokenStatsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog token-stats") as box:
             box.border_title = "Context and token stats"
-            yield Static(Content("\n".join(self.lines)), id="token-stats-body", markup=False)
+            yield Static(safe("\n".join(self.lines)), id="token-stats-body", markup=False)
 
     async def action_dismiss(self, result: None = None) -> None:
         """Close the panel."""

@@ -12,6 +12,7 @@ from textual.widgets.option_list import Option
 
 from ollm_tui.store.db import Chat
 from ollm_tui.ui.bindings import CHAT_LIST_BINDINGS
+from ollm_tui.ui.safe_text import safe
 
 
 def _chat_id(option: Option) -> int:
@@ -59,7 +60,7 @@ class ChatList(OptionList):
         self.border_subtitle = f"{count} chat" if count == 1 else f"{count} chats"
 
     def _prompt(self, chat: Chat) -> Content:
-        title = Content(chat.title)
+        title = safe(chat.title)
         if chat.id == self.open_chat_id:
             return Content.assemble(("▸ ", "bold"), title.stylize("bold"))
         return Content.assemble("  ", title)

@@ -18,9 +18,11 @@ from typing import ClassVar
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import TextArea
 
 from ollm_tui.ui.bindings import COMPOSER_BINDINGS
+from ollm_tui.ui.safe_text import SafeTextArea
 
 PLACEHOLDER = "Message… (Enter sends · Ctrl+J new line)"
 
@@ -41,8 +43,9 @@ def _without_keys(bindings: list[BindingType], keys: set[str]) -> list[BindingTy
     return kept
 
 
-class Composer(TextArea, inherit_bindings=False):
-    """Where the user writes. Posts ``Composer.Submitted`` on Enter with non-blank text."""
+class Composer(SafeTextArea, inherit_bindings=False):
+    """Where the user writes. Posts ``Composer.Submitted`` on Enter with non-blank text.
+    Pasted or recalled control characters are drawn as visible ones and sent as they are."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *_without_keys(TextArea.BINDINGS, APP_KEYS),
@@ -74,6 +77,19 @@ class Composer(TextArea, inherit_bindings=False):
         self.take_back: Callable[[], str | None] | None = None
         """Takes the newest queued message back (the app sets it); Up in an empty composer
         asks it before recalling."""
+
+    def render_line(self, y: int) -> Strip:
+        """One line of the composer; blank while it has no room for text.
+
+        Textual's ``TextArea`` wraps its placeholder at the content width, and Rich's
+        ``chop_cells`` raises ``ValueError`` at width 0. The composer gets width 0 for a
+        frame when the terminal shrinks a lot at once (120x40 to 30x8): the screen is laid
+        out at the new size with the old breakpoint classes (the 28-cell chat list still
+        shown) before the new ones apply, and a streaming reply repaints in between.
+        """
+        if self.content_size.width < 1 or self.content_size.height < 1:
+            return Strip.blank(max(self.size.width, 0))
+        return super().render_line(y)
 
     async def _on_key(self, event: events.Key) -> None:
         # Textual also runs TextArea._on_key after this (handlers run along the MRO) unless

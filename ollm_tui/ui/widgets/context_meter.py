@@ -9,11 +9,11 @@ figure is shown with a leading ``~``.
 
 from __future__ import annotations
 
-from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Label
 
 from ollm_tui.core.budget import Band, Usage
+from ollm_tui.ui.safe_text import safe
 
 BANDS: tuple[Band, ...] = ("low", "mid", "high")
 
@@ -66,7 +66,7 @@ class ContextMeter(Label):
 
     def _show(self) -> None:
         usage = self.usage
-        self.update(Content(meter_text(usage)))
+        self.update(safe(meter_text(usage)))
         self.display = usage is not None
         band = usage.band if usage is not None else None
         for name in BANDS:

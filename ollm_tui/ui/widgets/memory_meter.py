@@ -9,12 +9,12 @@ meter shows the device the model lives on, used/total and the level as a colour 
 from __future__ import annotations
 
 from textual import work
-from textual.content import Content
 from textual.message import Message
 from textual.widgets import Label
 
 from ollm_tui.core.hardware import DeviceMemory, GiB, HardwareProbe, HardwareSnapshot
 from ollm_tui.core.memory_guard import Level, LevelChange, MemoryGuard
+from ollm_tui.ui.safe_text import safe, safe_str
 
 STICKY_S = 24 * 3600.0
 """How long an EMERGENCY notification stays (until dismissed, in practice)."""
@@ -70,13 +70,15 @@ class MemoryMeter(Label):
         device = snapshot.device(self.device_label) or snapshot.ram
         self.last = device
         if device.total <= 0:
-            self.update(Content("memory ?"))
+            self.update(safe("memory ?"))
             return None
         change = self.guard.update(device)
-        self.update(Content(meter_text(device)))
+        self.update(safe(meter_text(device)))
         for level, css in _LEVEL_CLASSES.items():
             self.set_class(self.guard.level == level, css)
-        self.tooltip = f"{device.name}: {device.used_fraction:.0%} in use ({self.guard.level.name})"
+        self.tooltip = safe_str(
+            f"{device.name}: {device.used_fraction:.0%} in use ({self.guard.level.name})"
+        )
         if change is not None:
             self.post_message(self.LevelChanged(change))  # the screen toasts it
         return change

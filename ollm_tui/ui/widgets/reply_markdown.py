@@ -33,6 +33,11 @@ class ReplyMarkdown(Markdown):
     complete = False
     """True once the reply's text is all there (trim after every later change)."""
 
+    def __init__(self, markdown: str = "", **kwargs: object) -> None:
+        # Links are never opened from a reply: their text can differ from their target.
+        # A click shows the target instead (``AssistantMessage.on_markdown_link_clicked``).
+        super().__init__(markdown, open_links=False, **kwargs)  # type: ignore[arg-type]
+
     def update(self, markdown: str) -> AwaitComplete:
         """Replace the document, then trim the last block's margin (a non-empty one)."""
         if markdown:

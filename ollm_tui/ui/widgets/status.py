@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Literal
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Label
 
+from ollm_tui.ui.safe_text import safe
 from ollm_tui.ui.widgets.context_meter import ContextMeter
 
 if TYPE_CHECKING:
@@ -159,15 +159,15 @@ class StatusLine(Horizontal):
         if not self._ready_to_draw:
             return
         model = self.query_one("#status-model", Label)
-        model.update(Content(self.model_name))
+        model.update(safe(self.model_name))
         model.display = bool(self.model_name)
-        self.query_one("#status-load", Label).update(Content(LOAD_STATE_TEXT[self.load_state]))
+        self.query_one("#status-load", Label).update(safe(LOAD_STATE_TEXT[self.load_state]))
         ctx = self.query_one("#status-ctx", Label)
-        ctx.update(Content(self._ctx_text()))
+        ctx.update(safe(self._ctx_text()))
         ctx.display = bool(self.n_ctx)
         activity = self.query_one("#status-activity", Label)
-        activity.update(Content(self.activity))
+        activity.update(safe(self.activity))
         activity.display = bool(self.activity)
         perf = self.query_one("#status-perf", Label)
-        perf.update(Content(self.perf))
+        perf.update(safe(self.perf))
         perf.display = bool(self.perf)

@@ -28,9 +28,11 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Label, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
+from ollm_tui.core.display import DisplayStream
 from ollm_tui.store.db import Message
 from ollm_tui.ui.bindings import MESSAGE_BINDINGS
 from ollm_tui.ui.generation import StreamBuffer
+from ollm_tui.ui.safe_text import safe, safe_markdown
 from ollm_tui.ui.widgets.reply_markdown import ReplyMarkdown, stop_stream
 
 if TYPE_CHECKING:
@@ -125,7 +127,7 @@ class UserMessage(MessageView):
 
     def compose(self) -> ComposeResult:
         yield Label(self.ROLE_LABEL, classes="role")
-        yield Static(Content(self._content), classes="body", markup=False)
+        yield Static(safe(self._content), classes="body", markup=False)
 
 
 class AssistantMessage(MessageView):
@@ -159,6 +161,7 @@ class AssistantMessage(MessageView):
         self._stream: MarkdownStream | None = None
         self._timer: Timer | None = None
         self._streamed: list[str] = []
+        self._display = DisplayStream()
         self._finished = False
         self.set_reactive(AssistantMessage.status, status)
 
@@ -175,8 +178,8 @@ class AssistantMessage(MessageView):
 
     def compose(self) -> ComposeResult:
         role = self.ROLE_LABEL + (f" · {self._model}" if self._model else "")
-        yield Label(Content(role), classes="role")
-        yield ReplyMarkdown(self._content, classes="body")
+        yield Label(safe(role), classes="role")
+        yield ReplyMarkdown(safe_markdown(self._content), classes="body")
         yield Label(self._marker_text(), classes=f"marker -{self.status}")
 
     def on_mount(self) -> None:
@@ -200,6 +203,7 @@ class AssistantMessage(MessageView):
         """Show text from ``buffer`` as the worker fills it, until ``finish``."""
         self._buffer = buffer
         self._finished = False
+        self._display = DisplayStream()
         self.status = "streaming"
         self._timer = self.set_interval(DRAIN_INTERVAL_S, self._drain)
 
@@ -210,9 +214,15 @@ class AssistantMessage(MessageView):
         if not chunk:
             return
         self._streamed.append(chunk)
+        await self._write(self._display.feed(chunk))
+
+    async def _write(self, shown: str) -> None:
+        """Append display text (never the raw chunk: the sanitiser runs first)."""
+        if not shown:
+            return
         if self._stream is None:
             self._stream = Markdown.get_stream(self.markdown)
-        await self._stream.write(chunk)
+        await self._stream.write(shown)
 
     def mark_stopping(self) -> None:
         """Show at once that a stop was asked for (the worker ends the reply shortly)."""
@@ -227,6 +237,8 @@ class AssistantMessage(MessageView):
             self._timer.stop()
             self._timer = None
         await self._drain()  # what the worker added since the last tick
+        if self._buffer is not None and not self._finished:
+            await self._write(self._display.flush())  # a carriage return held back
         self._finished = True
         stream, self._stream = self._stream, None
         if stream is not None:
@@ -235,13 +247,15 @@ class AssistantMessage(MessageView):
         self._content = message.content
         self._error = message.meta.get("error")
         markdown = self.markdown
-        if stream is not None and markdown.source != message.content:
-            written = "".join(self._streamed)
-            if written == message.content and written.startswith(markdown.source):
+        # The widget holds display text: compare with the stored reply's display form.
+        shown = safe_markdown(message.content)
+        if stream is not None and markdown.source != shown:
+            written = safe_markdown("".join(self._streamed))
+            if written == shown and written.startswith(markdown.source):
                 # a stream stopped before its task ran drops what was pending: add it here
                 await markdown.append(written[len(markdown.source) :])
-        if stream is None or markdown.source != message.content:
-            await markdown.update(message.content)
+        if stream is None or markdown.source != shown:
+            await markdown.update(shown)
         else:
             markdown.trim_last_block()
         self.status = message.status
@@ -257,13 +271,24 @@ class AssistantMessage(MessageView):
     async def _on_assistant_message_finalize(self, event: Finalize) -> None:
         await self.finish(event.message)
 
+    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+        """Show where a link in the reply goes; it is not opened (its text may differ)."""
+        event.stop()
+        self.notify(
+            f"This link goes to: {event.href}\nIt was not opened: a link's text can differ "
+            "from its target. Copy the reply (c) to use it.",
+            title="Link",
+            markup=False,
+            timeout=15,
+        )
+
     # -- status --------------------------------------------------------------------------
 
     def _marker_text(self) -> Content:
         text = MARKERS.get(self.status, "")
         if self.status == "error" and self._error:
             text = f"{text}: {self._error}"
-        return Content(text)
+        return safe(text)
 
     def watch_status(self, status: str) -> None:
         self._apply_status(status)
@@ -288,7 +313,7 @@ def divider_title(checkpoint: Checkpoint, active: bool) -> Content:
     text = f"Checkpoint · {checkpoint.label}"
     if not active:
         text += " · not in use"
-    return Content(text)
+    return safe(text)
 
 
 class CheckpointDivider(Collapsible):
@@ -307,7 +332,7 @@ class CheckpointDivider(Collapsible):
 
     def __init__(self, checkpoint: Checkpoint, active: bool = True) -> None:
         super().__init__(
-            Static(Content(checkpoint.summary), classes="summary", markup=False),
+            Static(safe(checkpoint.summary), classes="summary", markup=False),
             title=divider_title(checkpoint, active),  # type: ignore[arg-type]
             collapsed=True,
             classes="checkpoint",
@@ -383,7 +408,7 @@ class Transcript(VerticalScroll):
         if message.role == "assistant":
             return AssistantMessage.from_message(message)
         if message.role == "divider":
-            return DividerView(Content(message.content), classes="divider")
+            return DividerView(safe(message.content), classes="divider")
         return None
 
     async def show(
