@@ -33,6 +33,7 @@ from ollm_tui.ui.jobs import GENERATE
 from ollm_tui.ui.messages import CompressionNote, ContextChanged
 
 if TYPE_CHECKING:
+    from ollm_tui.core.budget import Usage
     from textual.message import Message as TextualMessage
 
     from ollm_tui.core.conversation import Checkpoint, Snapshot
@@ -87,12 +88,14 @@ def compress_if_needed(
     session: ChatSession,
     post: Callable[[TextualMessage], object],
     register: Callable[[Compression], None],
+    usage: Usage | None = None,
 ) -> None:
     """After a reply (worker thread): compress when the chat is at the trigger.
 
-    ``register`` hands the job to the app before it runs (``Compressor.register``)."""
+    ``register`` hands the job to the app before it runs (``Compressor.register``);
+    ``usage`` is the figure the reply's ``TurnFinished`` carried (None: count now)."""
     try:
-        needed = session.needs_compression()
+        needed = session.needs_compression(usage)
     except Exception:  # the next send's own check (and its emergency ladder) still runs
         log.exception("cannot tell whether the chat needs compressing")
         return

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 
 from textual.css.query import NoMatches
 
-from ollm_tui.session.accounting import Accounting, Measured
+from ollm_tui.session.accounting import Accounting
+from ollm_tui.session.context import Measured
+from ollm_tui.session.events import UsageChanged
 from ollm_tui.core.token_estimate import encoding_loaded
 from ollm_tui.session.chat import ChatSession
 
@@ -107,15 +109,22 @@ class ContextWatch:
 
     def _measure(self, session: ChatSession, n_ctx: int) -> None:
         try:
-            messages = session.engine_messages(session.history())
-            measured = self.accounting.measure(
-                messages, n_ctx, session.settings.system_prompt  # type: ignore[arg-type]
-            )
+            measured = session.context.measure(session.history())
         except Exception as exc:
             log.exception("token count failed")
             self.app.call_from_thread(self._report, f"Token counting failed: {exc}")
             return
         self.app.call_from_thread(self._show, session.chat.id, measured)
+
+    def usage_changed(self, event: UsageChanged) -> None:
+        """The context manager counted the chat (after a turn, a compression, an undo):
+        show its figure; nothing is counted again."""
+        session = self.app.session
+        if session is None or session.chat.id != event.chat_id:
+            return
+        measured = session.context.last
+        if measured is not None and measured.usage == event.usage:
+            self._show(event.chat_id, measured)
 
     def _show(self, chat_id: int, measured: Measured) -> None:
         session = self.app.session
@@ -212,12 +221,17 @@ class ContextWatch:
             self._stream_timer.stop()
         self._stream_timer = self.app.set_interval(STREAM_EVERY_S, tick)
 
-    def turn_ended(self) -> None:
-        """The reply is done (or failed): count the chat exactly again."""
+    def turn_ended(self, counted: bool = False) -> None:
+        """The reply is done (or failed). ``counted``: the session counted the chat after
+        it (its ``UsageChanged`` is shown already); else count it here."""
         if self._stream_timer is not None:
             self._stream_timer.stop()
             self._stream_timer = None
-        self.refresh()
+        meter = self._live_meter()
+        if counted and meter is not None:
+            meter.inflight = 0
+        if not counted:
+            self.refresh()
         try:
             text = self.app.composer.text
         except NoMatches:

@@ -29,6 +29,7 @@ from ollm_tui.session.chat import (
 from ollm_tui.ui.messages import CompressionNote, TurnBegan, TurnEnded, TurnFailed
 
 if TYPE_CHECKING:
+    from ollm_tui.core.budget import Usage
     from textual.message import Message as TextualMessage
     from textual.worker import Worker
 
@@ -105,6 +106,9 @@ class Turn:
     """True once the store holds the turn (set by the worker thread)."""
     complete: bool = False
     """True once the reply finished whole: not stopped, no error (set by the worker)."""
+    usage: Usage | None = None
+    """How full the context is after the reply (set by the worker; the compression check
+    reuses it)."""
     worker: Worker[None] | None = None
     """The thread worker running the turn."""
 
@@ -152,6 +156,7 @@ def run_turn(turn: Turn, post: Callable[[TextualMessage], object]) -> None:
             elif isinstance(event, TurnFinished):
                 stopped = event.reply.status != "complete"
                 turn.complete = event.error is None and not stopped
+                turn.usage = event.usage
                 post(
                     TurnEnded(
                         chat_id, turn.id, event.reply, event.done, event.error, event.usage,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+from ollm_tui.session.context import ContextManager
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.widgets.context_meter import ContextMeter
@@ -115,23 +116,23 @@ async def test_token_stats_view_opens_by_key_and_palette(settings: Settings, sto
 
 
 async def test_long_texts_and_exact_counts_are_counted_off_the_ui_thread(
-    settings: Settings, store: Store
+    settings: Settings, store: Store, monkeypatch
 ):
     app, _ = make_test_app(settings, store, FakeEngine(reply="ok"))
     threads: dict[str, set[str]] = {"estimate": set(), "measure": set()}
-    estimate, measure = app.accounting.estimate, app.accounting.measure
+    estimate, measure = app.accounting.estimate, ContextManager.measure
 
     def spy_estimate(text):
         if len(text) > 10_000:
             threads["estimate"].add(threading.current_thread().name)
         return estimate(text)
 
-    def spy_measure(*args):
+    def spy_measure(*args, **kwargs):
         threads["measure"].add(threading.current_thread().name)
-        return measure(*args)
+        return measure(*args, **kwargs)
 
     app.accounting.estimate = spy_estimate  # type: ignore[method-assign]
-    app.accounting.measure = spy_measure  # type: ignore[method-assign]
+    monkeypatch.setattr(ContextManager, "measure", spy_measure)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_ready(pilot)
         await wait_until(pilot, lambda: app.context.counts >= 1, timeout=30)

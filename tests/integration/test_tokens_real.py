@@ -118,7 +118,7 @@ def test_cache_survives_a_restart_and_never_crosses_models(
     store = Store(settings_.db_path)
     accounting = Accounting(settings_, store)
     accounting.attach(load_codec(smollm_path, profiles))
-    first = accounting.measure(messages, 2048).breakdown
+    first = accounting.count(messages)
     assert first.misses == len(first.parts)
     accounting.detach()
     store.close()
@@ -126,13 +126,13 @@ def test_cache_survives_a_restart_and_never_crosses_models(
     store = Store(settings_.db_path)  # a new process: empty memory, the same file
     accounting = Accounting(settings_, store)
     accounting.attach(load_codec(smollm_path, profiles))
-    again = accounting.measure(messages, 2048).breakdown
+    again = accounting.count(messages)
     assert again.total == first.total and again.misses == 0
     assert accounting.cache.stats.disk_hits >= len(first.parts)  # (and the system prompt probe)
     assert accounting.cache.stats.counted_chars == 0  # nothing was tokenized
 
     accounting.attach(load_codec(gemma_path, profiles))  # model switch: other tokenizer
-    gemma = accounting.measure(messages, 2048).breakdown
+    gemma = accounting.count(messages)
     assert gemma.misses == len(gemma.parts)  # nothing reused from SmolLM2
     engine = LlamaEngine(profiles)
     try:

@@ -164,7 +164,7 @@ def test_counts_survive_a_restart_in_sqlite(tmp_path: Path) -> None:
     accounting = Accounting(settings, store)
     accounting.attach(codec)
     messages = convo("persist me", "ok")
-    first = accounting.measure(messages, 4096)
+    first = accounting.count(messages)
     accounting.counter.calibration.add(110, 100, "code")  # type: ignore[union-attr]
     accounting.detach()
     store.close()
@@ -173,13 +173,13 @@ def test_counts_survive_a_restart_in_sqlite(tmp_path: Path) -> None:
     accounting = Accounting(settings, store)
     fresh = RuleCodec()
     accounting.attach(fresh)
-    again = accounting.measure(messages, 4096)
-    assert again.breakdown.total == first.breakdown.total
+    again = accounting.count(messages)
+    assert again.total == first.total
     assert fresh.counted == []  # every part came from the table
-    assert accounting.cache.stats.disk_hits >= len(first.breakdown.parts)
+    assert accounting.cache.stats.disk_hits >= len(first.parts)
     assert accounting.counter.calibration.sums["code"][0] >= 110  # type: ignore[union-attr]
     figures = cache_figures(store)
-    assert figures["tokenizers"] == 1 and figures["entries"] >= len(first.breakdown.parts)
+    assert figures["tokenizers"] == 1 and figures["entries"] >= len(first.parts)
     assert accounting.figures()["stored"] == figures
     TokenCountTable(store).clear()
     assert cache_figures(store)["entries"] == 0
@@ -201,12 +201,28 @@ def test_budget_follows_the_spec() -> None:
 
 
 def test_measure_subtracts_the_system_prompt_from_used(tmp_path: Path) -> None:
-    accounting = Accounting(Settings(data_dir=tmp_path, config_dir=tmp_path, log_dir=tmp_path))
-    accounting.attach(RuleCodec())
-    measured = accounting.measure(convo("hello"), 4096)
+    """The context manager's measure: used = every prompt token but the system prompt's."""
+    from ollm_tui.engine.base import LoadOptions
+    from ollm_tui.session.chat import ChatSession
+    from tests.fakes import FakeEngine
+
+    model = Path("/m/rule.gguf")
+    settings = Settings(data_dir=tmp_path, config_dir=tmp_path, log_dir=tmp_path)
+    store = Store(settings.db_path)
+    engine = FakeEngine()
+    engine.load(model, LoadOptions(n_ctx=4096))
+    accounting = Accounting(settings, store)
+    accounting.attach(RuleCodec(), model)
+    session = ChatSession(store, engine, settings.with_(system_prompt="Be brief."), store.create_chat())
+    session.accounting = accounting
+    store.add_message(session.chat.id, "user", "hello")
+    measured = session.context.measure(session.history())
     system = measured.usage.budget.system
     assert system == RuleCodec().count("<s>system\nBe brief.</s>\n") > 0
+    assert measured.breakdown is not None
+    assert measured.breakdown.total == accounting.count(convo("hello")).total
     assert measured.usage.used == measured.breakdown.total - system
+    store.close()
 
 
 def test_estimates_work_offline_and_calibrate() -> None:

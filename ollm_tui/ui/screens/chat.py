@@ -29,7 +29,20 @@ from ollm_tui.ui.clipboard import last_code_block, sent_note
 from ollm_tui.ui.compressing import checkpoints_of, compress_if_needed
 from ollm_tui.ui.generation import Turn, run_turn
 from ollm_tui.ui.jobs import GENERATE
-from ollm_tui.ui.messages import CompressionNote, ContextChanged, TurnBegan, TurnEnded, TurnFailed
+from ollm_tui.session.events import (
+    ContextEvent,
+    MemoryLevelChanged,
+    TierLocked,
+    UsageChanged,
+)
+from ollm_tui.ui.messages import (
+    CompressionNote,
+    ContextChanged,
+    ContextNote,
+    TurnBegan,
+    TurnEnded,
+    TurnFailed,
+)
 from ollm_tui.ui.queueing import QueuePanel
 from ollm_tui.ui.safe_text import safe
 from ollm_tui.ui.screens.dialogs import ConfirmDialog, RenameDialog
@@ -91,7 +104,8 @@ class ChatScreen(Screen[None]):
         placement = ollm.models.placement
         device = placement.plan.device.label if placement else "RAM"
         meter = MemoryMeter(
-            ollm.memory_probe, ollm.settings.memory_sample_s, device, id="status-memory"
+            ollm.memory_probe, ollm.settings.memory_sample_s, device, ollm.memory_guard,
+            id="status-memory",
         )
         yield StatusLine(memory_meter=meter, id="status")
         yield Footer(id="footer", compact=True, show_command_palette=False)
@@ -136,7 +150,10 @@ class ChatScreen(Screen[None]):
         """Show ``chat`` and make it the one new messages go to."""
         ollm = self.ollm
         ollm.queue.put_back("Switched chat")
-        self.session = ChatSession(self.store, ollm.engine, ollm.settings, chat, ollm.summariser)
+        self.session = ChatSession(
+            self.store, ollm.engine, ollm.settings, chat, ollm.summariser,
+            listener=self.context_event, guard=ollm.memory_guard,
+        )
         ollm.models.remember_tier(announce=False)  # the session's tier is this chat's too
         self.session.accounting = ollm.accounting  # exact counts from the cache in fit()
         self.session.kv = ollm.kv_cache
@@ -369,17 +386,20 @@ class ChatScreen(Screen[None]):
         """The reply, then the compression check (worker thread)."""
         run_turn(turn, self.post_message)
         if turn.complete and not turn.cancel.cancelled:  # before the next message
-            compress_if_needed(turn.session, self.post_message, self.ollm.compressor.register)
+            compress_if_needed(
+                turn.session, self.post_message, self.ollm.compressor.register, turn.usage
+            )
 
-    def end_turn(self, turn_id: int) -> None:
-        """The turn ``turn_id`` is over (when it is the one in progress: the model is free)."""
+    def end_turn(self, turn_id: int, counted: bool = False) -> None:
+        """The turn ``turn_id`` is over (when it is the one in progress: the model is free).
+        ``counted``: the usage after it came with it (nothing is counted again)."""
         self._views.pop(turn_id, None)
         if not self.jobs.end_turn(turn_id):
             return
         self.ollm.full_gc.release()
         self.status_line.activity = ""
         self.app.refresh_bindings()
-        self.ollm.context.turn_ended()
+        self.ollm.context.turn_ended(counted)
         # the worker's end (the app's Worker.StateChanged) may come before or after this
         # message (they go to different queues): whichever is last sends the next one
         self.ollm.queue.drain()
@@ -400,7 +420,7 @@ class ChatScreen(Screen[None]):
         views = self._views.get(message.turn_id)
         if views is not None:
             views[1].post_message(AssistantMessage.Finalize(message.reply))
-        self.end_turn(message.turn_id)
+        self.end_turn(message.turn_id, counted=message.usage is not None)
         if message.done is not None:
             self.status_line.show_done(message.done.tokens_per_s, message.done.ttft_s)
         if message.error:
@@ -446,16 +466,39 @@ class ChatScreen(Screen[None]):
         self.transcript.sync_checkpoints(every, active)
         self.ollm.context.refresh()
 
-    @on(MemoryMeter.LevelChanged)
-    def _memory_level(self, message: MemoryMeter.LevelChanged) -> None:
-        change = message.change
-        self.ollm.workspace.notify_doc(  # F1 then opens the guide's page on memory levels
-            change.message,
-            "memory.md#memory-levels",
-            title="Memory",
-            severity=change.severity,  # type: ignore[arg-type]
-            timeout=STICKY_S if change.sticky else 8,
-        )
+    def context_event(self, event: ContextEvent) -> None:
+        """The open chat's context manager reports ``event`` (from any thread)."""
+        self.post_message(ContextNote(event))
+
+    @on(MemoryMeter.Sampled)
+    def _memory_sampled(self, message: MemoryMeter.Sampled) -> None:
+        """A memory sample: the context manager's guard decides whether the level changed
+        (a ``MemoryLevelChanged`` event, shown below); the meter shows the level."""
+        if self.session is not None:
+            self.session.context.observe_memory(message.device)
+        else:
+            self.ollm.memory_guard.update(message.device)
+        self.memory_meter.show_level()
+
+    @on(ContextNote)
+    def _context_note(self, message: ContextNote) -> None:
+        event = message.event
+        if isinstance(event, UsageChanged):
+            self.ollm.context.usage_changed(event)
+        elif isinstance(event, TierLocked):
+            if self.session is not None and event.chat_id == self.session.chat.id:
+                self.status_line.tier = event.label
+        elif isinstance(event, MemoryLevelChanged):
+            change = event.change
+            self.ollm.workspace.notify_doc(  # F1 then opens the guide's page on memory levels
+                change.message,
+                "memory.md#memory-levels",
+                title="Memory",
+                severity=change.severity,  # type: ignore[arg-type]
+                timeout=STICKY_S if change.sticky else 8,
+            )
+        else:
+            self.notify(event.text, severity=event.severity, markup=False)
 
     @on(Composer.Changed, "#composer")
     def _composer_changed(self, event: Composer.Changed) -> None:
