@@ -17,11 +17,18 @@ from textual.css.query import NoMatches
 
 from ollm_tui.session.accounting import Accounting
 from ollm_tui.session.context import Measured
-from ollm_tui.session.events import UsageChanged
+from ollm_tui.session.events import (
+    ContextEvent,
+    MemoryLevelChanged,
+    TierLocked,
+    UsageChanged,
+)
+from ollm_tui.ui.widgets.memory_meter import STICKY_S
 from ollm_tui.core.token_estimate import encoding_loaded
 from ollm_tui.session.chat import ChatSession
 
 if TYPE_CHECKING:
+    from ollm_tui.core.hardware import DeviceMemory
     from textual.timer import Timer
 
     from ollm_tui.ui.app import OllmApp
@@ -115,6 +122,37 @@ class ContextWatch:
             self.app.call_from_thread(self._report, f"Token counting failed: {exc}")
             return
         self.app.call_from_thread(self._show, session.chat.id, measured)
+
+    def context_event(self, event: ContextEvent) -> None:
+        """An event of the open chat's context manager, on the UI thread: the meter, the
+        status line's tier, or a toast (a change of memory level, a notice)."""
+        if isinstance(event, UsageChanged):
+            self.usage_changed(event)
+        elif isinstance(event, TierLocked):
+            session = self.app.session
+            if session is not None and event.chat_id == session.chat.id:
+                self.app.status_line.tier = event.label
+        elif isinstance(event, MemoryLevelChanged):
+            change = event.change
+            self.app.workspace.notify_doc(  # F1 then opens the guide's page on memory levels
+                change.message,
+                "memory.md#memory-levels",
+                title="Memory",
+                severity=change.severity,  # type: ignore[arg-type]
+                timeout=STICKY_S if change.sticky else 8,
+            )
+        else:
+            self.app.notify(event.text, severity=event.severity, markup=False)
+
+    def memory_sampled(self, device: DeviceMemory) -> None:
+        """A memory sample of the model's device: the open chat's context manager judges
+        its level (a change comes back as ``MemoryLevelChanged``); the meter shows it."""
+        session = self.app.session
+        if session is not None:
+            session.context.observe_memory(device)
+        else:
+            self.app.memory_guard.update(device)
+        self.app.memory_meter.show_level()
 
     def usage_changed(self, event: UsageChanged) -> None:
         """The context manager counted the chat (after a turn, a compression, an undo):

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ollm_tui.core.compression import (
-    Policy,
+from ollm_tui.core.compression import Policy, split_index
+from ollm_tui.core.summaries import (
     extractive,
     key_facts,
     problem_with,
-    split_index,
     truncate_to,
     with_key_facts,
 )

@@ -25,15 +25,12 @@ from textual.widgets import Footer
 from ollm_tui.session.chat import ChatSession
 from ollm_tui.store.db import Chat
 from ollm_tui.ui.bindings import CHAT_BINDINGS
-from ollm_tui.ui.clipboard import last_code_block, sent_note
+from ollm_tui.ui.clipboard import copy_last_code, copy_text
 from ollm_tui.ui.compressing import checkpoints_of, compress_if_needed
 from ollm_tui.ui.generation import Turn, run_turn
 from ollm_tui.ui.jobs import GENERATE
 from ollm_tui.session.events import (
     ContextEvent,
-    MemoryLevelChanged,
-    TierLocked,
-    UsageChanged,
 )
 from ollm_tui.ui.messages import (
     CompressionNote,
@@ -48,7 +45,7 @@ from ollm_tui.ui.safe_text import safe
 from ollm_tui.ui.screens.dialogs import ConfirmDialog, RenameDialog
 from ollm_tui.ui.widgets.chat_list import ChatList
 from ollm_tui.ui.widgets.composer import Composer
-from ollm_tui.ui.widgets.memory_meter import STICKY_S, MemoryMeter
+from ollm_tui.ui.widgets.memory_meter import MemoryMeter
 from ollm_tui.ui.widgets.status import StatusLine
 from ollm_tui.ui.widgets.transcript import (
     AssistantMessage,
@@ -472,33 +469,11 @@ class ChatScreen(Screen[None]):
 
     @on(MemoryMeter.Sampled)
     def _memory_sampled(self, message: MemoryMeter.Sampled) -> None:
-        """A memory sample: the context manager's guard decides whether the level changed
-        (a ``MemoryLevelChanged`` event, shown below); the meter shows the level."""
-        if self.session is not None:
-            self.session.context.observe_memory(message.device)
-        else:
-            self.ollm.memory_guard.update(message.device)
-        self.memory_meter.show_level()
+        self.ollm.context.memory_sampled(message.device)
 
     @on(ContextNote)
     def _context_note(self, message: ContextNote) -> None:
-        event = message.event
-        if isinstance(event, UsageChanged):
-            self.ollm.context.usage_changed(event)
-        elif isinstance(event, TierLocked):
-            if self.session is not None and event.chat_id == self.session.chat.id:
-                self.status_line.tier = event.label
-        elif isinstance(event, MemoryLevelChanged):
-            change = event.change
-            self.ollm.workspace.notify_doc(  # F1 then opens the guide's page on memory levels
-                change.message,
-                "memory.md#memory-levels",
-                title="Memory",
-                severity=change.severity,  # type: ignore[arg-type]
-                timeout=STICKY_S if change.sticky else 8,
-            )
-        else:
-            self.notify(event.text, severity=event.severity, markup=False)
+        self.ollm.context.context_event(message.event)
 
     @on(Composer.Changed, "#composer")
     def _composer_changed(self, event: Composer.Changed) -> None:
@@ -524,22 +499,9 @@ class ChatScreen(Screen[None]):
         self, message: MessageView.CopyRequested | CheckpointDivider.CopyRequested
     ) -> None:
         view = message.view if isinstance(message, MessageView.CopyRequested) else message.divider
-        text = view.text
-        if not text:
-            self.notify("This message is empty: nothing was copied.", severity="warning")
-            return
-        self.app.copy_to_clipboard(text)
-        self.notify(sent_note(text))
+        copy_text(self.app, view.text)
 
     def action_copy_code(self) -> None:
         """Copy the last fenced code block of the last reply."""
         reply = self.transcript.last_reply()
-        if reply is None:
-            self.notify("No reply in this chat yet: nothing was copied.", severity="warning")
-            return
-        code = last_code_block(reply.text)
-        if code is None:
-            self.notify("No code block in the last reply", severity="warning")
-            return
-        self.app.copy_to_clipboard(code)
-        self.notify(sent_note(code, "the last code block"))
+        copy_last_code(self.app, reply.text if reply is not None else None)
