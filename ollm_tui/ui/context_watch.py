@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 
 from textual.css.query import NoMatches
 
+from ollm_tui.core.token_estimate import encoding_loaded
 from ollm_tui.session.accounting import Accounting
+from ollm_tui.session.chat import ChatSession
 from ollm_tui.session.context import Measured
 from ollm_tui.session.events import (
     ContextEvent,
@@ -24,16 +26,14 @@ from ollm_tui.session.events import (
     UsageChanged,
 )
 from ollm_tui.ui.widgets.memory_meter import STICKY_S
-from ollm_tui.core.token_estimate import encoding_loaded
-from ollm_tui.session.chat import ChatSession
 
 if TYPE_CHECKING:
-    from ollm_tui.core.hardware import DeviceMemory
     from textual.timer import Timer
 
+    from ollm_tui.core.hardware import DeviceMemory
     from ollm_tui.ui.app import OllmApp
-    from ollm_tui.ui.widgets.context_meter import ContextMeter
     from ollm_tui.ui.generation import Turn
+    from ollm_tui.ui.widgets.context_meter import ContextMeter
 
 log = logging.getLogger("ollm.tokens")
 
@@ -82,8 +82,12 @@ class ContextWatch:
         info = self.app.engine.info
         source = info.path if info is not None else None
         self.app.run_worker(
-            partial(self._attach, make, source), thread=True, group="tokens-load", exclusive=True,
-            exit_on_error=False, name="load tokenizer",
+            partial(self._attach, make, source),
+            thread=True,
+            group="tokens-load",
+            exclusive=True,
+            exit_on_error=False,
+            name="load tokenizer",
         )
 
     def _attach(self, make: object, source: Path | None) -> None:
@@ -110,8 +114,12 @@ class ContextWatch:
         if self.accounting.counter is None or session is None or info is None:
             return
         self.app.run_worker(
-            partial(self._measure, session, info.n_ctx), thread=True, group="tokens",
-            exclusive=True, exit_on_error=False, name="count tokens",
+            partial(self._measure, session, info.n_ctx),
+            thread=True,
+            group="tokens",
+            exclusive=True,
+            exit_on_error=False,
+            name="count tokens",
         )
 
     def _measure(self, session: ChatSession, n_ctx: int) -> None:

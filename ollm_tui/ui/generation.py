@@ -29,9 +29,10 @@ from ollm_tui.session.chat import (
 from ollm_tui.ui.messages import CompressionNote, TurnBegan, TurnEnded, TurnFailed
 
 if TYPE_CHECKING:
-    from ollm_tui.core.budget import Usage
     from textual.message import Message as TextualMessage
     from textual.worker import Worker
+
+    from ollm_tui.core.budget import Usage
 
 
 _turn_ids = itertools.count(1)
@@ -159,7 +160,12 @@ def run_turn(turn: Turn, post: Callable[[TextualMessage], object]) -> None:
                 turn.usage = event.usage
                 post(
                     TurnEnded(
-                        chat_id, turn.id, event.reply, event.done, event.error, event.usage,
+                        chat_id,
+                        turn.id,
+                        event.reply,
+                        event.done,
+                        event.error,
+                        event.usage,
                         event.save_error,
                     )
                 )

@@ -14,11 +14,11 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ollm_tui.session.accounting import Accounting
 from ollm_tui.core.budget import Usage, band_of, make_budget, reply_reserve
 from ollm_tui.core.token_cache import TokenCache, content_hash
 from ollm_tui.core.token_estimate import Calibration, raw_estimate, text_kind
 from ollm_tui.core.tokens import ExactCodec, TokenCounter, split_prompt
+from ollm_tui.session.accounting import Accounting
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import SCHEMA_VERSION, Store
 from ollm_tui.store.token_counts import TokenCountTable, cache_figures
@@ -190,7 +190,9 @@ def test_counts_survive_a_restart_in_sqlite(tmp_path: Path) -> None:
 
 
 def test_budget_follows_the_spec() -> None:
-    assert reply_reserve(4096) == 1024 and reply_reserve(2048) == 512 and reply_reserve(8192) == 1024
+    assert (
+        reply_reserve(4096) == 1024 and reply_reserve(2048) == 512 and reply_reserve(8192) == 1024
+    )
     budget = make_budget(4096, system=100, checkpoints=50)
     assert budget.available == 4096 - 100 - 50 - 1024
     usage = Usage(1461, budget)
@@ -213,7 +215,9 @@ def test_measure_subtracts_the_system_prompt_from_used(tmp_path: Path) -> None:
     engine.load(model, LoadOptions(n_ctx=4096))
     accounting = Accounting(settings, store)
     accounting.attach(RuleCodec(), model)
-    session = ChatSession(store, engine, settings.with_(system_prompt="Be brief."), store.create_chat())
+    session = ChatSession(
+        store, engine, settings.with_(system_prompt="Be brief."), store.create_chat()
+    )
     session.accounting = accounting
     store.add_message(session.chat.id, "user", "hello")
     measured = session.context.measure(session.history())

@@ -23,15 +23,15 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from ollm_tui.session.chat import ChatSession
+from ollm_tui.session.events import (
+    ContextEvent,
+)
 from ollm_tui.store.db import Chat
 from ollm_tui.ui.bindings import CHAT_BINDINGS
 from ollm_tui.ui.clipboard import copy_last_code, copy_text
 from ollm_tui.ui.compressing import checkpoints_of, compress_if_needed
 from ollm_tui.ui.generation import Turn, run_turn
 from ollm_tui.ui.jobs import GENERATE
-from ollm_tui.session.events import (
-    ContextEvent,
-)
 from ollm_tui.ui.messages import (
     CompressionNote,
     ContextChanged,
@@ -101,7 +101,10 @@ class ChatScreen(Screen[None]):
         placement = ollm.models.placement
         device = placement.plan.device.label if placement else "RAM"
         meter = MemoryMeter(
-            ollm.memory_probe, ollm.settings.memory_sample_s, device, ollm.memory_guard,
+            ollm.memory_probe,
+            ollm.settings.memory_sample_s,
+            device,
+            ollm.memory_guard,
             id="status-memory",
         )
         yield StatusLine(memory_meter=meter, id="status")
@@ -148,8 +151,13 @@ class ChatScreen(Screen[None]):
         ollm = self.ollm
         ollm.queue.put_back("Switched chat")
         self.session = ChatSession(
-            self.store, ollm.engine, ollm.settings, chat, ollm.summariser,
-            listener=self.context_event, guard=ollm.memory_guard,
+            self.store,
+            ollm.engine,
+            ollm.settings,
+            chat,
+            ollm.summariser,
+            listener=self.context_event,
+            guard=ollm.memory_guard,
         )
         ollm.models.remember_tier(announce=False)  # the session's tier is this chat's too
         self.session.accounting = ollm.accounting  # exact counts from the cache in fit()
@@ -278,7 +286,9 @@ class ChatScreen(Screen[None]):
         self.app.run_worker(self._show_stored(chat_id), group="transcript", exit_on_error=False)
 
     async def _show_stored(self, chat_id: int) -> None:
-        await self.transcript.show(self.store.messages(chat_id), *checkpoints_of(self.store, chat_id))
+        await self.transcript.show(
+            self.store.messages(chat_id), *checkpoints_of(self.store, chat_id)
+        )
 
     # -- turns ---------------------------------------------------------------------------
 
