@@ -36,7 +36,7 @@ def os_reason(exc: OSError) -> str:
         errno.ENOTDIR,
     ):
         return NOT_A_FOLDER
-    if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return FULL
     if exc.errno == errno.EROFS:
         return READ_ONLY
@@ -57,7 +57,7 @@ def sqlite_reason(exc: sqlite3.Error) -> str | None:
         return FULL
     if primary == sqlite3.SQLITE_READONLY or "readonly" in text or "read-only" in text:
         return READ_ONLY
-    if primary == sqlite3.SQLITE_PERM or primary == sqlite3.SQLITE_AUTH:
+    if primary in (sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH):
         return DENIED
     if primary == sqlite3.SQLITE_CANTOPEN or "unable to open" in text:
         return "the file cannot be opened"

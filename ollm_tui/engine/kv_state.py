@@ -249,8 +249,10 @@ class KvStateStore:
         ids.frombytes(raw)
         return StoredState(path, chat_id, ids.tolist(), offset, payload_len, payload_crc)
 
-    def _bad(self, path: Path, reason: str) -> None:
+    def _bad(self, path: Path, reason: str) -> StoredState | None:
+        """Discard a file that cannot be used, saying why; None (there is no state)."""
         self.discard(path, reason)
+        return None
 
     def read_payload(self, state: StoredState) -> bytearray | None:
         """The state bytes of a peeked file, checked against its checksum (None, and the
@@ -263,20 +265,22 @@ class KvStateStore:
         except OSError as exc:
             log.warning("could not read KV state %s: %s", state.path, exc)
             return None
+        problem = None
         if got != state.payload_len:
-            return self._bad(state.path, "truncated payload")
-        if zlib.crc32(buf) != state.payload_crc:
-            return self._bad(state.path, "payload checksum mismatch")
+            problem = "truncated payload"
+        elif zlib.crc32(buf) != state.payload_crc:
+            problem = "payload checksum mismatch"
+        if problem is not None:
+            self.discard(state.path, problem)
+            return None
         self.touch(state.path)
         return buf
 
     @staticmethod
     def touch(path: Path) -> None:
         """Mark a file as just used (eviction goes by modification time)."""
-        try:
+        with contextlib.suppress(OSError):
             os.utime(path)
-        except OSError:
-            pass
 
 
 def _mtime(path: Path) -> float:
@@ -296,7 +300,7 @@ def _size(path: Path) -> int:
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     """How many leading items ``a`` and ``b`` share."""
     n = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):  # the shorter one ends the shared prefix
         if x != y:
             break
         n += 1

@@ -16,7 +16,7 @@ from pathlib import Path
 from ollm_tui.core.gguf_info import GGUFInfo
 from ollm_tui.core.hardware import HardwareProbe, HardwareSnapshot
 from ollm_tui.core.profiles import ProfileSet, load_profiles, parse_profile, save_computed_profile
-from ollm_tui.core.tiers import TierError, TierPlan, parse_tier, plan_tiers
+from ollm_tui.core.tiers import EFFECTIVE_FRACTION, TierError, TierPlan, parse_tier, plan_tiers
 from ollm_tui.engine.base import LoadOptions
 from ollm_tui.engine.factory import load_options
 from ollm_tui.settings import Settings
@@ -120,7 +120,6 @@ def place(
     if profile is not None:
         limits = dict(profile.context_limits)
         fraction = profile.context_fraction
-    kwargs = {"fraction": fraction} if fraction else {}
     plan = plan_tiers(
         info,
         snap,
@@ -128,7 +127,7 @@ def place(
         budget=settings.memory_budget,
         choice=choice if choice is not None else settings.tier,
         limits=limits,
-        **kwargs,
+        fraction=fraction or EFFECTIVE_FRACTION,
     )
     if profile is None and profiles is not None and save_profile:
         _save_profile(settings, info, profiles, [(o.size, o.n_ctx) for o in plan.options])

@@ -43,7 +43,7 @@ from ollm_tui.session.events import (
 )
 from ollm_tui.session.summariser import EngineSummariser
 from ollm_tui.settings import Settings
-from ollm_tui.store.db import Chat, Message, Store, StoreUnusable
+from ollm_tui.store.db import Chat, Message, MessageStatus, Store, StoreUnusable
 
 if TYPE_CHECKING:
     from ollm_tui.core.memory_guard import MemoryGuard
@@ -323,7 +323,7 @@ class ChatSession:
                 self.store.update_message(reply.id, content="".join(parts), status="interrupted")
             raise
         text = "".join(parts)
-        status = "stopped" if done is not None and done.stopped else "complete"
+        status: MessageStatus = "stopped" if done is not None and done.stopped else "complete"
         meta = dict(reply.meta)
         if done is not None:
             meta |= {

@@ -42,6 +42,7 @@ from ollm_tui.engine.base import (
     ContextOverflowError,
     EngineError,
     GenParams,
+    Role,
 )
 from ollm_tui.session.counting import PromptCounts
 from ollm_tui.session.events import (
@@ -86,6 +87,12 @@ class Measured:
     """Every token of the prompt (system message included)."""
     messages: int
     """Messages in the prompt."""
+
+
+def message_of(message: Message) -> ChatMessage:
+    """A stored user or assistant message as the engine sees it."""
+    role: Role = "assistant" if message.role == "assistant" else "user"
+    return {"role": role, "content": message.content}
 
 
 def usable(history: Sequence[Message]) -> list[Message]:
@@ -177,7 +184,7 @@ class ContextManager:
         if system:
             out.append({"role": "system", "content": system})
         for m in self.window(history, active):
-            out.append({"role": m.role, "content": m.content})  # type: ignore[typeddict-item]
+            out.append(message_of(m))
         if pending is not None:
             out.append({"role": "user", "content": pending})
         return out
@@ -476,7 +483,7 @@ class ContextManager:
             alone.append({"role": "user", "content": pending})
         else:
             last = usable(history)[-1:]
-            alone += [{"role": m.role, "content": m.content} for m in last]  # type: ignore[misc]
+            alone += [message_of(m) for m in last]
         need = self.counts.total(alone)
         if need + budget.reserve > budget.limit:
             raise MessageTooLong(

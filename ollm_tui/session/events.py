@@ -127,5 +127,6 @@ def steps(gen: Generator[str, None, Outcome]) -> Generator[CompressionStep, None
         try:
             text = next(gen)
         except StopIteration as stop:
-            return stop.value
+            outcome: Outcome = stop.value
+            return outcome
         yield CompressionStep(text)

@@ -16,7 +16,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from ollm_tui.engine.base import Backend, ChatMessage, Delta, EngineError, GenParams
+from ollm_tui.engine.base import Backend, CancelToken, ChatMessage, Delta, EngineError, GenParams
 
 if TYPE_CHECKING:
     from ollm_tui.core.compression import Cancel
@@ -42,6 +42,19 @@ def close_summary_models() -> None:
         _models.clear()
     for engine in engines:
         engine.close()
+
+
+class _Bridge(CancelToken):
+    """A ``CancelToken`` that follows another ``cancelled`` flag (the compressor's)."""
+
+    def __init__(self, source: Cancel) -> None:
+        super().__init__()
+        self._source = source
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the source is cancelled (or this token is)."""
+        return self._source.cancelled or super().cancelled
 
 
 class EngineSummariser:
@@ -88,7 +101,8 @@ class EngineSummariser:
         params = GenParams(temperature=0.0, max_tokens=max_tokens, seed=0, repeat_penalty=1.1)
         parts: list[str] = []
         self.calls += 1
-        for event in engine.stream(messages, params, cancel):  # type: ignore[attr-defined]
+        token = cancel if isinstance(cancel, CancelToken) else _Bridge(cancel)
+        for event in engine.stream(messages, params, token):
             if isinstance(event, Delta):
                 parts.append(event.text)
         return "".join(parts)

@@ -1,6 +1,7 @@
 """Settings: built once (CLI or test factory) and passed down. Nothing reads globals later.
 
-Defaults, then ``config.toml`` in the config dir (see :mod:`ollm_tui.settings.config_file`), then the
+Defaults, then ``config.toml`` in the config dir (see :mod:`ollm_tui.settings.config_file`),
+then the
 ``OLLM_*`` environment overrides; the CLI applies its flags last.
 """
 

@@ -323,17 +323,16 @@ def read_config(path: Path) -> tuple[dict[str, Any], list[ConfigProblem]]:
             continue
         for field_name in key.fields:
             values[field_name] = value
-    if any(server.api_key for server in values.get("servers", ())):
-        if mode_too_open(path):
-            problems.append(
-                ConfigProblem(
-                    path,
-                    _line_of(text, "api_key", "servers"),
-                    "servers",
-                    "holds an API key but other users can read the file: "
-                    f"run `chmod 600 {path}` (or use api_key_env)",
-                )
+    if any(server.api_key for server in values.get("servers", ())) and mode_too_open(path):
+        problems.append(
+            ConfigProblem(
+                path,
+                _line_of(text, "api_key", "servers"),
+                "servers",
+                "holds an API key but other users can read the file: "
+                f"run `chmod 600 {path}` (or use api_key_env)",
             )
+        )
     return values, problems
 
 

@@ -449,7 +449,7 @@ def split_keys(keys: str) -> list[str]:
 
 
 def conflicts(binding_id: str, key: str, keymap: dict[str, str]) -> list[BindingEntry]:
-    """Bindings that already use ``key`` where ``binding_id`` is active (with ``keymap`` applied)."""
+    """Bindings that already use ``key`` where ``binding_id`` is active (``keymap`` applied)."""
     entry = REGISTRY_BY_ID[binding_id]
     scopes = _SCOPES_SEEN_TOGETHER[entry.group]
     out = []

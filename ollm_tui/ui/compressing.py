@@ -1,6 +1,7 @@
 """Compression in the app: the auto run after a reply, "compress now", undo, snapshots.
 
-``Compressor`` is the app's collaborator for it. Everything that runs the model (a compression, an undo, a
+``Compressor`` is the app's collaborator for it. Everything that runs the model (a compression,
+an undo, a
 snapshot restore) runs in a thread worker of group ``generate``, the group replies use: the
 model has one user at a time, and the send queue (``ui/queueing.py``) waits for it.
 

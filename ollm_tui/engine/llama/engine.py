@@ -20,9 +20,12 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import llama_cpp
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_types import CreateCompletionStreamResponse
 
 from ollm_tui.core.chat_format import ChatFormat, ChatFormatError, TemplateFormat
 from ollm_tui.core.gguf_info import GGUFError, GGUFInfo, read_gguf_info
@@ -120,17 +123,17 @@ class LlamaEngine:
             start = time.perf_counter()
             # the plan and the engine agree on the micro-batch (smaller for large vocabularies)
             n_ubatch = micro_batch(gguf.vocab_size, options.n_ubatch)
-            kwargs: dict[str, Any] = dict(
-                n_ctx=options.n_ctx,
-                n_batch=options.n_batch,
-                n_ubatch=n_ubatch,
-                n_threads=options.n_threads,
-                n_threads_batch=options.n_threads_batch,
-                n_gpu_layers=options.n_gpu_layers,
-                flash_attn=options.flash_attn,
+            kwargs: dict[str, Any] = {
+                "n_ctx": options.n_ctx,
+                "n_batch": options.n_batch,
+                "n_ubatch": n_ubatch,
+                "n_threads": options.n_threads,
+                "n_threads_batch": options.n_threads_batch,
+                "n_gpu_layers": options.n_gpu_layers,
+                "flash_attn": options.flash_attn,
                 # verbose=False dup2's fds 1 and 2 away during load and blanks the TUI
-                verbose=True,
-            )
+                "verbose": True,
+            }
             llm = self._construct(path, kwargs)
             llm.verbose = False  # no more prints from Python-side helpers
             self._llm = llm
@@ -189,7 +192,11 @@ class LlamaEngine:
                     return llama_cpp.Llama(str(path), **{**kwargs, "flash_attn": False})
         except (ValueError, RuntimeError, OSError) as exc:
             detail = next(
-                (l for l in reversed(log_lines) if "error" in l.lower() or "failed" in l.lower()),
+                (
+                    line
+                    for line in reversed(log_lines)
+                    if "error" in line.lower() or "failed" in line.lower()
+                ),
                 "",
             )
             hint = f" ({detail.strip()})" if detail else ""
@@ -250,7 +257,7 @@ class LlamaEngine:
         """The tokens the KV cache holds now (what the next prompt can reuse)."""
         with self._lock:
             llm = self._require()
-            return llm.input_ids[: llm.n_tokens].tolist()
+            return [int(t) for t in llm.input_ids[: llm.n_tokens]]
 
     def save_seq_state(self) -> tuple[list[int], bytes | ctypes.Array[ctypes.c_uint8]]:
         """The KV cache of sequence 0 (``llama_state_seq_get_data``) and its token list."""
@@ -355,7 +362,7 @@ class LlamaEngine:
             return 0
         cached = llm.input_ids[:n].tolist()
         common = 0
-        for a, b in zip(cached, tokens):
+        for a, b in zip(cached, tokens, strict=False):  # the shorter one ends the prefix
             if a != b:
                 break
             common += 1
@@ -402,15 +409,16 @@ class LlamaEngine:
                         stream=True,
                         stopping_criteria=llama_cpp.StoppingCriteriaList([count_and_check]),
                     )
-                    for chunk in chunks:  # type: ignore[union-attr]
+                    for chunk in cast("Iterator[CreateCompletionStreamResponse]", chunks):
                         choice = chunk["choices"][0]
                         text = choice.get("text") or ""
                         if text:
                             if first is None:
                                 first = time.perf_counter()
                             yield Delta(text)
-                        if choice.get("finish_reason"):
-                            finish = choice["finish_reason"]
+                        reason = choice.get("finish_reason")
+                        if reason:
+                            finish = reason
                         if cancel.cancelled:
                             break
                     if cancel.cancelled:

@@ -148,7 +148,7 @@ class LlamaCodec:
     def _find_specials(self) -> tuple[str, ...]:
         """Control tokens that appear in the template's text between messages."""
         roles = ["system", "user", "assistant", "user", "assistant"]
-        probe = [{"role": r, "content": t} for r, t in zip(roles, _PROBE_TEXTS)]
+        probe = [{"role": r, "content": t} for r, t in zip(roles, _PROBE_TEXTS, strict=True)]
         try:
             text = self._format.render(probe).text
         except ChatFormatError:

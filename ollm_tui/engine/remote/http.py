@@ -19,6 +19,8 @@ if "httpx" not in sys.modules:
     # and pygments where they are installed. The engine layer never imports rich (the layer
     # rule, tests/unit/test_layers.py) and never needs that tool: let the import skip it.
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+import contextlib
+
 import httpx
 
 from ollm_tui.engine.base import (
@@ -256,10 +258,8 @@ class Exchange:
         stream = response.extensions.get("network_stream")
         sock = stream.get_extra_info("socket") if stream is not None else None
         if isinstance(sock, socket.socket):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def read_stream(
@@ -309,7 +309,9 @@ class SSEParser:
         if field_name == "data":
             self._data.append(value.removeprefix(" "))
             # most servers send one data line per event: hand it over at once
-            if self._data[-1] == "[DONE]" or (len(self._data) == 1 and _complete_json(self._data[0])):
+            if self._data[-1] == "[DONE]" or (
+                len(self._data) == 1 and _complete_json(self._data[0])
+            ):
                 return self._flush()
         return []
 

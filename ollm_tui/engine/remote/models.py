@@ -67,7 +67,7 @@ def server_entries(settings: Settings) -> list[ModelEntry]:
         return []
     timeouts = settings.server_timeouts()
     with ThreadPoolExecutor(max_workers=min(8, len(servers))) as pool:
-        found = list(pool.map(lambda s: _one_server(s, timeouts), servers))  # type: ignore[arg-type]
+        found = list(pool.map(lambda s: _one_server(s, timeouts), servers))
     return [entry for entries in found for entry in entries]
 
 

@@ -1,6 +1,7 @@
 """The settings screen: the common keys of ``config.toml`` in a form, checked before saving.
 
-Each field is checked with the same parser as the file (:data:`ollm_tui.settings.config_file.KEYS`), so the
+Each field is checked with the same parser as the file
+(:data:`ollm_tui.settings.config_file.KEYS`), so the
 form and the file accept exactly the same values. Saving writes only the keys that changed
 (keeping the rest of the file as written) and applies what can change at once: the theme,
 the sampling settings and the system prompt. Threads, context size, flash attention and
