@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -51,6 +52,39 @@ class DatabaseDamaged(StoreError):
     def __init__(self, message: str, path: Path) -> None:
         super().__init__(message)
         self.path = path
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _storable(value: Any) -> Any:
+    """``value`` with each lone surrogate (U+D800-U+DFFF) replaced by U+FFFD: UTF-8 cannot
+    hold one, so this is the one case where stored text is not byte-exact."""
+    return _SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+def _storable_params(params: Any) -> Any:
+    if isinstance(params, dict):
+        return {k: _storable(v) for k, v in params.items()}
+    return [_storable(v) for v in params]
+
+
+class _Connection(sqlite3.Connection):
+    """The store's connection: text that UTF-8 cannot encode (a lone surrogate, e.g. from
+    a server's JSON ``"\\ud800"``) is stored with U+FFFD in its place instead of failing
+    the write. ``execute`` checks only after an encoding failed (binding fails before the
+    statement runs, so nothing ran twice); ``executemany`` (the token-count cache's small
+    rows) checks every row, as a retry could repeat the rows already written."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except UnicodeEncodeError:
+            return super().execute(_storable(sql), _storable_params(parameters))
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:
+        rows = [_storable_params(p) for p in seq_of_parameters]
+        return super().executemany(sql, rows)
 
 
 _DAMAGED = (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
@@ -230,7 +264,9 @@ class Store:
                 raise self._unusable(folder, os_reason(exc), what) from None
         self._lock = threading.RLock()
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, factory=_Connection
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA synchronous=NORMAL")
