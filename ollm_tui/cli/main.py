@@ -1,7 +1,8 @@
 """The ``ollm`` command: the chat app, one scripted turn (``-p``), and headless commands.
 
 Exit codes (documented in docs/cli.md):
-  0 success; 1 other failure (e.g. the chat database cannot be opened);
+  0 success; 1 other failure (e.g. the chat database cannot be opened, or it is damaged
+  and the user did not set it aside);
   2 bad arguments; 3 model not found, unreadable or failing to load;
   4 generation failed (including a message too long for the context);
   5 data folder unusable (a file in its place, permission denied, disk full, read-only);
@@ -47,6 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "doctor":
         from ollm_tui.cli.doctor import cmd_doctor
 
+        if args.set_aside_db:
+            from ollm_tui.cli.doctor import cmd_set_aside_db
+
+            return cmd_set_aside_db(settings, args.yes)
+        if args.yes:
+            err("--yes only works with --set-aside-db")
+            return EXIT_USAGE
         return cmd_doctor(settings, args.json)
     if args.command == "export":
         from ollm_tui.cli.export import cmd_export

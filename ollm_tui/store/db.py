@@ -47,11 +47,17 @@ class StoreUnusable(StoreError):
 
 class DatabaseDamaged(StoreError):
     """The file is not a SQLite database, or SQLite reports it malformed. Nothing was
-    changed; ``set_aside`` can move it (and its ``-wal``/``-shm``) out of the way."""
+    changed; ``set_aside`` can move it (and its ``-wal``/``-shm``) out of the way.
+    ``reason`` is SQLite's own words."""
 
-    def __init__(self, message: str, path: Path) -> None:
+    def __init__(self, message: str, path: Path, reason: str = "") -> None:
         super().__init__(message)
         self.path = path
+        self.reason = reason
+
+
+SET_ASIDE_HOW = "run `ollm` to be offered to set it aside, or `ollm doctor --set-aside-db`"
+"""How to set a damaged database aside (the refusal's and ``ollm doctor``'s advice)."""
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -98,6 +104,20 @@ def _damaged(exc: sqlite3.Error) -> bool:
     return "not a database" in text or "malformed" in text
 
 
+_HEADER = b"SQLite format 3\x00"
+
+
+def _not_sqlite(path: Path) -> bool:
+    """True for a non-empty file that does not start with SQLite's header (an empty or
+    missing file becomes a fresh database; unreadable ones are SQLite's to report)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_HEADER))
+    except OSError:
+        return False
+    return bool(head) and head != _HEADER
+
+
 def set_aside(path: Path, now: float | None = None) -> list[Path]:
     """Rename a damaged database and its ``-wal``/``-shm`` files to
     ``NAME.damaged-YYYYMMDD-HHMMSS[...]`` beside it (never deleted); returns the new paths.
@@ -108,7 +128,8 @@ def set_aside(path: Path, now: float | None = None) -> list[Path]:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     base = f"{path.name}.damaged-{stamp}"
     n = 1
-    while any((path.parent / f"{base}{'' if n == 1 else f'-{n}'}{s}").exists() for s in ("", "-wal", "-shm")):
+    suffixes = ("", "-wal", "-shm")
+    while any((path.parent / f"{base}{'' if n == 1 else f'-{n}'}{s}").exists() for s in suffixes):
         n += 1
     target = f"{base}{'' if n == 1 else f'-{n}'}"
     moved: list[Path] = []
@@ -263,6 +284,8 @@ class Store:
                 what = "the chat database" if folder == self.path else None
                 raise self._unusable(folder, os_reason(exc), what) from None
         self._lock = threading.RLock()
+        if not memory and _not_sqlite(self.path):  # before SQLite opens it, or a -wal
+            raise self._damaged_error("file is not a database")  # beside it may be dropped
         try:
             self._db = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None, factory=_Connection
@@ -277,12 +300,7 @@ class Store:
             with contextlib.suppress(Exception):
                 self._db.close()
             if _damaged(exc):
-                raise DatabaseDamaged(
-                    f"the chat database {self.path} is damaged ({exc}); nothing was changed. "
-                    "Move it (and any -wal/-shm beside it) to another name to start a fresh one; "
-                    "`ollm doctor` explains",
-                    self.path,
-                ) from None
+                raise self._damaged_error(str(exc)) from None
             reason = sqlite_reason(exc)
             if reason is not None:
                 raise self._unusable(self.path.parent, reason) from None
@@ -291,6 +309,14 @@ class Store:
             with contextlib.suppress(Exception):
                 self._db.close()
             raise
+
+    def _damaged_error(self, reason: str) -> DatabaseDamaged:
+        return DatabaseDamaged(
+            f"the chat database {self.path} is damaged ({reason}); nothing was changed. "
+            f"To start a fresh one, {SET_ASIDE_HOW} (renamed, never deleted)",
+            self.path,
+            reason,
+        )
 
     def _unusable(
         self, path: Path, reason: str, what: str | None = None, writing: bool = False
