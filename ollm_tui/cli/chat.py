@@ -127,8 +127,8 @@ def cmd_app(settings: Settings, ask: AskSetAside | None = None) -> int:
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         err("the chat app needs a terminal; use `ollm -p TEXT` for scripts")
         return EXIT_USAGE
-    setup_logging(settings.log_file)
-    warnings: list[str] = []
+    log_problem = setup_logging(settings.log_file)
+    warnings: list[str] = [log_problem[0].upper() + log_problem[1:] + "."] if log_problem else []
     try:
         try:
             store = open_store(settings)
