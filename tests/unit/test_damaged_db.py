@@ -182,3 +182,33 @@ def test_doctor_set_aside_asks_on_a_terminal(
 def test_yes_only_with_set_aside(tmp_path: Path) -> None:
     result = run(tmp_path, "doctor", "--yes", data=tmp_path / "data")
     assert result.returncode == 2 and "--set-aside-db" in result.stderr
+
+
+def test_the_app_on_yes_says_where_it_went_and_opens_on_a_fresh_database(
+    settings: Settings, damaged: bytes, monkeypatch, capsys
+) -> None:
+    import ollm_tui.ui.app as ui_app
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    opened: list[tuple[list, tuple[str, ...]]] = []
+
+    class NotRun:
+        return_code = 0
+
+        def run(self) -> None:  # the chat app itself is tested in tests/app
+            pass
+
+    def fake_make_app(components, startup):
+        opened.append((components.store.list_chats(), startup.warnings))
+        return NotRun()
+
+    monkeypatch.setattr(ui_app, "make_app", fake_make_app)
+    assert cmd_app(settings, ask=lambda p, r: True) == 0
+    err = capsys.readouterr().err
+    aside = [p for p in settings.db_path.parent.iterdir() if ".damaged-" in p.name]
+    assert len(aside) == 1 and aside[0].read_bytes() == damaged
+    assert f"set aside as {aside[0]}" in err
+    ((chats, warnings),) = opened
+    assert chats == []  # a fresh database
+    assert any(f"set aside as {aside[0]}" in w for w in warnings)  # the app's toast
