@@ -3,6 +3,10 @@
 The store is the only owner of chat data. Every write commits at once, so a crash or a
 ``kill`` loses at most the reply text streamed since the last save. It is safe to use from
 several threads: one connection, guarded by a lock.
+
+Text is stored exactly, with one exception: a lone surrogate (UTF-8 cannot hold one) is
+stored as U+FFFD (``_Connection``). A damaged file is refused (``DatabaseDamaged``) and only
+``set_aside``, on the user's yes, ever renames it; nothing here deletes a database.
 """
 
 from __future__ import annotations
