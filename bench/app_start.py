@@ -1,6 +1,6 @@
 """The app in a real terminal (tmux): launch to first frame, and idle memory.
 
-    .venv/bin/python -m bench --only first_frame,idle_rss
+.venv/bin/python -m bench --only first_frame,idle_rss
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import first_frame  # noqa: E402
-from bench.common import Line  # noqa: E402
+from bench import first_frame
+from bench.common import Line
 
 MIB = 1024**2
 
@@ -26,17 +26,28 @@ def first_frame_line(runs: int = 5) -> Line:
     """Median launch to first frame against a one-widget Textual app, in the same run."""
     first, ready, minimal = first_frame.measure(runs)
     return Line(
-        "launch to first frame", first, minimal, first / minimal, "measured <= 0.5 s", first <= 0.5,
-        "s", f"median of {runs} in tmux; model ready at {ready:.2f} s; baseline: minimal Textual app",
+        "launch to first frame",
+        first,
+        minimal,
+        first / minimal,
+        "measured <= 0.5 s",
+        first <= 0.5,
+        "s",
+        f"median of {runs} in tmux; model ready at {ready:.2f} s; baseline: minimal Textual app",
     )
 
 
 def _app_pid(session: str) -> int:
     import psutil
 
-    pane = int(subprocess.run(
-        ["tmux", "list-panes", "-t", session, "-F", "#{pane_pid}"], capture_output=True, text=True, check=True
-    ).stdout.split()[0])
+    pane = int(
+        subprocess.run(
+            ["tmux", "list-panes", "-t", session, "-F", "#{pane_pid}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[0]
+    )
     procs = [psutil.Process(pane), *psutil.Process(pane).children(recursive=True)]
     pythons = [p for p in procs if "python" in p.name().lower() or "ollm" in " ".join(p.cmdline())]
     return max(pythons or procs, key=lambda p: p.memory_info().rss).pid
@@ -63,11 +74,19 @@ def idle_rss(settle_s: float = 3.0, samples: int = 3) -> Line:
 
     tmp = tempfile.mkdtemp()
     try:
-        first_frame.run_in_tmux(f"env {first_frame.isolated_env(tmp)} {first_frame.OLLM}", f"ollm-rss-{time.time_ns()}", read)
-        settings = Settings.from_env({
-            "OLLM_DATA_DIR": f"{tmp}/data", "OLLM_CONFIG_DIR": f"{tmp}/config", "OLLM_LOG_DIR": f"{tmp}/logs",
-            "OLLM_SCAN_EXTERNAL": "0",
-        })
+        first_frame.run_in_tmux(
+            f"env {first_frame.isolated_env(tmp)} {first_frame.OLLM}",
+            f"ollm-rss-{time.time_ns()}",
+            read,
+        )
+        settings = Settings.from_env(
+            {
+                "OLLM_DATA_DIR": f"{tmp}/data",
+                "OLLM_CONFIG_DIR": f"{tmp}/config",
+                "OLLM_LOG_DIR": f"{tmp}/logs",
+                "OLLM_SCAN_EXTERNAL": "0",
+            }
+        )
         path = starter_model_path()
         assert path is not None
         placement = place(settings, read_gguf_info(path), profiles=load_all_profiles(settings))
@@ -78,8 +97,13 @@ def idle_rss(settle_s: float = 3.0, samples: int = 3) -> Line:
     measured = statistics.median(rss)
     extra = (measured - model_kv) / MIB
     return Line(
-        "idle RSS minus model+KV plan", extra, model_kv / MIB, measured / model_kv, "measured <= 150 MB",
-        extra <= 150, "MiB",
+        "idle RSS minus model+KV plan",
+        extra,
+        model_kv / MIB,
+        measured / model_kv,
+        "measured <= 150 MB",
+        extra <= 150,
+        "MiB",
         f"RSS {measured / MIB:.0f} MiB at n_ctx {plan.n_ctx}; plan: weights {plan.weights / MIB:.0f} MiB "
         f"+ KV {plan.kv / MIB:.0f} MiB (the plan's runtime estimate, {plan.runtime / MIB:.0f} MiB, is not subtracted)",
     )

@@ -37,8 +37,11 @@ def bench_settings(root: Path | None = None, **changes: Any) -> Settings:
     root = root or Path(tempfile.mkdtemp(prefix="ollm-bench-"))
     threads = default_threads()
     return Settings(
-        data_dir=root / "data", config_dir=root / "config", log_dir=root / "logs",
-        n_threads=threads, n_threads_batch=threads,
+        data_dir=root / "data",
+        config_dir=root / "config",
+        log_dir=root / "logs",
+        n_threads=threads,
+        n_threads_batch=threads,
     ).with_(**changes)
 
 

@@ -23,15 +23,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ollm_tui.session.accounting import Accounting
 from ollm_tui.core.profiles import load_profiles
 from ollm_tui.core.tiers import effective_limit, size_label
 from ollm_tui.engine.base import CancelToken, Done, GenParams, LoadOptions
 from ollm_tui.engine.llama.engine import LlamaEngine
 from ollm_tui.engine.registry import starter_model_path
-from ollm_tui.settings.resources import bundled_dir
+from ollm_tui.session.accounting import Accounting
 from ollm_tui.session.chat import ChatSession, CompressionFinished, CompressionStep, TurnFinished
 from ollm_tui.settings import Settings
+from ollm_tui.settings.resources import bundled_dir
 from ollm_tui.store.db import Store
 
 
@@ -48,8 +48,14 @@ def run(turns: int, size: int, reply_tokens: int, threads: int, warm: bool) -> N
     if model is None:
         sys.exit("the starter model is not installed (bash .ci/bootstrap install)")
     tmp = Path(tempfile.mkdtemp(prefix="ollm-bench-"))
-    settings = Settings(data_dir=tmp / "d", config_dir=tmp / "c", log_dir=tmp / "l",
-                        n_threads=threads, n_threads_batch=threads, warm_after_compression=warm)
+    settings = Settings(
+        data_dir=tmp / "d",
+        config_dir=tmp / "c",
+        log_dir=tmp / "l",
+        n_threads=threads,
+        n_threads_batch=threads,
+        warm_after_compression=warm,
+    )
     store = Store(settings.db_path)
     engine = LlamaEngine(load_profiles([bundled_dir("profiles")]))
     n_ctx = effective_limit(size)
@@ -113,21 +119,33 @@ def run(turns: int, size: int, reply_tokens: int, threads: int, warm: bool) -> N
     ev_normal = mean([d.evaluated_prompt_tokens for d in normal])
     ttft_after = mean([d.ttft_s for d in after])
     ttft_normal = mean([d.ttft_s for d in normal])
-    print(f"# {turns} turns at {size_label(size)} (n_ctx {n_ctx}), SmolLM2-135M, {threads} thread(s), "
-          f"replies <= {reply_tokens} tokens, warm after compression: {'on' if warm else 'off'}; "
-          f"{total:.1f} s in all")
+    print(
+        f"# {turns} turns at {size_label(size)} (n_ctx {n_ctx}), SmolLM2-135M, {threads} thread(s), "
+        f"replies <= {reply_tokens} tokens, warm after compression: {'on' if warm else 'off'}; "
+        f"{total:.1f} s in all"
+    )
     print(f"errors                      {len(errors)}" + (f"  ({errors[0]})" if errors else ""))
-    print(f"compressions                {len(compress_s)}  (extractive fallbacks: {fallbacks}, "
-          f"notices: {len(steps)})")
-    print(f"mean compression time       {mean(compress_s):.2f} s  (max {max(compress_s, default=0):.2f} s)")
+    print(
+        f"compressions                {len(compress_s)}  (extractive fallbacks: {fallbacks}, "
+        f"notices: {len(steps)})"
+    )
+    print(
+        f"mean compression time       {mean(compress_s):.2f} s  (max {max(compress_s, default=0):.2f} s)"
+    )
     print(f"active checkpoints at end   {len(active)}  ({', '.join(c.label for c in active)})")
-    print(f"usage at end                {usage.used}/{usage.budget.available} ({usage.percent:.0f} %)")
+    print(
+        f"usage at end                {usage.used}/{usage.budget.available} ({usage.percent:.0f} %)"
+    )
     print()
     print(f"{'prefill':<28}{'normal turn':>14}{'after compression':>20}{'ratio':>8}")
-    print(f"{'evaluated prompt tokens':<28}{ev_normal:>14.0f}{ev_after:>20.0f}"
-          f"{(ev_after / ev_normal if ev_normal else 0):>8.1f}")
-    print(f"{'time to first token (s)':<28}{ttft_normal:>14.3f}{ttft_after:>20.3f}"
-          f"{(ttft_after / ttft_normal if ttft_normal else 0):>8.1f}")
+    print(
+        f"{'evaluated prompt tokens':<28}{ev_normal:>14.0f}{ev_after:>20.0f}"
+        f"{(ev_after / ev_normal if ev_normal else 0):>8.1f}"
+    )
+    print(
+        f"{'time to first token (s)':<28}{ttft_normal:>14.3f}{ttft_after:>20.3f}"
+        f"{(ttft_after / ttft_normal if ttft_normal else 0):>8.1f}"
+    )
     print(f"{'turns measured':<28}{len(normal):>14}{len(after):>20}")
 
 
@@ -137,8 +155,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=2048, help="context size (tier), e.g. 2048")
     parser.add_argument("--reply-tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--no-warm", action="store_true", help="do not evaluate the new prompt "
-                        "right after a compression (shows the raw re-prefill cost)")
+    parser.add_argument(
+        "--no-warm",
+        action="store_true",
+        help="do not evaluate the new prompt "
+        "right after a compression (shows the raw re-prefill cost)",
+    )
     args = parser.parse_args()
     run(args.turns, args.size, args.reply_tokens, args.threads, not args.no_warm)
 

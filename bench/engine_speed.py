@@ -13,7 +13,7 @@ import multiprocessing
 import statistics
 import time
 
-from ollm_tui.engine.base import CancelToken, Delta, Done, GenParams, LoadOptions
+from ollm_tui.engine.base import CancelToken, Done, GenParams, LoadOptions
 from ollm_tui.engine.llama.engine import LlamaEngine
 from ollm_tui.engine.registry import starter_model_path
 from ollm_tui.settings import usable_cores
@@ -32,12 +32,19 @@ def burn(stop_at: float) -> None:
 
 def run(threads: int, rounds: int) -> tuple[float, float]:
     engine = LlamaEngine()
-    engine.load(starter_model_path(), LoadOptions(n_ctx=2048, n_threads=threads, n_threads_batch=threads))
+    engine.load(
+        starter_model_path(), LoadOptions(n_ctx=2048, n_threads=threads, n_threads_batch=threads)
+    )
     ttfts, speeds = [], []
     for r in range(rounds + 1):
-        engine.load(starter_model_path(), LoadOptions(n_ctx=2048, n_threads=threads, n_threads_batch=threads))
+        engine.load(
+            starter_model_path(),
+            LoadOptions(n_ctx=2048, n_threads=threads, n_threads_batch=threads),
+        )
         done = None
-        for ev in engine.stream(PROMPT, GenParams(temperature=0.0, max_tokens=128, seed=r), CancelToken()):
+        for ev in engine.stream(
+            PROMPT, GenParams(temperature=0.0, max_tokens=128, seed=r), CancelToken()
+        ):
             if isinstance(ev, Done):
                 done = ev
         if r:  # the first round warms caches

@@ -42,8 +42,11 @@ def capture(session: str) -> str:
 def isolated_env(tmp: str) -> str:
     """``env`` arguments giving the app its own data, config and log dirs."""
     return " ".join(
-        f"{k}={v}" for k, v in {
-            "OLLM_DATA_DIR": f"{tmp}/data", "OLLM_CONFIG_DIR": f"{tmp}/config", "OLLM_LOG_DIR": f"{tmp}/logs",
+        f"{k}={v}"
+        for k, v in {
+            "OLLM_DATA_DIR": f"{tmp}/data",
+            "OLLM_CONFIG_DIR": f"{tmp}/config",
+            "OLLM_LOG_DIR": f"{tmp}/logs",
         }.items()
     )
 
@@ -57,7 +60,8 @@ def run_in_tmux(
         start = time.perf_counter()
         launched = subprocess.run(
             ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", command],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         if launched.returncode == 0:
             break
@@ -89,7 +93,9 @@ def one_run(i: int, on_ready: Callable[[str], None] | None = None) -> tuple[floa
     """One launch of ``ollm`` with fresh data dirs."""
     tmp = tempfile.mkdtemp()
     try:
-        return run_in_tmux(f"env {isolated_env(tmp)} {OLLM}", f"ollm-bench-{os.getpid()}-{i}", on_ready)
+        return run_in_tmux(
+            f"env {isolated_env(tmp)} {OLLM}", f"ollm-bench-{os.getpid()}-{i}", on_ready
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

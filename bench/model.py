@@ -16,17 +16,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Line, bench_settings, wait_for  # noqa: E402
-from ollm_tui.engine.factory import load_options  # noqa: E402
-from ollm_tui.core.profiles import load_profiles  # noqa: E402
-from ollm_tui.engine.base import CancelToken, ChatMessage, Delta, Done, GenParams, LoadOptions  # noqa: E402
-from ollm_tui.engine.kv_state import ChatKvCache, KvStateStore  # noqa: E402
-from ollm_tui.engine.llama.engine import LlamaEngine  # noqa: E402
-from ollm_tui.engine.registry import starter_model_path  # noqa: E402
-from ollm_tui.settings.resources import bundled_dir  # noqa: E402
-from ollm_tui.session.chat import ChatSession, TurnDelta, TurnFinished  # noqa: E402
-from ollm_tui.settings import Settings  # noqa: E402
-from ollm_tui.store.db import Store  # noqa: E402
+from bench.common import Line, bench_settings, wait_for
+from ollm_tui.core.profiles import load_profiles
+from ollm_tui.engine.base import CancelToken, ChatMessage, Delta, Done, GenParams, LoadOptions
+from ollm_tui.engine.factory import load_options
+from ollm_tui.engine.kv_state import ChatKvCache, KvStateStore
+from ollm_tui.engine.llama.engine import LlamaEngine
+from ollm_tui.engine.registry import starter_model_path
+from ollm_tui.session.chat import ChatSession, TurnDelta, TurnFinished
+from ollm_tui.settings import Settings
+from ollm_tui.settings.resources import bundled_dir
+from ollm_tui.store.db import Store
 
 QUESTION = "Explain how a bicycle works, part by part, in detail."
 
@@ -40,7 +40,9 @@ def new_engine(settings: Settings, n_ctx: int) -> tuple[LlamaEngine, LoadOptions
     return engine, options
 
 
-def first_token(engine: LlamaEngine, messages: list[ChatMessage], params: GenParams) -> tuple[float, Done]:
+def first_token(
+    engine: LlamaEngine, messages: list[ChatMessage], params: GenParams
+) -> tuple[float, Done]:
     """Seconds from the call to the first reply text, and the turn's figures."""
     start = time.perf_counter()
     first = None
@@ -57,7 +59,9 @@ def first_token(engine: LlamaEngine, messages: list[ChatMessage], params: GenPar
 # -- app pipeline vs raw create_chat_completion ---------------------------------------------
 
 
-async def app_rounds(settings: Settings, engine: LlamaEngine, options: LoadOptions, rounds: int) -> list[tuple[float, int]]:
+async def app_rounds(
+    settings: Settings, engine: LlamaEngine, options: LoadOptions, rounds: int
+) -> list[tuple[float, int]]:
     from ollm_tui.cli.chat import build_components
     from ollm_tui.session.components import Startup
     from ollm_tui.ui.app import make_app
@@ -89,9 +93,13 @@ async def app_rounds(settings: Settings, engine: LlamaEngine, options: LoadOptio
                 app.composer.action_submit()
                 await wait_for(
                     pilot,
-                    lambda: len(seen) > count and app.turn is None
-                    and app.transcript.last_reply().status == "complete",
-                    300, "the reply",
+                    lambda: (
+                        len(seen) > count
+                        and app.turn is None
+                        and app.transcript.last_reply().status == "complete"
+                    ),
+                    300,
+                    "the reply",
                 )
                 out.append((time.perf_counter() - start, seen[-1].completion_tokens))
                 await app.workers.wait_for_complete()
@@ -105,14 +113,22 @@ def raw_rounds(settings: Settings, engine: LlamaEngine, rounds: int) -> list[tup
     llm = engine._llm
     assert llm is not None
     out = []
-    messages = [{"role": "system", "content": settings.system_prompt}, {"role": "user", "content": QUESTION}]
+    messages = [
+        {"role": "system", "content": settings.system_prompt},
+        {"role": "user", "content": QUESTION},
+    ]
     for _ in range(rounds):
         llm.reset()
         start = time.perf_counter()
         tokens = 0
         for chunk in llm.create_chat_completion(
-            messages=messages, max_tokens=settings.max_tokens, temperature=0.0, top_p=0.95,
-            top_k=40, repeat_penalty=1.1, stream=True,
+            messages=messages,
+            max_tokens=settings.max_tokens,
+            temperature=0.0,
+            top_p=0.95,
+            top_k=40,
+            repeat_penalty=1.1,
+            stream=True,
         ):
             if chunk["choices"][0]["delta"].get("content"):
                 tokens += 1
@@ -133,8 +149,14 @@ def pipeline(rounds: int = 2, max_tokens: int = 160) -> Line:
     raw_rate = statistics.median(t / s for s, t in raw_runs)
     ratio = app_rate / raw_rate
     return Line(
-        "pipeline: app / raw tokens per s", app_rate, raw_rate, ratio, "ratio >= 0.97", ratio >= 0.97,
-        "tok/s", f"{rounds} rounds each, {max_tokens} tokens max, cold prefill, request to last token on screen",
+        "pipeline: app / raw tokens per s",
+        app_rate,
+        raw_rate,
+        ratio,
+        "ratio >= 0.97",
+        ratio >= 0.97,
+        "tok/s",
+        f"{rounds} rounds each, {max_tokens} tokens max, cold prefill, request to last token on screen",
     )
 
 
@@ -158,7 +180,9 @@ def turn20(turns: int = 20, reply_tokens: int = 40) -> list[Line]:
     for k in range(1, turns + 1):
         start = time.perf_counter()
         first = None
-        for event in session.send(f"{FILLER * 3}Question {k}: which flower is the {k}th word about?", CancelToken()):
+        for event in session.send(
+            f"{FILLER * 3}Question {k}: which flower is the {k}th word about?", CancelToken()
+        ):
             if isinstance(event, TurnDelta) and first is None:
                 first = time.perf_counter() - start
             elif isinstance(event, TurnFinished) and event.done is not None:
@@ -166,7 +190,9 @@ def turn20(turns: int = 20, reply_tokens: int = 40) -> list[Line]:
         firsts.append(first or 0.0)
     history = session.engine_messages(session.history())[:-1]  # turn 20's prompt again
     engine._llm.reset()  # type: ignore[union-attr]
-    naive, naive_done = first_token(engine, history, GenParams(temperature=0.0, max_tokens=reply_tokens))
+    naive, naive_done = first_token(
+        engine, history, GenParams(temperature=0.0, max_tokens=reply_tokens)
+    )
     engine.close()
     store.close()
     ratio, naive_ratio = firsts[-1] / firsts[0], naive / firsts[0]
@@ -175,10 +201,18 @@ def turn20(turns: int = 20, reply_tokens: int = 40) -> list[Line]:
         f"({dones[-1].prompt_tokens} tokens, {dones[-1].evaluated_prompt_tokens} evaluated); "
         f"naive re-prefill: {naive:.2f} s ({naive_done.evaluated_prompt_tokens} evaluated)"
     )
-    return [Line(
-        f"turn {turns} / turn 1 first token", ratio, naive_ratio, ratio / naive_ratio, "measured <= 1.5",
-        ratio <= 1.5, "x", note,
-    )]
+    return [
+        Line(
+            f"turn {turns} / turn 1 first token",
+            ratio,
+            naive_ratio,
+            ratio / naive_ratio,
+            "measured <= 1.5",
+            ratio <= 1.5,
+            "x",
+            note,
+        )
+    ]
 
 
 # -- reopening a chat: restored state vs cold prefill ------------------------------------------
@@ -201,7 +235,9 @@ def reopen(history_words: int = 1700) -> list[Line]:
     save_s = time.perf_counter() - start
     assert saved is not None
     size = saved.stat().st_size
-    prompt = session.engine_messages(session.history()) + [{"role": "user", "content": "And the pond?"}]
+    prompt = session.engine_messages(session.history()) + [
+        {"role": "user", "content": "And the pond?"}
+    ]
     params = GenParams(temperature=0.0, max_tokens=8)
     path = engine.info.path  # type: ignore[union-attr]
 
@@ -224,7 +260,18 @@ def reopen(history_words: int = 1700) -> list[Line]:
         f"(restore {report.seconds * 1000:.0f} ms, then {restored_done.evaluated_prompt_tokens} tokens evaluated); "
         f"state file {size / 2**20:.1f} MiB written in {save_s * 1000:.0f} ms"
     )
-    return [Line("reopen: restored / cold first token", restored, cold, ratio, "ratio <= 0.05", ratio <= 0.05, "s", note)]
+    return [
+        Line(
+            "reopen: restored / cold first token",
+            restored,
+            cold,
+            ratio,
+            "ratio <= 0.05",
+            ratio <= 0.05,
+            "s",
+            note,
+        )
+    ]
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Line  # noqa: E402
+from bench.common import Line
 
 
 def _stream(quick: bool) -> list[Line]:
@@ -93,8 +93,12 @@ def machine() -> dict[str, object]:
     except OSError:
         pass
     return {
-        "host": platform.node(), "cpu": cpu, "usable_cores": usable_cores(),
-        "threads": default_threads(), "ram_gib": ram, "load_average": load,
+        "host": platform.node(),
+        "cpu": cpu,
+        "usable_cores": usable_cores(),
+        "threads": default_threads(),
+        "ram_gib": ram,
+        "load_average": load,
         "python": platform.python_version(),
     }
 
@@ -103,10 +107,16 @@ def table(lines: list[Line]) -> str:
     """The results as a fixed-width table."""
     rows = [("name", "measured", "baseline", "ratio", "goal", "result")]
     for line in lines:
-        rows.append((
-            line.name, f"{line.measured:.3g} {line.unit}".strip(), f"{line.baseline:.3g} {line.unit}".strip(),
-            f"{line.ratio:.3g}", line.goal, "pass" if line.passed else "MISS",
-        ))
+        rows.append(
+            (
+                line.name,
+                f"{line.measured:.3g} {line.unit}".strip(),
+                f"{line.baseline:.3g} {line.unit}".strip(),
+                f"{line.ratio:.3g}",
+                line.goal,
+                "pass" if line.passed else "MISS",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     out.insert(1, "  ".join("-" * w for w in widths))
@@ -116,14 +126,16 @@ def table(lines: list[Line]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated measurements: " + ", ".join(SUITE))
-    parser.add_argument("--json", type=Path, help="where to write the results (default bench/results/<date>.json)")
+    parser.add_argument(
+        "--json", type=Path, help="where to write the results (default bench/results/<date>.json)"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",")] if args.only else list(SUITE)
     unknown = [n for n in names if n not in SUITE]
     if unknown:
         parser.error(f"unknown measurement(s): {', '.join(unknown)} (known: {', '.join(SUITE)})")
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     lines: list[Line] = []
     seconds: dict[str, float] = {}
     errors: dict[str, str] = {}
@@ -142,10 +154,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"- {line.name}: {line.note}")
     path = args.json or ROOT / "bench" / "results" / f"{started:%Y-%m-%d-%H%M}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({
-        "date": started.isoformat(timespec="seconds"), "machine": machine(), "quick": args.quick,
-        "seconds": seconds, "errors": errors, "results": [line.as_dict() for line in lines],
-    }, indent=2) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "date": started.isoformat(timespec="seconds"),
+                "machine": machine(),
+                "quick": args.quick,
+                "seconds": seconds,
+                "errors": errors,
+                "results": [line.as_dict() for line in lines],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"results written to {path}")
     return 1 if errors else 0
 

@@ -28,20 +28,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ollm_tui.session.accounting import Accounting
 from ollm_tui.core.profiles import load_profiles
 from ollm_tui.core.token_estimate import Calibration, chars_estimate, raw_estimate
-from ollm_tui.engine.registry import gemma_test_model_path, starter_model_path
 from ollm_tui.engine.llama.tokenizer import load_codec
-from ollm_tui.settings.resources import bundled_dir
+from ollm_tui.engine.registry import gemma_test_model_path, starter_model_path
+from ollm_tui.session.accounting import Accounting
 from ollm_tui.settings import Settings
+from ollm_tui.settings.resources import bundled_dir
 from ollm_tui.store.db import Store
 
 
 def corpus() -> tuple[list[str], list[str]]:
     """Prose (the user guide's paragraphs, stdlib docstrings) and code (stdlib source), offline."""
     prose = []
-    for page in sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md", ROOT / "CONTRIBUTING.md"]:
+    for page in sorted((ROOT / "docs").rglob("*.md")) + [
+        ROOT / "README.md",
+        ROOT / "CONTRIBUTING.md",
+    ]:
         for para in page.read_text().split("\n\n"):
             if len(para) > 200 and not para.lstrip().startswith(("|", "```", "#", "-")):
                 prose.append(para)
@@ -56,7 +59,9 @@ def corpus() -> tuple[list[str], list[str]]:
     import threading
 
     for module in (collections, email.message, logging, subprocess, threading):  # docstrings
-        for _, obj in inspect.getmembers(module, lambda o: inspect.isclass(o) or inspect.isfunction(o)):
+        for _, obj in inspect.getmembers(
+            module, lambda o: inspect.isclass(o) or inspect.isfunction(o)
+        ):
             doc = inspect.getdoc(obj) or ""
             for para in doc.split("\n\n"):
                 if len(para) > 200 and para not in prose:
@@ -64,7 +69,9 @@ def corpus() -> tuple[list[str], list[str]]:
 
     code = []
     for module in (a, j, t, p):
-        members = inspect.getmembers(module, inspect.isfunction) + inspect.getmembers(module, inspect.isclass)
+        members = inspect.getmembers(module, inspect.isfunction) + inspect.getmembers(
+            module, inspect.isclass
+        )
         for _, fn in members:
             if getattr(fn, "__module__", None) != module.__name__:
                 continue
@@ -80,7 +87,9 @@ def corpus() -> tuple[list[str], list[str]]:
 
 def chat(n: int, prose: list[str], code: list[str]) -> list[dict[str, str]]:
     rng = random.Random(7)
-    out = [{"role": "system", "content": "You are a helpful assistant. Answer clearly and concisely."}]
+    out = [
+        {"role": "system", "content": "You are a helpful assistant. Answer clearly and concisely."}
+    ]
     for i in range(n):
         role = "user" if i % 2 == 0 else "assistant"
         text = rng.choice(code if rng.random() < 0.3 else prose)
@@ -111,7 +120,12 @@ def bench_cache(name: str, path: Path, messages: list[dict[str, str]], profiles)
         cold = time.perf_counter() - start
         whole = timed(lambda: counter.codec.count(counter.codec.render(messages)))
         # fresh string objects, as the app reads them from the database on every count
-        same = timed(lambda: counter.total([{**m, "content": m["content"].encode().decode()} for m in messages]), 5)
+        same = timed(
+            lambda: counter.total(
+                [{**m, "content": m["content"].encode().decode()} for m in messages]
+            ),
+            5,
+        )
         plus_one = messages + [{"role": "user", "content": "One more question?"}]
         incremental = timed(lambda: counter.total(plus_one))
         acc.detach()
@@ -123,20 +137,34 @@ def bench_cache(name: str, path: Path, messages: list[dict[str, str]], profiles)
         acc.detach()
         store.close()
     print(f"\n{name}: {len(messages) - 1} messages, {chars / 1e6:.2f} M chars, {total:,} tokens")
-    print(f"  cold (parts tokenized, cached)       {cold * 1000:9.1f} ms   (one whole-prompt tokenize: {whole * 1000:.1f} ms)")
-    print(f"  warm, same list (memory)             {same * 1000:9.2f} ms   warm/cold = {same / cold:.4f}")
-    print(f"  warm, one message added (memory)     {incremental * 1000:9.2f} ms   warm/cold = {incremental / cold:.4f}")
-    print(f"  warm, after a restart (SQLite)       {restarted * 1000:9.2f} ms   warm/cold = {restarted / cold:.4f}")
+    print(
+        f"  cold (parts tokenized, cached)       {cold * 1000:9.1f} ms   (one whole-prompt tokenize: {whole * 1000:.1f} ms)"
+    )
+    print(
+        f"  warm, same list (memory)             {same * 1000:9.2f} ms   warm/cold = {same / cold:.4f}"
+    )
+    print(
+        f"  warm, one message added (memory)     {incremental * 1000:9.2f} ms   warm/cold = {incremental / cold:.4f}"
+    )
+    print(
+        f"  warm, after a restart (SQLite)       {restarted * 1000:9.2f} ms   warm/cold = {restarted / cold:.4f}"
+    )
 
 
 def bench_estimates(name: str, path: Path, prose: list[str], code: list[str], profiles) -> None:
     """5-fold cross-validation: calibrate on four fifths of the texts, measure on the rest."""
     codec = load_codec(path, profiles)
     rng = random.Random(3)
-    texts = [(k, t, codec.count(t), raw_estimate(t)) for k, group in (("prose", prose), ("code", code)) for t in group]
+    texts = [
+        (k, t, codec.count(t), raw_estimate(t))
+        for k, group in (("prose", prose), ("code", code))
+        for t in group
+    ]
     rng.shuffle(texts)
     folds = 5
-    errors: dict[str, dict[str, list[float]]] = {k: {"raw": [], "chars/4": [], "calibrated": []} for k in ("prose", "code")}
+    errors: dict[str, dict[str, list[float]]] = {
+        k: {"raw": [], "chars/4": [], "calibrated": []} for k in ("prose", "code")
+    }
     per_text: dict[str, list[float]] = {"prose": [], "code": []}
     for f in range(folds):
         train = [x for i, x in enumerate(texts) if i % folds != f]
@@ -150,10 +178,16 @@ def bench_estimates(name: str, path: Path, prose: list[str], code: list[str], pr
             if not exact:
                 continue
             errors[kind]["raw"].append((sum(x[3] for x in group) - exact) / exact)
-            errors[kind]["chars/4"].append((sum(chars_estimate(x[1]) for x in group) - exact) / exact)
-            errors[kind]["calibrated"].append((sum(cal.scaled(x[1]) for x in group) - exact) / exact)
+            errors[kind]["chars/4"].append(
+                (sum(chars_estimate(x[1]) for x in group) - exact) / exact
+            )
+            errors[kind]["calibrated"].append(
+                (sum(cal.scaled(x[1]) for x in group) - exact) / exact
+            )
             per_text[kind] += [abs(cal.scaled(x[1]) - x[2]) / x[2] for x in group]
-    print(f"\n{name}: estimate error, (estimate - exact) / exact over held-out texts, mean of {folds} folds")
+    print(
+        f"\n{name}: estimate error, (estimate - exact) / exact over held-out texts, mean of {folds} folds"
+    )
     for kind in ("prose", "code"):
         n = sum(1 for x in texts if x[0] == kind)
         tokens = sum(x[2] for x in texts if x[0] == kind)
@@ -203,7 +237,9 @@ def bench_keystroke(prose: list[str]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--models", default="smollm2,gemma")
     args = parser.parse_args()

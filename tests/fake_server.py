@@ -35,7 +35,10 @@ def free_port() -> int:
 def chunk(piece: str | None = None, finish: str | None = None) -> str:
     """One ``data:`` event of a chat completion stream."""
     delta = {"content": piece} if piece is not None else {}
-    body = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    body = {
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     return f"data: {json.dumps(body)}\n\n"
 
 
@@ -94,7 +97,15 @@ class FakeServer:
                     return
                 mode = owner.mode
                 if mode == "http500":
-                    self._json(500, {"error": {"message": "model crashed: out of memory", "type": "server_error"}})
+                    self._json(
+                        500,
+                        {
+                            "error": {
+                                "message": "model crashed: out of memory",
+                                "type": "server_error",
+                            }
+                        },
+                    )
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
@@ -104,7 +115,9 @@ class FakeServer:
                 for piece in pieces:
                     self._send_chunk(chunk(piece))
                 if owner.usage is not None and mode == "ok":
-                    self._send_chunk(f"data: {json.dumps({'choices': [], 'usage': owner.usage})}\n\n")
+                    self._send_chunk(
+                        f"data: {json.dumps({'choices': [], 'usage': owner.usage})}\n\n"
+                    )
                 if mode == "late_cut":
                     self._send_chunk(chunk(None, "stop"))
                     self.close_connection = True
@@ -116,7 +129,7 @@ class FakeServer:
                 elif mode == "stall":
                     owner.release.wait(30)
                 elif mode == "cut":
-                    self.wfile.write(b"40\r\ndata: {\"choices\": [{\"delta\"")  # half a chunk
+                    self.wfile.write(b'40\r\ndata: {"choices": [{"delta"')  # half a chunk
                     self.wfile.flush()
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)

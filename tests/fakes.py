@@ -92,12 +92,17 @@ class FakeEngine:
     def remote_active(self) -> bool:
         return False
 
-    def load(self, path: Path, options: LoadOptions, cancel: CancelToken | None = None) -> ModelInfo:
+    def load(
+        self, path: Path, options: LoadOptions, cancel: CancelToken | None = None
+    ) -> ModelInfo:
         time.sleep(self.load_delay_s)
         if self.fail_load:
             raise ModelLoadError(self.fail_load)
         self._info = ModelInfo(
-            name=Path(path).stem, path=Path(path), n_ctx=options.n_ctx, n_ctx_train=8192,
+            name=Path(path).stem,
+            path=Path(path),
+            n_ctx=options.n_ctx,
+            n_ctx_train=8192,
             chat_format="gguf template",
         )
         return self._info
@@ -153,8 +158,11 @@ class FakeEngine:
             sent += 1
         total = time.perf_counter() - start
         yield Done(
-            prompt_tokens=self.count_prompt_tokens(messages), completion_tokens=sent,
-            ttft_s=self.delay_s, tokens_per_s=sent / total if total else 0.0, total_s=total,
+            prompt_tokens=self.count_prompt_tokens(messages),
+            completion_tokens=sent,
+            ttft_s=self.delay_s,
+            tokens_per_s=sent / total if total else 0.0,
+            total_s=total,
             finish_reason=reason,  # type: ignore[arg-type]
         )
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the command imports these when it runs
     from ollm_tui.engine.planning import Placement
     from ollm_tui.engine.registry import ModelEntry
     from ollm_tui.session.components import Components
+    from ollm_tui.session.events import ContextEvent
 
 
 def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
@@ -131,16 +132,15 @@ def _turn(
         chat = store.find_chat(args.chat) or store.create_chat(args.chat)
     else:
         chat = store.create_chat("ollm -p")
-    if args.chat and placement is not None:
-        store.update_chat_settings(
-            chat.id,
-            tier=placement.plan.chosen.label,
-            tier_manual=placement.plan.manual,
-            tier_reason=placement.override_note or placement.plan.reason,
-            n_ctx=info.n_ctx,
-            model_path=str(entry.path),
+    session = ChatSession(store, engine, settings, chat, components.summariser, listener=notice)
+    if args.chat and placement is not None:  # the tier is stored with the saved chat
+        session.context.lock_tier(
+            placement.plan.chosen.label,
+            info.n_ctx,
+            placement.plan.manual,
+            placement.override_note or placement.plan.reason,
+            str(entry.path),
         )
-    session = ChatSession(store, engine, settings, chat, components.summariser)
     session.accounting = shared_accounting(components.accounting, engine, info.path)
     if args.chat:  # a saved chat: resume its KV state, save it after the reply
         session.kv = components.kv_cache
@@ -178,6 +178,14 @@ def _turn(
     if finished.done is not None and finished.done.stopped:
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def notice(event: ContextEvent) -> None:
+    """The context manager's notices on stderr (usage and tier events need no line)."""
+    from ollm_tui.session.events import Notice
+
+    if isinstance(event, Notice):
+        err(f"{'note' if event.severity == 'information' else event.severity}: {event.text}")
 
 
 class ReplyWriter:
@@ -285,19 +293,21 @@ def context_figures(session: Any, n_ctx: int) -> dict[str, Any] | None:
     ``budget`` (limit - system prompt - reply reserve). None, with a warning, if the
     tokenizer cannot be used.
     """
-    accounting = session.accounting
-    if accounting is None:
+    if session.accounting is None:
         return None
+    measured = session.context.last  # counted after the reply (or the compression after it)
     try:
-        history = session.engine_messages(session.history())
-        measured = accounting.measure(history, n_ctx, session.settings.system_prompt)
+        if measured is None or measured.breakdown is None:
+            measured = session.context.measure(session.history())
+        if measured.breakdown is None:
+            raise RuntimeError("the engine counted, without the cached tokenizer")
     except Exception as exc:  # noqa: BLE001 - the reply is out already; the figures are extra
         err(f"warning: token figures unavailable: {exc}")
         return None
     usage, budget = measured.usage, measured.usage.budget
     return {
         "tokens": measured.breakdown.total,
-        "messages": len(history),
+        "messages": measured.messages,
         "system_tokens": budget.system,
         "checkpoint_tokens": budget.checkpoints,
         "template_overhead": measured.breakdown.overhead,

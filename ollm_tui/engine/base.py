@@ -125,7 +125,9 @@ class Done:
     tokens_per_s: float  # completion tokens / decode time
     total_s: float
     finish_reason: Literal["stop", "length", "cancelled"]
-    evaluated_prompt_tokens: int = 0  # prompt tokens actually computed (prefix reuse saves the rest)
+    evaluated_prompt_tokens: int = (
+        0  # prompt tokens actually computed (prefix reuse saves the rest)
+    )
 
     @property
     def stopped(self) -> bool:

@@ -42,7 +42,9 @@ def make_engine(settings: Settings, lazy: bool = False) -> tuple[Backend, list[s
     return engine, list(profiles.errors)
 
 
-def load_options(settings: Settings, n_ctx: int | None = None, n_gpu_layers: int = 0) -> LoadOptions:
+def load_options(
+    settings: Settings, n_ctx: int | None = None, n_gpu_layers: int = 0
+) -> LoadOptions:
     """How the engine should load a model under ``settings``.
 
     ``n_ctx`` is the effective limit of the chosen tier (``engine.planning``); without it

@@ -215,7 +215,9 @@ class KvStateStore:
             return None
         return state
 
-    def _read_head(self, f: Any, path: Path, size: int, chat_id: int, key: KvKey) -> StoredState | None:
+    def _read_head(
+        self, f: Any, path: Path, size: int, chat_id: int, key: KvKey
+    ) -> StoredState | None:
         prefix = f.read(_PREFIX.size)
         if len(prefix) < _PREFIX.size:
             return self._bad(path, "truncated before the header")
@@ -249,7 +251,6 @@ class KvStateStore:
 
     def _bad(self, path: Path, reason: str) -> None:
         self.discard(path, reason)
-        return None
 
     def read_payload(self, state: StoredState) -> bytearray | None:
         """The state bytes of a peeked file, checked against its checksum (None, and the
@@ -368,14 +369,19 @@ class ChatKvCache:
             self.live_chat, self._live_tokens = chat_id, len(state.tokens)
             report.action, report.tokens = "restored", usable
             return report
-        except Exception:  # noqa: BLE001 - a state problem must never fail the turn
+        except Exception:
             log.warning("KV state restore failed; prefilling normally", exc_info=True)
             report.action = "cold"
             return report
         finally:
             report.seconds = time.perf_counter() - start
-            log.info("KV before turn of chat %d: %s, %d tokens, %.3fs",
-                     chat_id, report.action, report.tokens, report.seconds)
+            log.info(
+                "KV before turn of chat %d: %s, %d tokens, %.3fs",
+                chat_id,
+                report.action,
+                report.tokens,
+                report.seconds,
+            )
 
     def after_turn(self, chat_id: int) -> Path | None:
         """Save the engine's state as ``chat_id``'s (after a reply)."""
@@ -389,7 +395,7 @@ class ChatKvCache:
             if key is None or not tokens:
                 return None
             return self.store.save(chat_id, key, tokens, data)
-        except Exception:  # noqa: BLE001 - saving is an optimisation; the turn is done
+        except Exception:
             log.warning("KV state save failed", exc_info=True)
             return None
 

@@ -13,14 +13,14 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from ollm_tui.engine.factory import load_options
 from ollm_tui.core.gguf_info import GGUFInfo
 from ollm_tui.core.hardware import HardwareProbe, HardwareSnapshot
 from ollm_tui.core.profiles import ProfileSet, load_profiles, parse_profile, save_computed_profile
 from ollm_tui.core.tiers import TierError, TierPlan, parse_tier, plan_tiers
 from ollm_tui.engine.base import LoadOptions
-from ollm_tui.settings.resources import bundled_dir
+from ollm_tui.engine.factory import load_options
 from ollm_tui.settings import Settings
+from ollm_tui.settings.resources import bundled_dir
 
 log = logging.getLogger("ollm.planning")
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ollm_tui.core.budget import Usage, make_budget
 from ollm_tui.core.token_cache import TokenCache
 from ollm_tui.core.token_estimate import Calibration
 from ollm_tui.core.tokens import Breakdown, Message, PromptCodec, TokenCounter
@@ -22,14 +20,6 @@ from ollm_tui.store.db import Store
 from ollm_tui.store.token_counts import TokenCountTable
 
 log = logging.getLogger("ollm.tokens")
-
-
-@dataclass(frozen=True)
-class Measured:
-    """An exact count of a prompt and what it means for the budget."""
-
-    breakdown: Breakdown
-    usage: Usage
 
 
 class Accounting:
@@ -83,30 +73,13 @@ class Accounting:
         except Exception as exc:  # noqa: BLE001 - a closed store must not break shutdown
             log.warning("could not save the token calibration: %s", exc)
 
-    def measure(
-        self, messages: Sequence[Message], limit: int, system_prompt: str | None = None
-    ) -> Measured:
-        """The exact count of ``messages`` and the budget usage for a ``limit``-token window.
-
-        ``system_prompt`` is the system prompt alone when the system message also holds the
-        checkpoint summaries (``ChatSession.engine_messages``): the rest of the system
-        message is then counted as the budget's checkpoints. None: the whole system
-        message is the system prompt.
-        """
+    def count(self, messages: Sequence[Message]) -> Breakdown:
+        """The exact, cached count of ``messages``, part by part (what they take of the
+        context is the context manager's to say: ``session/context.py`` ``measure``)."""
         counter = self.counter
         if counter is None:
             raise RuntimeError("no tokenizer is attached")
-        breakdown = counter.count(messages)
-        whole = 0
-        if messages and messages[0]["role"] == "system":
-            whole = counter.system_tokens(messages[0]["content"])
-        system = whole if system_prompt is None else counter.system_tokens(system_prompt)
-        system = min(system, whole) if whole else system
-        checkpoints = max(0, whole - system)
-        budget = make_budget(limit, system, checkpoints, self.settings.reply_reserve_tokens)
-        # a server model's codec may only estimate (engine/remote_tokens.py): the meter says so
-        exact = counter.codec.exact
-        return Measured(breakdown, Usage(max(0, breakdown.total - whole), budget, exact))
+        return counter.count(messages)
 
     def estimate(self, text: str) -> int:
         """Calibrated estimate of one more message with ``text`` (0 for blank text)."""

@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 from ollm_tui.core.budget import Budget, Usage
 from ollm_tui.core.compression import Policy, Summariser
 from ollm_tui.core.conversation import ActiveContext, Snapshot
-from ollm_tui.engine.base import Backend, CancelToken, ChatMessage, Delta, Done, EngineError, GenParams
+from ollm_tui.engine.base import (
+    Backend,
+    CancelToken,
+    ChatMessage,
+    Delta,
+    Done,
+    EngineError,
+    GenParams,
+)
 from ollm_tui.session.context import ContextManager, Listener, MessageTooLong, usable
 from ollm_tui.session.counting import PromptCounts
 from ollm_tui.session.events import (
@@ -165,7 +173,9 @@ class ChatSession:
         """The messages that can be sent: user and assistant turns with text."""
         return usable(history)
 
-    def window(self, history: Sequence[Message], active: ActiveContext | None = None) -> list[Message]:
+    def window(
+        self, history: Sequence[Message], active: ActiveContext | None = None
+    ) -> list[Message]:
         """The usable messages sent verbatim under ``active``."""
         return self.context.window(history, active)
 
@@ -234,7 +244,9 @@ class ChatSession:
             self.rename(title_from(text))
         yield from self._reply(prompt, [*history, user], user, cancel, params or self.params())
 
-    def regenerate(self, cancel: CancelToken, params: GenParams | None = None) -> Iterator[TurnEvent]:
+    def regenerate(
+        self, cancel: CancelToken, params: GenParams | None = None
+    ) -> Iterator[TurnEvent]:
         """Replace the last reply with a new one (the old one is deleted).
 
         The last reply is always in the kept window (compression keeps at least the last
@@ -246,7 +258,9 @@ class ChatSession:
             old_replies.append(history.pop())
         if not history or history[-1].role != "user":
             raise EngineError("there is no message to answer again")
-        prompt = yield from self.context.prepare(history, None, cancel)  # may raise: nothing deleted yet
+        prompt = yield from self.context.prepare(
+            history, None, cancel
+        )  # may raise: nothing deleted yet
         for reply in old_replies:
             self.store.delete_message(reply.id)
         yield from self._reply(prompt, history, None, cancel, params or self.params())
@@ -332,7 +346,7 @@ class ChatSession:
         check reuse it); None when it cannot be counted, which never fails the turn."""
         try:
             measured = self.context.after_change(history, turn=True)
-        except Exception:  # noqa: BLE001 - the reply is out; the figure (and a snapshot) are extra
+        except Exception:
             log.warning("counting the chat after the reply failed", exc_info=True)
             return None
         return measured.usage if measured is not None else None

@@ -24,11 +24,25 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ollm_tui.core.budget import Budget, Usage, make_budget
-from ollm_tui.core.compression import Compressor, Outcome, Policy, Summariser, split_index, tier_of_context
+from ollm_tui.core.compression import (
+    Compressor,
+    Outcome,
+    Policy,
+    Summariser,
+    split_index,
+    tier_of_context,
+)
 from ollm_tui.core.conversation import ActiveContext, Checkpoint, Snapshot, system_text
 from ollm_tui.core.memory_guard import LevelChange, MemoryGuard
 from ollm_tui.core.tiers import SIZES, TIERS, effective_limit, parse_tier
-from ollm_tui.engine.base import Backend, CancelToken, ChatMessage, ContextOverflowError, EngineError, GenParams
+from ollm_tui.engine.base import (
+    Backend,
+    CancelToken,
+    ChatMessage,
+    ContextOverflowError,
+    EngineError,
+    GenParams,
+)
 from ollm_tui.session.counting import PromptCounts
 from ollm_tui.session.events import (
     CompressionEvent,
@@ -142,13 +156,18 @@ class ContextManager:
 
     # -- what the engine sees ----------------------------------------------------------------
 
-    def window(self, history: Sequence[Message], active: ActiveContext | None = None) -> list[Message]:
+    def window(
+        self, history: Sequence[Message], active: ActiveContext | None = None
+    ) -> list[Message]:
         """The usable messages sent verbatim under ``active`` (the current one by default)."""
         active = active if active is not None else self.active()
         return [m for m in usable(history) if active.keeps(m.id)]
 
     def render(
-        self, history: Sequence[Message], active: ActiveContext | None = None, pending: str | None = None
+        self,
+        history: Sequence[Message],
+        active: ActiveContext | None = None,
+        pending: str | None = None,
     ) -> list[ChatMessage]:
         """The prompt: one system message (the system prompt, then the checkpoint summaries,
         oldest first), the kept messages, oldest first, and ``pending`` as the new message."""
@@ -171,7 +190,11 @@ class ContextManager:
         """Lock the chat's tier for the session: store it with the chat and report it."""
         if label != "server":
             self.store.update_chat_settings(
-                self.chat.id, tier=label, tier_manual=manual, tier_reason=reason, n_ctx=n_ctx,
+                self.chat.id,
+                tier=label,
+                tier_manual=manual,
+                tier_reason=reason,
+                n_ctx=n_ctx,
                 model_path=model_path,
             )
             self.chat = self.store.get_chat(self.chat.id) or self.chat
@@ -232,7 +255,10 @@ class ContextManager:
     # -- usage -------------------------------------------------------------------------------
 
     def measure(
-        self, history: Sequence[Message], active: ActiveContext | None = None, pending: str | None = None
+        self,
+        history: Sequence[Message],
+        active: ActiveContext | None = None,
+        pending: str | None = None,
     ) -> Measured:
         """Count the prompt of ``history`` (plus ``pending``) once and say how full it is."""
         active = active if active is not None else self.active()
@@ -287,7 +313,9 @@ class ContextManager:
             self.chat.id, self.store, self.summariser, self.counts.text, self.policy(), base, cancel
         )
 
-    def _plan(self, history: Sequence[Message], active: ActiveContext) -> tuple[list[Message], list[int], int]:
+    def _plan(
+        self, history: Sequence[Message], active: ActiveContext
+    ) -> tuple[list[Message], list[int], int]:
         """The window, its messages' tokens, and where the kept part would start."""
         window = self.window(history, active)
         prompt = self.render(history, active)
@@ -325,7 +353,9 @@ class ContextManager:
             compressor = self._compressor(active, cancel)
             outcome = yield from steps(compressor.compress(active, window, tokens, cut))
         except EngineError as exc:
-            yield CompressionFinished(None, 0, before, before, time.perf_counter() - start, str(exc))
+            yield CompressionFinished(
+                None, 0, before, before, time.perf_counter() - start, str(exc)
+            )
             return
         finally:
             self.changed()
@@ -369,7 +399,9 @@ class ContextManager:
         window, tokens, cut = self._plan(history, active)
         if fits and cut <= 0:  # past 95 % but nothing outside the kept window: just send
             return prompt
-        return (yield from self._ladder(history, pending, cancel, active, window, tokens, cut, total))
+        return (
+            yield from self._ladder(history, pending, cancel, active, window, tokens, cut, total)
+        )
 
     def _ladder(
         self,
@@ -395,10 +427,14 @@ class ContextManager:
             ("", lambda a: compressor.compress(a, window, tokens, cut)),
             ("re-summarising the largest checkpoint one level down", compressor.shrink_largest),
             ("merging the two oldest checkpoints", compressor.merge_oldest),
-            (f"rolling over: one summary and the last {keep} messages",
-             lambda a: compressor.rollover(a, self.window(history, a), keep, after_id)),
-            ("rolling over: one summary and the new message only",
-             lambda a: compressor.rollover(a, self.window(history, a), keep_last, after_id)),
+            (
+                f"rolling over: one summary and the last {keep} messages",
+                lambda a: compressor.rollover(a, self.window(history, a), keep, after_id),
+            ),
+            (
+                "rolling over: one summary and the new message only",
+                lambda a: compressor.rollover(a, self.window(history, a), keep_last, after_id),
+            ),
         ]
         fits, after = False, total
         prompt: list[ChatMessage] = []

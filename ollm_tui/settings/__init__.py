@@ -92,12 +92,16 @@ class Settings:
     context_warn_percent: float = 70.0  # one warning per chat when the budget is this full
     # -- compression into checkpoints (CONTEXT-SPEC; see core/compression.py) --
     compress_percent: float = 80.0  # compress (after a reply) when the budget is this full
-    emergency_percent: float = 95.0  # compress before the prompt when the new message takes it this full
+    emergency_percent: float = (
+        95.0  # compress before the prompt when the new message takes it this full
+    )
     snapshot_percent: float = 85.0  # snapshot the active context the first time it is this full
     kept_percent: float = 50.0  # newest messages kept verbatim: up to this share of the budget
     kept_min_turns: int = 2  # ...but at least this many turns
     snapshots_kept: int = 5  # snapshots kept per chat
-    rollover_keep_messages: int = 4  # the emergency rollover keeps the summary and this many messages
+    rollover_keep_messages: int = (
+        4  # the emergency rollover keeps the summary and this many messages
+    )
     summary_levels: tuple[tuple[int, int], ...] = ((50, 100), (150, 300), (300, 500))
     """Token ranges of checkpoint levels L1, L2, L3 (the upper bound is enforced)."""
     rolling_summary_tokens: int = 200  # tier 1's single rolling summary
@@ -188,7 +192,9 @@ class Settings:
         settings = settings.with_(config_problems=tuple(str(p) for p in problems))
         if "context_size" in values:  # a size set in the file overrides the tier, like --context
             settings = settings.with_(context_explicit=True)
-        dirs = tuple(Path(p).expanduser() for p in env.get("OLLM_MODEL_DIRS", "").split(os.pathsep) if p)
+        dirs = tuple(
+            Path(p).expanduser() for p in env.get("OLLM_MODEL_DIRS", "").split(os.pathsep) if p
+        )
         if dirs:
             settings = settings.with_(model_dirs=dirs)
         if env.get("OLLM_SCAN_EXTERNAL", "1").strip().lower() not in {"0", "off", "false", "no"}:
@@ -199,10 +205,13 @@ class Settings:
             n = parse_threads(env["OLLM_THREADS"], "OLLM_THREADS")
             settings = settings.with_(n_threads=n, n_threads_batch=n)
         if env.get("OLLM_FLASH_ATTN"):
-            settings = settings.with_(flash_attn=parse_bool(env["OLLM_FLASH_ATTN"], "OLLM_FLASH_ATTN"))
+            settings = settings.with_(
+                flash_attn=parse_bool(env["OLLM_FLASH_ATTN"], "OLLM_FLASH_ATTN")
+            )
         if env.get("OLLM_CONTEXT"):
             settings = settings.with_(
-                context_size=parse_context(env["OLLM_CONTEXT"], "OLLM_CONTEXT"), context_explicit=True
+                context_size=parse_context(env["OLLM_CONTEXT"], "OLLM_CONTEXT"),
+                context_explicit=True,
             )
         if env.get("OLLM_TIER"):
             settings = settings.with_(tier=parse_tier_setting(env["OLLM_TIER"], "OLLM_TIER"))

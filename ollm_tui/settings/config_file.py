@@ -492,11 +492,16 @@ def describe_settings(settings: object) -> str:
     out.append("[keymap]")
     out += [f"{_toml_key(k)} = {toml_value(v)}" for k, v in sorted(keymap.items())]
     for server in getattr(settings, "servers", ()):
-        out += ["", "[[servers]]", f"name = {toml_value(server.name)}", f"url = {toml_value(server.shown_url)}"]
+        out += [
+            "",
+            "[[servers]]",
+            f"name = {toml_value(server.name)}",
+            f"url = {toml_value(server.shown_url)}",
+        ]
         if server.api_key_env:
             out.append(f"api_key_env = {toml_value(server.api_key_env)}")
         if server.api_key:
-            out.append('# api_key is set (not shown)')
+            out.append("# api_key is set (not shown)")
         if server.models:
             out.append(f"models = {toml_value(list(server.models))}")
         if server.context:

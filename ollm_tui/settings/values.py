@@ -40,15 +40,28 @@ def parse_context(value: str, where: str) -> int:
     try:
         n = int(text[:-1]) * 1024 if text.endswith("k") else int(text)
     except ValueError:
-        raise SettingsError(f"{where}: expected a context size like 4096 or 8k, got {value!r}") from None
+        raise SettingsError(
+            f"{where}: expected a context size like 4096 or 8k, got {value!r}"
+        ) from None
     if not 256 <= n <= 1024 * 1024:
         raise SettingsError(f"{where}: context size must be between 256 and 1M tokens, got {n}")
     return n
 
 
 _UNITS = {
-    "": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024**2, "mb": 1000**2,
-    "mib": 1024**2, "g": 1024**3, "gb": 1000**3, "gib": 1024**3, "t": 1024**4, "tb": 1000**4,
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 1024**2,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gb": 1000**3,
+    "gib": 1024**3,
+    "t": 1024**4,
+    "tb": 1000**4,
     "tib": 1024**4,
 }
 
@@ -62,10 +75,14 @@ def parse_size(value: str, where: str) -> int:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
     unit = match.group(2).lower() if match else ""
     if match is None or unit not in _UNITS:
-        raise SettingsError(f"{where}: expected a memory size like 300MiB, 2GiB or 1.5G, got {value!r}")
+        raise SettingsError(
+            f"{where}: expected a memory size like 300MiB, 2GiB or 1.5G, got {value!r}"
+        )
     n = int(float(match.group(1)) * _UNITS[unit])
     if n < 16 * 1024**2:
-        raise SettingsError(f"{where}: a memory budget below 16 MiB cannot hold any model, got {value!r}")
+        raise SettingsError(
+            f"{where}: a memory budget below 16 MiB cannot hold any model, got {value!r}"
+        )
     return n
 
 

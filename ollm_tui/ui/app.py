@@ -29,6 +29,7 @@ from textual.binding import BindingType
 from textual.geometry import Size
 from textual.worker import Worker, WorkerState
 
+from ollm_tui.core.memory_guard import MemoryGuard
 from ollm_tui.session.components import Components, Startup
 from ollm_tui.ui.bindings import WORKSPACE_BINDINGS
 from ollm_tui.ui.compressing import Compressor, checkpoints_of
@@ -89,6 +90,8 @@ class OllmApp(SafeToasts, App[None], inherit_bindings=False):
         """Where memory samples come from (tests pass a described machine)."""
         self.startup_warnings = list(startup.warnings) + list(components.profile_errors)
         """Problems worth a toast that do not stop the model loading (a broken profile file)."""
+        self.memory_guard = MemoryGuard()
+        """Memory levels of the model's device (every chat's context manager shares it)."""
         self.full_gc = FullCollections()
         """Full garbage collections are held off while a reply streams."""
         self.jobs = ModelJobs(lambda: self.engine, lambda: self.workers, lambda: self.models.model_path)

@@ -14,6 +14,7 @@ from typing import Literal
 
 from textual.binding import Binding, BindingType
 
+
 @dataclass(frozen=True)
 class Command:
     """One command: an action, and how the user reaches it: a key binding (``key``, shown
@@ -231,7 +232,6 @@ COMMANDS: tuple[Command, ...] = (
         help="Forget every changed key (asks first).",
         scope="app",
     ),
-
 )
 """Every command of the chat screen and the app, in the keys pane's order: the one list the
 bindings (:data:`CHAT_BINDINGS`, :data:`WORKSPACE_BINDINGS`) and the palette's commands
@@ -314,28 +314,62 @@ CHAT_LIST_BINDINGS: list[BindingType] = [
 """Bindings of the chat list."""
 
 PANE_BINDINGS: list[BindingType] = [
-    Binding("escape", "app.show_pane('chat')", "Chat", id="pane_close", tooltip="Back to the chat."),
+    Binding(
+        "escape", "app.show_pane('chat')", "Chat", id="pane_close", tooltip="Back to the chat."
+    ),
 ]
 """Bindings shared by the docs and keys panes."""
 
 DOCS_BINDINGS: list[BindingType] = [
-    Binding("alt+left,backspace", "back", "Back", id="docs_back", tooltip="The page you read before."),
-    Binding("alt+right", "forward", "Forward", id="docs_forward", tooltip="Forward again after Back."),
-    Binding("t", "toggle_toc", "Contents", id="docs_toc", tooltip="Show or hide the table of contents."),
-    Binding("slash", "search", "Search", id="docs_search", tooltip="Search every page of the guide."),
+    Binding(
+        "alt+left,backspace", "back", "Back", id="docs_back", tooltip="The page you read before."
+    ),
+    Binding(
+        "alt+right", "forward", "Forward", id="docs_forward", tooltip="Forward again after Back."
+    ),
+    Binding(
+        "t", "toggle_toc", "Contents", id="docs_toc", tooltip="Show or hide the table of contents."
+    ),
+    Binding(
+        "slash", "search", "Search", id="docs_search", tooltip="Search every page of the guide."
+    ),
     Binding("h", "home", "Home", id="docs_home", tooltip="The guide's first page."),
 ]
 """Bindings of the docs pane."""
 
 KEYS_PANE_BINDINGS: list[BindingType] = [
-    Binding("enter", "remap", "Change", id="keys_remap", tooltip="Press the new key for the highlighted binding."),
-    Binding("r", "reset", "Reset", id="keys_reset", tooltip="Give the highlighted binding its default key back."),
-    Binding("R", "reset_all", "Reset all", id="keys_reset_all", tooltip="Give every binding its default key back (asks first)."),
+    Binding(
+        "enter",
+        "remap",
+        "Change",
+        id="keys_remap",
+        tooltip="Press the new key for the highlighted binding.",
+    ),
+    Binding(
+        "r",
+        "reset",
+        "Reset",
+        id="keys_reset",
+        tooltip="Give the highlighted binding its default key back.",
+    ),
+    Binding(
+        "R",
+        "reset_all",
+        "Reset all",
+        id="keys_reset_all",
+        tooltip="Give every binding its default key back (asks first).",
+    ),
 ]
 """Bindings of the keys pane."""
 
 SETTINGS_BINDINGS: list[BindingType] = [
-    Binding("escape", "cancel", "Cancel", id="settings_cancel", tooltip="Close the settings without saving."),
+    Binding(
+        "escape",
+        "cancel",
+        "Cancel",
+        id="settings_cancel",
+        tooltip="Close the settings without saving.",
+    ),
     Binding("ctrl+s", "save", "Save", id="settings_save", tooltip="Check and save the settings."),
 ]
 """Bindings of the settings screen."""
@@ -387,7 +421,17 @@ keymap checks read. Widgets take their ``BINDINGS`` from the lists above."""
 REGISTRY_BY_ID: dict[str, BindingEntry] = {e.id: e for e in REGISTRY}
 
 _SCOPES_SEEN_TOGETHER: dict[str, set[str]] = {
-    "Anywhere": {"Anywhere", "Composer", "Message", "Chat list", "Docs and keys panes", "Docs pane", "Keys pane", "Settings", "Dialogs"},
+    "Anywhere": {
+        "Anywhere",
+        "Composer",
+        "Message",
+        "Chat list",
+        "Docs and keys panes",
+        "Docs pane",
+        "Keys pane",
+        "Settings",
+        "Dialogs",
+    },
     "Composer": {"Anywhere", "Composer"},
     "Message": {"Anywhere", "Message"},
     "Chat list": {"Anywhere", "Chat list"},

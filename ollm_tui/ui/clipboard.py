@@ -7,7 +7,12 @@ ignore it), so the toasts say what was *sent*, never that the clipboard now hold
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from markdown_it import MarkdownIt
+
+if TYPE_CHECKING:
+    from textual.app import App
 
 _PARSER = MarkdownIt("commonmark")
 
@@ -33,3 +38,24 @@ def sent_note(text: str, what: str = "") -> str:
     unit = "character" if n == 1 else "characters"
     subject = f"{what} ({n} {unit})" if what else f"{n} {unit}"
     return f"Sent {subject} to the clipboard via OSC 52 (needs terminal support)"
+
+
+def copy_text(app: App[object], text: str, what: str = "") -> None:
+    """Send ``text`` to the clipboard (OSC 52) and say so; an empty text is refused."""
+    if not text:
+        app.notify("This message is empty: nothing was copied.", severity="warning")
+        return
+    app.copy_to_clipboard(text)
+    app.notify(sent_note(text, what) if what else sent_note(text))
+
+
+def copy_last_code(app: App[object], reply_text: str | None) -> None:
+    """Copy the last fenced code block of the last reply (``None``: there is no reply)."""
+    if reply_text is None:
+        app.notify("No reply in this chat yet: nothing was copied.", severity="warning")
+        return
+    code = last_code_block(reply_text)
+    if code is None:
+        app.notify("No code block in the last reply", severity="warning")
+        return
+    copy_text(app, code, "the last code block")

@@ -35,6 +35,7 @@ from ollm_tui.ui.messages import CompressionNote, ContextChanged
 if TYPE_CHECKING:
     from textual.message import Message as TextualMessage
 
+    from ollm_tui.core.budget import Usage
     from ollm_tui.core.conversation import Checkpoint, Snapshot
     from ollm_tui.store.db import Store
     from ollm_tui.ui.app import OllmApp
@@ -77,7 +78,7 @@ def run_compression(job: Compression, post: Callable[[TextualMessage], object]) 
     try:
         for event in job.session.compress(job.cancel, job.reason):
             post(CompressionNote(job.chat_id, event, job.id))
-    except Exception as exc:  # noqa: BLE001 - a summariser error must never crash the app
+    except Exception as exc:
         log.exception("compression failed")
         failed = CompressionFinished(None, 0, 0, 0, 0.0, describe(exc))
         post(CompressionNote(job.chat_id, failed, job.id))
@@ -87,12 +88,14 @@ def compress_if_needed(
     session: ChatSession,
     post: Callable[[TextualMessage], object],
     register: Callable[[Compression], None],
+    usage: Usage | None = None,
 ) -> None:
     """After a reply (worker thread): compress when the chat is at the trigger.
 
-    ``register`` hands the job to the app before it runs (``Compressor.register``)."""
+    ``register`` hands the job to the app before it runs (``Compressor.register``);
+    ``usage`` is the figure the reply's ``TurnFinished`` carried (None: count now)."""
     try:
-        needed = session.needs_compression()
+        needed = session.needs_compression(usage)
     except Exception:  # the next send's own check (and its emergency ladder) still runs
         log.exception("cannot tell whether the chat needs compressing")
         return
@@ -175,9 +178,7 @@ class Compressor:
 
         def done(undone: bool) -> None:
             if undone:
-                self.app.notify(
-                    "Undid the last compression: its messages are sent in full again."
-                )
+                self.app.notify("Undid the last compression: its messages are sent in full again.")
             else:
                 self.app.notify(
                     "Nothing to undo: this chat has no compression.", severity="warning"
@@ -216,7 +217,7 @@ class Compressor:
         def job() -> None:
             try:
                 result = run()
-            except Exception as exc:  # noqa: BLE001 - a failed undo must never crash the app
+            except Exception as exc:
                 log.exception("%s failed", what)
                 app.call_from_thread(
                     app.notify, f"{what} failed: {describe(exc)}", severity="error", markup=False

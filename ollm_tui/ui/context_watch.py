@@ -15,16 +15,25 @@ from typing import TYPE_CHECKING
 
 from textual.css.query import NoMatches
 
-from ollm_tui.session.accounting import Accounting, Measured
 from ollm_tui.core.token_estimate import encoding_loaded
+from ollm_tui.session.accounting import Accounting
 from ollm_tui.session.chat import ChatSession
+from ollm_tui.session.context import Measured
+from ollm_tui.session.events import (
+    ContextEvent,
+    MemoryLevelChanged,
+    TierLocked,
+    UsageChanged,
+)
+from ollm_tui.ui.widgets.memory_meter import STICKY_S
 
 if TYPE_CHECKING:
     from textual.timer import Timer
 
+    from ollm_tui.core.hardware import DeviceMemory
     from ollm_tui.ui.app import OllmApp
-    from ollm_tui.ui.widgets.context_meter import ContextMeter
     from ollm_tui.ui.generation import Turn
+    from ollm_tui.ui.widgets.context_meter import ContextMeter
 
 log = logging.getLogger("ollm.tokens")
 
@@ -73,8 +82,12 @@ class ContextWatch:
         info = self.app.engine.info
         source = info.path if info is not None else None
         self.app.run_worker(
-            partial(self._attach, make, source), thread=True, group="tokens-load", exclusive=True,
-            exit_on_error=False, name="load tokenizer",
+            partial(self._attach, make, source),
+            thread=True,
+            group="tokens-load",
+            exclusive=True,
+            exit_on_error=False,
+            name="load tokenizer",
         )
 
     def _attach(self, make: object, source: Path | None) -> None:
@@ -101,21 +114,63 @@ class ContextWatch:
         if self.accounting.counter is None or session is None or info is None:
             return
         self.app.run_worker(
-            partial(self._measure, session, info.n_ctx), thread=True, group="tokens",
-            exclusive=True, exit_on_error=False, name="count tokens",
+            partial(self._measure, session, info.n_ctx),
+            thread=True,
+            group="tokens",
+            exclusive=True,
+            exit_on_error=False,
+            name="count tokens",
         )
 
     def _measure(self, session: ChatSession, n_ctx: int) -> None:
         try:
-            messages = session.engine_messages(session.history())
-            measured = self.accounting.measure(
-                messages, n_ctx, session.settings.system_prompt  # type: ignore[arg-type]
-            )
+            measured = session.context.measure(session.history())
         except Exception as exc:
             log.exception("token count failed")
             self.app.call_from_thread(self._report, f"Token counting failed: {exc}")
             return
         self.app.call_from_thread(self._show, session.chat.id, measured)
+
+    def context_event(self, event: ContextEvent) -> None:
+        """An event of the open chat's context manager, on the UI thread: the meter, the
+        status line's tier, or a toast (a change of memory level, a notice)."""
+        if isinstance(event, UsageChanged):
+            self.usage_changed(event)
+        elif isinstance(event, TierLocked):
+            session = self.app.session
+            if session is not None and event.chat_id == session.chat.id:
+                self.app.status_line.tier = event.label
+        elif isinstance(event, MemoryLevelChanged):
+            change = event.change
+            self.app.workspace.notify_doc(  # F1 then opens the guide's page on memory levels
+                change.message,
+                "memory.md#memory-levels",
+                title="Memory",
+                severity=change.severity,  # type: ignore[arg-type]
+                timeout=STICKY_S if change.sticky else 8,
+            )
+        else:
+            self.app.notify(event.text, severity=event.severity, markup=False)
+
+    def memory_sampled(self, device: DeviceMemory) -> None:
+        """A memory sample of the model's device: the open chat's context manager judges
+        its level (a change comes back as ``MemoryLevelChanged``); the meter shows it."""
+        session = self.app.session
+        if session is not None:
+            session.context.observe_memory(device)
+        else:
+            self.app.memory_guard.update(device)
+        self.app.memory_meter.show_level()
+
+    def usage_changed(self, event: UsageChanged) -> None:
+        """The context manager counted the chat (after a turn, a compression, an undo):
+        show its figure; nothing is counted again."""
+        session = self.app.session
+        if session is None or session.chat.id != event.chat_id:
+            return
+        measured = session.context.last
+        if measured is not None and measured.usage == event.usage:
+            self._show(event.chat_id, measured)
 
     def _show(self, chat_id: int, measured: Measured) -> None:
         session = self.app.session
@@ -212,12 +267,17 @@ class ContextWatch:
             self._stream_timer.stop()
         self._stream_timer = self.app.set_interval(STREAM_EVERY_S, tick)
 
-    def turn_ended(self) -> None:
-        """The reply is done (or failed): count the chat exactly again."""
+    def turn_ended(self, counted: bool = False) -> None:
+        """The reply is done (or failed). ``counted``: the session counted the chat after
+        it (its ``UsageChanged`` is shown already); else count it here."""
         if self._stream_timer is not None:
             self._stream_timer.stop()
             self._stream_timer = None
-        self.refresh()
+        meter = self._live_meter()
+        if counted and meter is not None:
+            meter.inflight = 0
+        if not counted:
+            self.refresh()
         try:
             text = self.app.composer.text
         except NoMatches:

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from textual.message import Message as TextualMessage
     from textual.worker import Worker
 
+    from ollm_tui.core.budget import Usage
+
 
 _turn_ids = itertools.count(1)
 
@@ -105,6 +107,9 @@ class Turn:
     """True once the store holds the turn (set by the worker thread)."""
     complete: bool = False
     """True once the reply finished whole: not stopped, no error (set by the worker)."""
+    usage: Usage | None = None
+    """How full the context is after the reply (set by the worker; the compression check
+    reuses it)."""
     worker: Worker[None] | None = None
     """The thread worker running the turn."""
 
@@ -152,9 +157,15 @@ def run_turn(turn: Turn, post: Callable[[TextualMessage], object]) -> None:
             elif isinstance(event, TurnFinished):
                 stopped = event.reply.status != "complete"
                 turn.complete = event.error is None and not stopped
+                turn.usage = event.usage
                 post(
                     TurnEnded(
-                        chat_id, turn.id, event.reply, event.done, event.error, event.usage,
+                        chat_id,
+                        turn.id,
+                        event.reply,
+                        event.done,
+                        event.error,
+                        event.usage,
                         event.save_error,
                     )
                 )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message as TextualMessage
 
 from ollm_tui.session.chat import CompressionEvent
+from ollm_tui.session.events import ContextEvent
 
 if TYPE_CHECKING:
     from ollm_tui.core.budget import Usage
@@ -103,3 +104,12 @@ class ContextChanged(TextualMessage):
     def __init__(self, chat_id: int) -> None:
         super().__init__()
         self.chat_id = chat_id
+
+
+class ContextNote(TextualMessage):
+    """An event of a chat's context manager (``session/events.py``): the usage changed, the
+    tier was locked, the memory level changed, or a notice. Posted from any thread."""
+
+    def __init__(self, event: ContextEvent) -> None:
+        super().__init__()
+        self.event = event

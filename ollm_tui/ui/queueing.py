@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from textual.widgets import Static
 
 from ollm_tui.ui.safe_text import safe
+
 if TYPE_CHECKING:
     from ollm_tui.ui.app import OllmApp
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ollm_tui.engine.factory import load_options
 from ollm_tui.engine.base import EngineError, ModelInfo
+from ollm_tui.engine.factory import load_options
 from ollm_tui.engine.registry import ModelEntry, resolve
 from ollm_tui.engine.remote.engine import ServerContextOverflow
 from ollm_tui.settings.servers import is_remote, parse_remote_path

@@ -23,7 +23,9 @@ _NONLINGUAL = (
     r"\u200D"
     r"\u2640-\u2642"
 )
-_STRIP = re.compile(f"[{_REMOVABLE}{_NONLINGUAL}]+")  # (as Textual writes it: "\\]" keeps a backslash)
+_STRIP = re.compile(
+    f"[{_REMOVABLE}{_NONLINGUAL}]+"
+)  # (as Textual writes it: "\\]" keeps a backslash)
 _WHITESPACE = re.compile(r"\s")
 
 

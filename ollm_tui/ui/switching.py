@@ -248,11 +248,10 @@ class ModelSwitcher:
             app.notify(self.placement.override_note, markup=False)
         elif not plan.chosen.fits:
             app.notify(f"Memory: {plan.reason}", severity="warning", timeout=15, markup=False)
-        app.store.update_chat_settings(
-            app.chat.id,
-            tier=plan.chosen.label,
-            tier_manual=plan.manual,
-            tier_reason=self.placement.override_note or plan.reason,
-            n_ctx=info.n_ctx,
-            model_path=str(info.path),
+        app.session.context.lock_tier(  # stored with the chat, reported as TierLocked
+            plan.chosen.label,
+            info.n_ctx,
+            plan.manual,
+            self.placement.override_note or plan.reason,
+            str(info.path),
         )

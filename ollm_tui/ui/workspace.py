@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 
+from ollm_tui.settings import DEFAULT_THEME
 from ollm_tui.settings.config_file import KEYS_BY_NAME, keymap_problems, set_value
 from ollm_tui.settings.resources import bundled_dir
-from ollm_tui.settings import DEFAULT_THEME
 from ollm_tui.ui.bindings import REGISTRY_BY_ID, key_problem, split_keys
-from ollm_tui.ui.screens.dialogs import ConfirmDialog
 from ollm_tui.ui.guide import page_title
+from ollm_tui.ui.screens.dialogs import ConfirmDialog
 from ollm_tui.ui.themes import load_themes
 
 if TYPE_CHECKING:
@@ -284,8 +284,12 @@ class Workspace:
         chat, store = app.chat, app.store
         try:
             path = write_export(
-                chat, store.messages(chat.id), fmt, app.settings.export_dir,
-                store.all_checkpoints(chat.id), store.active_context(chat.id).checkpoint_ids,
+                chat,
+                store.messages(chat.id),
+                fmt,
+                app.settings.export_dir,
+                store.all_checkpoints(chat.id),
+                store.active_context(chat.id).checkpoint_ids,
             )
         except OSError as exc:
             app.notify(f"Export failed: {exc}", severity="error", markup=False)

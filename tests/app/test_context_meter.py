@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import threading
 
+from ollm_tui.session.context import ContextManager
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
-from ollm_tui.ui.widgets.context_meter import ContextMeter
 from ollm_tui.ui.screens.token_stats import TokenStatsScreen
+from ollm_tui.ui.widgets.context_meter import ContextMeter
 from tests.app.helpers import make_test_app, rendered_text, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
 
@@ -38,7 +39,9 @@ async def test_meter_is_exact_after_each_turn(settings: Settings, store: Store):
         assert usage.budget.available == 4096 - system - 1024
         for n, text in enumerate(["hello there", "and a second message"], start=1):
             await send(pilot, text)
-            await wait_until(pilot, lambda n=n: app.turn is None and app.context.counts >= n + 1, timeout=30)
+            await wait_until(
+                pilot, lambda n=n: app.turn is None and app.context.counts >= n + 1, timeout=30
+            )
             usage = meter(app).exact
             assert usage is not None and usage.exact
             assert usage.used + system == prompt_tokens(app, engine)
@@ -60,14 +63,20 @@ async def test_typing_adds_an_estimate_and_streaming_counts_the_reply(
         base = meter(app).exact.used  # type: ignore[union-attr]
         app.composer.focus()
         await pilot.press(*"some words typed")
-        await wait_until(pilot, lambda: meter(app).typing > 0, what="the typing estimate", timeout=30)
+        await wait_until(
+            pilot, lambda: meter(app).typing > 0, what="the typing estimate", timeout=30
+        )
         assert meter(app).text.startswith("~")
         assert meter(app).usage.used == base + meter(app).typing  # type: ignore[union-attr]
         await pilot.press("enter")
-        await wait_until(pilot, lambda: meter(app).inflight > 20, what="streamed tokens", timeout=30)
+        await wait_until(
+            pilot, lambda: meter(app).inflight > 20, what="streamed tokens", timeout=30
+        )
         assert meter(app).typing == 0  # the composer was cleared
         await wait_until(pilot, lambda: app.turn is None, timeout=15)
-        await wait_until(pilot, lambda: meter(app).inflight == 0 and meter(app).usage.exact, timeout=30)  # type: ignore[union-attr]
+        await wait_until(
+            pilot, lambda: meter(app).inflight == 0 and meter(app).usage.exact, timeout=30
+        )  # type: ignore[union-attr]
 
 
 async def test_one_warning_per_chat_at_70_percent_and_red_above_80(
@@ -111,27 +120,32 @@ async def test_token_stats_view_opens_by_key_and_palette(settings: Settings, sto
         await pilot.press(*"token stats")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, TokenStatsScreen), what="context: Token stats", timeout=30)
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, TokenStatsScreen),
+            what="context: Token stats",
+            timeout=30,
+        )
 
 
 async def test_long_texts_and_exact_counts_are_counted_off_the_ui_thread(
-    settings: Settings, store: Store
+    settings: Settings, store: Store, monkeypatch
 ):
     app, _ = make_test_app(settings, store, FakeEngine(reply="ok"))
     threads: dict[str, set[str]] = {"estimate": set(), "measure": set()}
-    estimate, measure = app.accounting.estimate, app.accounting.measure
+    estimate, measure = app.accounting.estimate, ContextManager.measure
 
     def spy_estimate(text):
         if len(text) > 10_000:
             threads["estimate"].add(threading.current_thread().name)
         return estimate(text)
 
-    def spy_measure(*args):
+    def spy_measure(*args, **kwargs):
         threads["measure"].add(threading.current_thread().name)
-        return measure(*args)
+        return measure(*args, **kwargs)
 
     app.accounting.estimate = spy_estimate  # type: ignore[method-assign]
-    app.accounting.measure = spy_measure  # type: ignore[method-assign]
+    monkeypatch.setattr(ContextManager, "measure", spy_measure)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_ready(pilot)
         await wait_until(pilot, lambda: app.context.counts >= 1, timeout=30)

@@ -35,8 +35,10 @@ async def test_model_picker_lists_servers_and_switches_to_one(settings, store) -
             await pilot.press("f3")
             await wait_until(
                 pilot,
-                lambda: isinstance(app.screen, ModelPicker)
-                and any(r.entry.name == "@gone" for r in app.screen.rows),
+                lambda: (
+                    isinstance(app.screen, ModelPicker)
+                    and any(r.entry.name == "@gone" for r in app.screen.rows)
+                ),
                 timeout=10,
                 what="the servers' rows",
             )
@@ -50,15 +52,19 @@ async def test_model_picker_lists_servers_and_switches_to_one(settings, store) -
             assert options.get_option_at_index(names.index("@gone")).disabled
             options.highlighted = names.index(f"{MODEL}@box")
             await pilot.press("enter")
-            await wait_until(pilot, lambda: app.load_state == "ready" and engine.remote_active,
-                             what="the server model")
+            await wait_until(
+                pilot,
+                lambda: app.load_state == "ready" and engine.remote_active,
+                what="the server model",
+            )
             assert app.status_line.model_name == f"{MODEL}@box"
             assert engine.info.n_ctx == 4096 and app.status_line.tier == "server"
             dividers = [m.content for m in store.messages(app.chat.id) if m.role == "divider"]
             assert dividers == [f"Switched to {MODEL}@box on server box · context from the server"]
             # this server has no tokenize endpoint: the meter shows an estimate ("~")
-            await wait_until(pilot, lambda: app.status_line.meter.exact is not None,
-                             what="a count of the chat")
+            await wait_until(
+                pilot, lambda: app.status_line.meter.exact is not None, what="a count of the chat"
+            )
             assert app.status_line.meter.text.startswith("~")
             assert app.accounting.figures()["counting"].startswith("estimate")
             await pilot.press("f4")
@@ -67,7 +73,9 @@ async def test_model_picker_lists_servers_and_switches_to_one(settings, store) -
             assert notes.has("describes this machine only")
 
 
-async def test_a_server_gone_before_the_reply_gives_the_message_back_and_an_offer(settings, store) -> None:
+async def test_a_server_gone_before_the_reply_gives_the_message_back_and_an_offer(
+    settings, store
+) -> None:
     starter = starter_model_path()
     with FakeServer() as fake:
         fake.routes["/extras/tokenize"] = {"tokens": [1, 2, 3]}  # counts go to the server
@@ -83,19 +91,32 @@ async def test_a_server_gone_before_the_reply_gives_the_message_back_and_an_offe
             fake.httpd.server_close()  # the server goes away
             app.composer.load_text("Anyone there?")
             await pilot.press("enter")
-            await wait_until(pilot, lambda: notes.has("cannot reach server box", "error"),
-                             timeout=10, what="the error toast")
+            await wait_until(
+                pilot,
+                lambda: notes.has("cannot reach server box", "error"),
+                timeout=10,
+                what="the error toast",
+            )
             assert notes.has("Your message is back in the composer")
             assert app.composer.text == "Anyone there?"
             assert store.messages(app.chat.id) == []  # nothing half-stored
-            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog) and bool(app.screen.query("#yes")), what="the offer")
+            await wait_until(
+                pilot,
+                lambda: isinstance(app.screen, ConfirmDialog) and bool(app.screen.query("#yes")),
+                what="the offer",
+            )
             app.screen.query_one("#yes", Button).press()  # the toasts may cover it
-            await wait_until(pilot, lambda: app.load_state == "ready" and not engine.remote_active,
-                             what="the local model")
+            await wait_until(
+                pilot,
+                lambda: app.load_state == "ready" and not engine.remote_active,
+                what="the local model",
+            )
             assert app.model_path == starter and local.info is not None
 
 
-async def test_a_server_down_at_start_is_reported_and_the_local_model_offered(settings, store) -> None:
+async def test_a_server_down_at_start_is_reported_and_the_local_model_offered(
+    settings, store
+) -> None:
     server = ServerConfig("gone", f"http://127.0.0.1:{free_port()}")
     settings = settings.with_(servers=(server,))
     local = FakeEngine()
@@ -105,7 +126,11 @@ async def test_a_server_down_at_start_is_reported_and_the_local_model_offered(se
         await wait_until(pilot, lambda: app.load_state == "failed", what="the load to fail")
         assert notes.has("Could not load big-model@gone", "error")
         assert notes.has("connection refused", "error")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog) and bool(app.screen.query("#yes")), what="the offer")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, ConfirmDialog) and bool(app.screen.query("#yes")),
+            what="the offer",
+        )
         app.screen.query_one("#yes", Button).press()  # the toasts may cover it
         await wait_until(pilot, lambda: app.load_state == "ready", what="the local model")
         assert local.info is not None and not engine.remote_active

@@ -230,7 +230,7 @@ async def test_model_name_palette_stats_and_panes_are_safe(
         assert_screen_safe(app, "the command palette")
         await pilot.press("escape")
         await pilot.pause()
-        app.action_token_stats()
+        app.chat_screen.action_token_stats()
         await pilot.pause(0.3)
         assert_screen_safe(app, "the token stats")
         await pilot.press("escape")

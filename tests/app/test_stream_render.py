@@ -16,7 +16,9 @@ REPLY = (
 )
 
 
-async def test_streamed_reply_renders_like_a_full_render_without_one(settings: Settings, store: Store, monkeypatch) -> None:
+async def test_streamed_reply_renders_like_a_full_render_without_one(
+    settings: Settings, store: Store, monkeypatch
+) -> None:
     updates: list[str] = []
     original = ReplyMarkdown.update
 
@@ -49,13 +51,18 @@ LONG = "\n\n".join(
 )
 
 
-async def test_a_long_reply_with_code_ends_like_a_full_render(settings: Settings, store: Store) -> None:
+async def test_a_long_reply_with_code_ends_like_a_full_render(
+    settings: Settings, store: Store
+) -> None:
     app, _ = make_test_app(settings, store, FakeEngine(reply=LONG, delay_s=0.001))
     async with app.run_test(size=(100, 400)) as pilot:
         await wait_ready(pilot)
         await send(pilot, "long")
         await wait_until(
-            pilot, lambda: app.query(AssistantMessage).last().status == "complete", timeout=60, what="the reply"
+            pilot,
+            lambda: app.query(AssistantMessage).last().status == "complete",
+            timeout=60,
+            what="the reply",
         )
         await pilot.pause(0.3)
         reply = app.query(AssistantMessage).last()

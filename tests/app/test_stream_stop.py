@@ -32,4 +32,3 @@ async def test_stopping_a_stream_that_never_ran() -> None:
         await stop_stream(ours)  # no exception
         await md.update("final")
         assert md.source == "final"
-

@@ -240,7 +240,9 @@ async def test_the_transcript_stays_pinned_to_the_bottom_while_streaming(
             await pilot.pause(0.02)
         assert behind and max(behind) <= 3, behind
         await wait_until(pilot, lambda: transcript.scroll_y == transcript.max_scroll_y)
-        await wait_until(pilot, lambda: "Paragraph 59" in rendered_text(transcript), what="the end on screen")
+        await wait_until(
+            pilot, lambda: "Paragraph 59" in rendered_text(transcript), what="the end on screen"
+        )
 
 
 async def test_enter_sends_and_ctrl_j_adds_a_line(settings: Settings, store: Store):

@@ -63,9 +63,21 @@ def llama_server(smollm_path: Path, tmp_path_factory: pytest.TempPathFactory):
 
     port = free_port()
     command = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(smollm_path),
-        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-        "--n_threads", "1", "--n_threads_batch", "1",
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(smollm_path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        "1",
+        "--n_threads_batch",
+        "1",
     ]
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     log = log_path.open("wb")  # a file, not a pipe: llama.cpp's load log would fill a pipe

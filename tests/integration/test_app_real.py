@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from ollm_tui.engine.factory import make_engine
 from ollm_tui.engine.base import LoadOptions
+from ollm_tui.engine.factory import make_engine
 from ollm_tui.store.db import Store
 from tests.app.helpers import make_test_app, rendered_text, send, wait_ready, wait_until
 
@@ -23,7 +23,10 @@ async def test_reply_streams_into_the_pane_and_is_stored(settings, store, smollm
     app, notes, engine = real_app(settings.with_(temperature=0.0), store, smollm_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_ready(pilot)
-        await send(pilot, "What is the capital of France? Answer, then describe the city in a long paragraph.")
+        await send(
+            pilot,
+            "What is the capital of France? Answer, then describe the city in a long paragraph.",
+        )
         seen_partial: list[str] = []
 
         def progressed() -> bool:
@@ -39,7 +42,10 @@ async def test_reply_streams_into_the_pane_and_is_stored(settings, store, smollm
         assert seen_partial, "text appeared while the reply was still streaming"
         assert "Paris" in rendered_text(reply)  # really on screen
         stored = store.messages(app.chat.id)
-        assert [(m.role, m.status) for m in stored] == [("user", "complete"), ("assistant", "complete")]
+        assert [(m.role, m.status) for m in stored] == [
+            ("user", "complete"),
+            ("assistant", "complete"),
+        ]
         assert stored[1].meta["prompt_tokens"] > 0 and stored[1].meta["tokens_per_s"] > 0
         assert not notes.messages("error")
     engine.close()
@@ -52,7 +58,10 @@ async def test_escape_stops_a_long_reply_and_keeps_it(settings, store, smollm_pa
         await send(pilot, "Write a very long story about a dragon and a knight.")
         await wait_until(
             pilot,
-            lambda: app.transcript.last_reply() is not None and len(app.transcript.last_reply().text) > 40,
+            lambda: (
+                app.transcript.last_reply() is not None
+                and len(app.transcript.last_reply().text) > 40
+            ),
             timeout=60,
             what="some text to stream",
         )
@@ -78,7 +87,10 @@ async def test_chat_survives_an_app_restart(settings, smollm_path) -> None:
         await send(pilot, "Name one colour.")
         await wait_until(
             pilot,
-            lambda: app.transcript.last_reply() is not None and app.transcript.last_reply().status == "complete",
+            lambda: (
+                app.transcript.last_reply() is not None
+                and app.transcript.last_reply().status == "complete"
+            ),
             timeout=60,
         )
         first_reply = app.transcript.last_reply().text

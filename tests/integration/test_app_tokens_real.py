@@ -11,17 +11,23 @@ from tests.integration.test_app_real import real_app
 
 
 @pytest.mark.parametrize("model", ["smollm2", "gemma"])
-async def test_meter_is_exact_after_every_turn(settings, store, smollm_path, gemma_path, model) -> None:
+async def test_meter_is_exact_after_every_turn(
+    settings, store, smollm_path, gemma_path, model
+) -> None:
     path = smollm_path if model == "smollm2" else gemma_path
     settings = settings.with_(temperature=0.0, max_tokens=24)
     app, notes, engine = real_app(settings, store, path)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_ready(pilot)
         await wait_until(pilot, lambda: app.context.counts >= 1, timeout=30, what="the first count")
-        for n, text in enumerate(["Name a fruit.", "And a vegetable? ```x = 1``` naïve 東京"], start=1):
+        for n, text in enumerate(
+            ["Name a fruit.", "And a vegetable? ```x = 1``` naïve 東京"], start=1
+        ):
             await send(pilot, text)
             await wait_until(
-                pilot, lambda n=n: app.turn is None and app.context.counts >= n + 1, timeout=60,
+                pilot,
+                lambda n=n: app.turn is None and app.context.counts >= n + 1,
+                timeout=60,
                 what=f"turn {n} and its count",
             )
             session = app.session
@@ -40,7 +46,9 @@ async def test_a_restarted_app_counts_from_the_cache(settings, smollm_path) -> N
     store = Store(settings.db_path)
     chat = store.create_chat("long")
     for i in range(40):
-        store.add_message(chat.id, "user" if i % 2 == 0 else "assistant", f"Message {i}: " + "words " * 50)
+        store.add_message(
+            chat.id, "user" if i % 2 == 0 else "assistant", f"Message {i}: " + "words " * 50
+        )
     app, _, engine = real_app(settings, store, smollm_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_ready(pilot)

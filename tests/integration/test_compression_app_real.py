@@ -3,8 +3,8 @@ answering (the summaries are written by the model itself)."""
 
 from __future__ import annotations
 
-from ollm_tui.engine.factory import make_engine
 from ollm_tui.core.gguf_info import read_gguf_info
+from ollm_tui.engine.factory import make_engine
 from ollm_tui.engine.planning import load_all_profiles, place
 from ollm_tui.ui.widgets.transcript import CheckpointDivider, UserMessage
 from tests.app.helpers import make_test_app, send, wait_ready, wait_until

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from ollm_tui.engine.base import CancelToken, ContextOverflowError, Delta, Done, GenParams, ModelLoadError
+from ollm_tui.engine.base import (
+    CancelToken,
+    ContextOverflowError,
+    Delta,
+    Done,
+    GenParams,
+    ModelLoadError,
+)
 from ollm_tui.engine.llama.engine import LlamaEngine
 from tests.integration.conftest import OPTIONS
 
@@ -16,7 +23,10 @@ GREEDY = GenParams(temperature=0.0, max_tokens=48, seed=1)
 
 
 def ask(text: str) -> list[dict[str, str]]:
-    return [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": text}]
+    return [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": text},
+    ]
 
 
 def collect(engine, messages, params=GREEDY, cancel=None):
@@ -45,7 +55,10 @@ def test_prompt_tokens_reported_equal_the_exact_count(smollm) -> None:
 def test_only_new_tokens_are_evaluated_on_the_next_turn(smollm) -> None:
     first = ask("Name a fruit.")
     reply, _, _ = collect(smollm, first)
-    second = first + [{"role": "assistant", "content": reply}, {"role": "user", "content": "Another one?"}]
+    second = first + [
+        {"role": "assistant", "content": reply},
+        {"role": "user", "content": "Another one?"},
+    ]
     _, done, _ = collect(smollm, second)
     assert done.evaluated_prompt_tokens < done.prompt_tokens // 2
 
@@ -122,7 +135,9 @@ def test_model_without_template_or_profile_gets_announced_fallback(gemma_path: P
         engine.close()
 
 
-def test_switching_models_closes_the_previous_one(smollm_path: Path, gemma_path: Path, profiles) -> None:
+def test_switching_models_closes_the_previous_one(
+    smollm_path: Path, gemma_path: Path, profiles
+) -> None:
     engine = LlamaEngine(profiles)
     try:
         engine.load(smollm_path, OPTIONS)
@@ -139,10 +154,12 @@ def test_switching_models_closes_the_previous_one(smollm_path: Path, gemma_path:
     "make_bad, needle",
     [
         (lambda p, src: p.write_text("hello, not a model"), "not a GGUF file"),
-        (lambda p, src: p.write_bytes(src.read_bytes()[: 2_000_000]), "truncated"),
+        (lambda p, src: p.write_bytes(src.read_bytes()[:2_000_000]), "truncated"),
     ],
 )
-def test_bad_model_files_fail_to_load_with_a_clear_message(tmp_path, smollm_path, profiles, make_bad, needle):
+def test_bad_model_files_fail_to_load_with_a_clear_message(
+    tmp_path, smollm_path, profiles, make_bad, needle
+):
     bad = tmp_path / "bad.gguf"
     make_bad(bad, smollm_path)
     engine = LlamaEngine(profiles)

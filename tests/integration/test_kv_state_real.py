@@ -42,7 +42,11 @@ def reply(engine: LlamaEngine, messages: list[ChatMessage]) -> tuple[str, Done]:
 
 
 def turn2(first: str) -> list[ChatMessage]:
-    return [*TURN1, {"role": "assistant", "content": first}, {"role": "user", "content": "And item 5?"}]
+    return [
+        *TURN1,
+        {"role": "assistant", "content": first},
+        {"role": "user", "content": "And item 5?"},
+    ]
 
 
 def test_restored_state_continues_exactly_like_a_cache_that_never_left(

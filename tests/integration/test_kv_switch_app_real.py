@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ollm_tui.engine.factory import make_engine
 from ollm_tui.engine.base import Done, LoadOptions
+from ollm_tui.engine.factory import make_engine
 from ollm_tui.store.db import Store
 from ollm_tui.ui.widgets.chat_list import ChatList
 from tests.app.helpers import make_test_app, send, wait_ready, wait_until
@@ -33,12 +33,18 @@ def record_done(engine: Any) -> list[Done]:
     return seen
 
 
-async def test_switching_back_restores_the_chat_and_evaluates_only_new_tokens(settings, smollm_path) -> None:
+async def test_switching_back_restores_the_chat_and_evaluates_only_new_tokens(
+    settings, smollm_path
+) -> None:
     store = Store(settings.db_path)
     engine, _ = make_engine(settings, lazy=True)
     done = record_done(engine)
     app, notes = make_test_app(
-        settings.with_(temperature=0.0, max_tokens=20), store, engine, smollm_path, load_options=OPTIONS
+        settings.with_(temperature=0.0, max_tokens=20),
+        store,
+        engine,
+        smollm_path,
+        load_options=OPTIONS,
     )
     kv_dir = settings.kv_dir
 
@@ -48,7 +54,9 @@ async def test_switching_back_restores_the_chat_and_evaluates_only_new_tokens(se
         async def turn(text: str) -> Done:
             count = len(done)
             await send(pilot, text)
-            await wait_until(pilot, lambda: len(done) > count and app.turn is None, timeout=120, what="the reply")
+            await wait_until(
+                pilot, lambda: len(done) > count and app.turn is None, timeout=120, what="the reply"
+            )
             await app.workers.wait_for_complete()  # the state is saved after the reply
             return done[-1]
 
@@ -59,7 +67,9 @@ async def test_switching_back_restores_the_chat_and_evaluates_only_new_tokens(se
             chats[name] = app.chat.id
             first = await turn(FACTS[name] + "\nHow many apples are in box 3?")
             assert first.prompt_tokens > 400
-            assert first.evaluated_prompt_tokens > first.prompt_tokens - 30  # all but the system prompt
+            assert (
+                first.evaluated_prompt_tokens > first.prompt_tokens - 30
+            )  # all but the system prompt
         assert len(list(kv_dir.glob("*.kvstate"))) == 2
 
         for name in ("a", "b", "a"):

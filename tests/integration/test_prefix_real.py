@@ -22,9 +22,27 @@ from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 
 PIECES = [
-    "hello", "world", "```py\nx = 1\n```", "東京", "café", "🙂", "two  spaces", "\n\nnew para",
-    "- item\n", "**bold**", "1234", "a.b", "!", "?", ":", ")", "\t", "def f():\n    return 1",
-    "<b>", "{}", "'quoted'",
+    "hello",
+    "world",
+    "```py\nx = 1\n```",
+    "東京",
+    "café",
+    "🙂",
+    "two  spaces",
+    "\n\nnew para",
+    "- item\n",
+    "**bold**",
+    "1234",
+    "a.b",
+    "!",
+    "?",
+    ":",
+    ")",
+    "\t",
+    "def f():\n    return 1",
+    "<b>",
+    "{}",
+    "'quoted'",
 ]
 
 
@@ -54,7 +72,12 @@ def worst_loss(engine: LlamaEngine, leading_space: bool, sequences: int = 60) ->
 def test_turn_tokens_extend_the_previous_turn(fmt, smollm_path, gemma_path, profiles) -> None:
     engine = LlamaEngine(profiles)
     path = gemma_path if fmt == "gemma" else smollm_path
-    info = engine.load(path, LoadOptions(n_ctx=2048, n_threads=1, n_threads_batch=1, chat_format=None if fmt == "gemma" else fmt))
+    info = engine.load(
+        path,
+        LoadOptions(
+            n_ctx=2048, n_threads=1, n_threads_batch=1, chat_format=None if fmt == "gemma" else fmt
+        ),
+    )
     assert info.chat_format == (fmt or "gguf template")
     try:
         # llama3's opener ends in "\n\n": the starter's GPT-2 pre-tokenizer reads a final
@@ -66,10 +89,18 @@ def test_turn_tokens_extend_the_previous_turn(fmt, smollm_path, gemma_path, prof
 
 
 def test_only_the_new_tokens_are_evaluated_turn_after_turn(smollm, tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, config_dir=tmp_path, log_dir=tmp_path, temperature=0.0, max_tokens=30)
+    settings = Settings(
+        data_dir=tmp_path, config_dir=tmp_path, log_dir=tmp_path, temperature=0.0, max_tokens=30
+    )
     store = Store(tmp_path / "ollm.db")
     session = ChatSession(store, smollm, settings, store.create_chat())
-    questions = ["Name a fruit.", "Name a colour.", "Name an animal.", "Name a city.", "Name a tool."]
+    questions = [
+        "Name a fruit.",
+        "Name a colour.",
+        "Name an animal.",
+        "Name a city.",
+        "Name a tool.",
+    ]
     previous = 0
     for number, question in enumerate(questions):
         finished = [e for e in session.send(question, CancelToken()) if isinstance(e, TurnFinished)]

@@ -30,18 +30,27 @@ async def test_the_app_chats_with_a_real_server(settings, store, llama_server, s
         await send(pilot, "What is the capital of France?")
         await wait_until(
             pilot,
-            lambda: app.transcript.last_reply() is not None
-            and app.transcript.last_reply().status == "complete",
+            lambda: (
+                app.transcript.last_reply() is not None
+                and app.transcript.last_reply().status == "complete"
+            ),
             timeout=60,
             what="the reply to finish",
         )
         stored = store.messages(app.chat.id)
-        assert [(m.role, m.status) for m in stored] == [("user", "complete"), ("assistant", "complete")]
+        assert [(m.role, m.status) for m in stored] == [
+            ("user", "complete"),
+            ("assistant", "complete"),
+        ]
         assert stored[1].content and stored[1].meta["model"] == f"{smollm_path.stem}@local"
         # the meter counts through the server's tokenizer, checked exact (no "~"): the count
         # after the reply (the app checks for compression meanwhile, so it can come later)
-        await wait_until(pilot, lambda: app.context.counts > 1 and app.status_line.meter.exact is not None,
-                         timeout=30, what="an exact count")
+        await wait_until(
+            pilot,
+            lambda: app.context.counts > 1 and app.status_line.meter.exact is not None,
+            timeout=30,
+            what="an exact count",
+        )
         assert app.status_line.meter.exact.exact and not app.status_line.meter.text.startswith("~")
         await wait_until(pilot, lambda: not app.model_busy(), what="the compression check")
         await pilot.press("f4")  # no tiers for a server model: a note says why
@@ -51,7 +60,9 @@ async def test_the_app_chats_with_a_real_server(settings, store, llama_server, s
     engine.close()
 
 
-async def test_escape_stops_a_server_reply_at_once(settings, store, llama_server, smollm_path) -> None:
+async def test_escape_stops_a_server_reply_at_once(
+    settings, store, llama_server, smollm_path
+) -> None:
     import time
 
     server = ServerConfig("local", llama_server, context=2048)
@@ -61,14 +72,21 @@ async def test_escape_stops_a_server_reply_at_once(settings, store, llama_server
         await send(pilot, "Write a very long story about a dragon and a knight.")
         await wait_until(
             pilot,
-            lambda: app.transcript.last_reply() is not None and len(app.transcript.last_reply().text) > 40,
+            lambda: (
+                app.transcript.last_reply() is not None
+                and len(app.transcript.last_reply().text) > 40
+            ),
             timeout=60,
             what="some text to stream",
         )
         pressed = time.perf_counter()
         await pilot.press("escape")
-        await wait_until(pilot, lambda: app.transcript.last_reply().status == "stopped", timeout=5,
-                         what="the reply to stop")
+        await wait_until(
+            pilot,
+            lambda: app.transcript.last_reply().status == "stopped",
+            timeout=5,
+            what="the reply to stop",
+        )
         assert time.perf_counter() - pressed < 1.5  # generous: 0.1 s in the engine + the UI
         stored = store.messages(app.chat.id)[-1]
         assert stored.status == "stopped" and len(stored.content) > 40
@@ -87,8 +105,10 @@ async def test_a_failing_server_keeps_the_reply_and_offers_the_local_model(setti
             await send(pilot, "Say hello")
             await wait_until(
                 pilot,
-                lambda: app.transcript.last_reply() is not None
-                and app.transcript.last_reply().status == "error",
+                lambda: (
+                    app.transcript.last_reply() is not None
+                    and app.transcript.last_reply().status == "error"
+                ),
                 timeout=20,
                 what="the reply to fail",
             )
@@ -96,8 +116,12 @@ async def test_a_failing_server_keeps_the_reply_and_offers_the_local_model(setti
             reply = store.messages(app.chat.id)[-1]
             assert reply.status == "error" and reply.content == "".join(PIECES[:2])
             assert notes.has("timed out", "error") and notes.has("ctrl+r asks the server again")
-            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog) and bool(app.screen.query("#yes")), timeout=10,
-                             what="the offer to switch")
+            await wait_until(
+                pilot,
+                lambda: isinstance(app.screen, ConfirmDialog) and bool(app.screen.query("#yes")),
+                timeout=10,
+                what="the offer to switch",
+            )
             await pilot.press("enter")  # "No" has the focus: stay on the server ...
             fake.mode = "ok"
             await pilot.press("ctrl+r")  # ... and retry: the failed reply is replaced
@@ -108,16 +132,27 @@ async def test_a_failing_server_keeps_the_reply_and_offers_the_local_model(setti
                 what="the retried reply",
             )
             stored = store.messages(app.chat.id)
-            assert [(m.role, m.status) for m in stored] == [("user", "complete"), ("assistant", "complete")]
+            assert [(m.role, m.status) for m in stored] == [
+                ("user", "complete"),
+                ("assistant", "complete"),
+            ]
             assert stored[-1].content == "".join(PIECES)
             fake.mode = "cut"  # fails again: this time take the offer
             await send(pilot, "Say more")
-            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog) and bool(app.screen.query("#yes")), timeout=10,
-                             what="the offer to switch")
+            await wait_until(
+                pilot,
+                lambda: isinstance(app.screen, ConfirmDialog) and bool(app.screen.query("#yes")),
+                timeout=10,
+                what="the offer to switch",
+            )
             assert notes.has("closed the connection", "error")
             app.screen.query_one("#yes", Button).press()  # the toasts may cover it
-            await wait_until(pilot, lambda: app.load_state == "ready" and not app.remote_in_use,
-                             timeout=60, what="the local model")
+            await wait_until(
+                pilot,
+                lambda: app.load_state == "ready" and not app.remote_in_use,
+                timeout=60,
+                what="the local model",
+            )
             assert app.engine.info.name.startswith("SmolLM2")
             await send(pilot, "Name one colour.")
             await wait_until(

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ollm_tui.session.accounting import Accounting
 from ollm_tui.engine.base import GenParams, LoadOptions
 from ollm_tui.engine.remote.engine import RemoteEngine
-from ollm_tui.settings.servers import ServerConfig, remote_path
+from ollm_tui.session.accounting import Accounting
 from ollm_tui.session.chat import ChatSession
+from ollm_tui.settings.servers import ServerConfig, remote_path
 from tests.integration.long_chat import run_long_chat
 
 TURNS = 16

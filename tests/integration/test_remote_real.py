@@ -14,8 +14,8 @@ import pytest
 from ollm_tui.cli import main
 from ollm_tui.engine.base import CancelToken, Delta, Done, GenParams, LoadOptions
 from ollm_tui.engine.remote.engine import RemoteEngine
-from ollm_tui.settings.servers import ServerConfig, remote_path
 from ollm_tui.session.chat import ChatSession, TurnFinished
+from ollm_tui.settings.servers import ServerConfig, remote_path
 from tests.fake_server import free_port
 
 CONVERSATIONS = [
@@ -79,7 +79,9 @@ def test_cancel_stops_mid_stream_and_the_server_stays_usable(remote):
             done = event
     assert done.finish_reason == "cancelled" and len(pieces) >= 5
     assert time.perf_counter() - started < 30  # 600 tokens would take far longer here
-    again = list(remote.stream([{"role": "user", "content": "Hi"}], GenParams(max_tokens=5), CancelToken()))
+    again = list(
+        remote.stream([{"role": "user", "content": "Hi"}], GenParams(max_tokens=5), CancelToken())
+    )
     assert isinstance(again[-1], Done) and again[-1].finish_reason in ("stop", "length")
 
 
@@ -116,8 +118,20 @@ def test_ollm_p_against_the_server(llama_server, capsys, monkeypatch, tmp_path):
         monkeypatch.setenv(var, str(tmp_path / sub))
     monkeypatch.setenv("OLLM_SCAN_EXTERNAL", "0")
     code = main(
-        ["-p", "Name one colour.", "--server", llama_server, "--max-tokens", "20",
-         "--output", "json", "--context", "2048", "--temperature", "0"]
+        [
+            "-p",
+            "Name one colour.",
+            "--server",
+            llama_server,
+            "--max-tokens",
+            "20",
+            "--output",
+            "json",
+            "--context",
+            "2048",
+            "--temperature",
+            "0",
+        ]
     )
     out = json.loads(capsys.readouterr().out)
     assert code == 0
@@ -127,7 +141,9 @@ def test_ollm_p_against_the_server(llama_server, capsys, monkeypatch, tmp_path):
     assert out["context"]["exact"] is True  # counted by the server's tokenizer, checked
 
 
-def test_ollm_p_with_a_dead_server_or_unknown_model_exits_3(llama_server, capsys, monkeypatch, tmp_path):
+def test_ollm_p_with_a_dead_server_or_unknown_model_exits_3(
+    llama_server, capsys, monkeypatch, tmp_path
+):
     for var, sub in (("OLLM_DATA_DIR", "d"), ("OLLM_CONFIG_DIR", "c"), ("OLLM_LOG_DIR", "l")):
         monkeypatch.setenv(var, str(tmp_path / sub))
     dead = f"http://127.0.0.1:{free_port()}"

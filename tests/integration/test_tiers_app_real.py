@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import OptionList
 
-from ollm_tui.engine.factory import make_engine
 from ollm_tui.core.gguf_info import read_gguf_info
+from ollm_tui.engine.factory import make_engine
 from ollm_tui.engine.planning import place
 from ollm_tui.ui.screens.pickers import ModelPicker, TierPicker
 from tests.app.helpers import make_test_app, send, wait_ready, wait_until

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ollm_tui.session.accounting import Accounting
 from ollm_tui.core.token_cache import TokenCache
 from ollm_tui.core.tokens import TokenCounter
 from ollm_tui.engine.base import CancelToken, Done, GenParams
 from ollm_tui.engine.llama.engine import LlamaEngine
 from ollm_tui.engine.llama.tokenizer import CodecClosedError, load_codec
+from ollm_tui.session.accounting import Accounting
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from tests.integration.conftest import OPTIONS
@@ -76,7 +76,9 @@ def test_count_equals_the_prompt_tokens_the_engine_reports(pair) -> None:
     assert owned in ([(0,), (1,), (2,), (3,)], [(0, 1), (2,), (3,)])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(system=SYSTEM, messages=ANY_MESSAGES)
 def test_parts_add_up_to_the_engine_count(pair, system, messages) -> None:
     engine, counter = pair
@@ -84,17 +86,23 @@ def test_parts_add_up_to_the_engine_count(pair, system, messages) -> None:
     breakdown = counter.count(messages)
     assert breakdown.total == engine.count_prompt_tokens(messages)
     assert breakdown.bos + sum(p.tokens for p in breakdown.parts) == breakdown.total
-    assert breakdown.overhead + sum(p.tokens for p in breakdown.parts if p.messages) == breakdown.total
+    assert (
+        breakdown.overhead + sum(p.tokens for p in breakdown.parts if p.messages) == breakdown.total
+    )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(messages=MESSAGES, data=st.data())
 def test_an_edit_invalidates_only_the_edited_message(pair, messages, data) -> None:
     engine, counter = pair
     messages = with_system("Be brief.", messages)
     before = counter.count(messages)
     index = data.draw(st.integers(1, len(messages) - 1), label="edited")
-    new_text = data.draw(NONBLANK.filter(lambda t: t != messages[index]["content"]), label="new text")
+    new_text = data.draw(
+        NONBLANK.filter(lambda t: t != messages[index]["content"]), label="new text"
+    )
     edited = [dict(m) for m in messages]
     edited[index]["content"] = new_text
     after = counter.count(edited)
@@ -113,12 +121,18 @@ def test_cache_survives_a_restart_and_never_crosses_models(
     settings_ = Settings(data_dir=tmp_path, config_dir=tmp_path, log_dir=tmp_path)
     messages = [
         {"role": "system", "content": "You are a helpful assistant."},
-        *({"role": "user" if i % 2 == 0 else "assistant", "content": f"Message {i}: the quick brown fox."} for i in range(30)),
+        *(
+            {
+                "role": "user" if i % 2 == 0 else "assistant",
+                "content": f"Message {i}: the quick brown fox.",
+            }
+            for i in range(30)
+        ),
     ]
     store = Store(settings_.db_path)
     accounting = Accounting(settings_, store)
     accounting.attach(load_codec(smollm_path, profiles))
-    first = accounting.measure(messages, 2048).breakdown
+    first = accounting.count(messages)
     assert first.misses == len(first.parts)
     accounting.detach()
     store.close()
@@ -126,13 +140,13 @@ def test_cache_survives_a_restart_and_never_crosses_models(
     store = Store(settings_.db_path)  # a new process: empty memory, the same file
     accounting = Accounting(settings_, store)
     accounting.attach(load_codec(smollm_path, profiles))
-    again = accounting.measure(messages, 2048).breakdown
+    again = accounting.count(messages)
     assert again.total == first.total and again.misses == 0
     assert accounting.cache.stats.disk_hits >= len(first.parts)  # (and the system prompt probe)
     assert accounting.cache.stats.counted_chars == 0  # nothing was tokenized
 
     accounting.attach(load_codec(gemma_path, profiles))  # model switch: other tokenizer
-    gemma = accounting.measure(messages, 2048).breakdown
+    gemma = accounting.count(messages)
     assert gemma.misses == len(gemma.parts)  # nothing reused from SmolLM2
     engine = LlamaEngine(profiles)
     try:

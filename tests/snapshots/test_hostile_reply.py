@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
-from ollm_tui.ui.app import OllmApp
-from tests.app.helpers import FAKE_MODEL
+from tests.app.helpers import FAKE_MODEL, make_test_app
 from tests.fakes import FakeEngine
 from tests.snapshots.test_main_screen import machine, settle
 
@@ -24,5 +23,5 @@ def test_reply_with_escape_sequences(snap_compare, settings: Settings, store: St
     chat = store.create_chat("Title \x1b]0;PWNED\x07 chat")
     store.add_message(chat.id, "user", "Say \x1b[31mred\x1b[0m")
     store.add_message(chat.id, "assistant", HOSTILE_REPLY, meta={"model": FAKE_MODEL.stem})
-    app = OllmApp(settings, store, FakeEngine(), FAKE_MODEL, memory_probe=machine())
+    app, _ = make_test_app(settings, store, FakeEngine(), FAKE_MODEL, memory_probe=machine())
     assert snap_compare(app, terminal_size=(100, 32), run_before=settle)

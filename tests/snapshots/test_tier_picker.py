@@ -6,7 +6,7 @@ import pytest
 from textual.pilot import Pilot
 
 from ollm_tui.core.gguf_info import read_gguf_info
-from ollm_tui.core.hardware import GiB, DeviceMemory, fixed_probe
+from ollm_tui.core.hardware import DeviceMemory, GiB, fixed_probe
 from ollm_tui.engine.planning import place
 from ollm_tui.engine.registry import starter_model_path
 from ollm_tui.settings import Settings

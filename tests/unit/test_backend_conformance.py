@@ -41,9 +41,22 @@ def remote_for(url: str) -> RemoteEngine:
 
 def test_the_protocol_covers_what_the_app_reads() -> None:
     expected = {
-        "info", "gguf", "context_source", "last_failure", "remote_active", "load", "close",
-        "stream", "count_prompt_tokens", "counting_codec", "tokenize", "kv_key",
-        "prompt_tokens", "cached_tokens", "save_seq_state", "restore_seq_state",
+        "info",
+        "gguf",
+        "context_source",
+        "last_failure",
+        "remote_active",
+        "load",
+        "close",
+        "stream",
+        "count_prompt_tokens",
+        "counting_codec",
+        "tokenize",
+        "kv_key",
+        "prompt_tokens",
+        "cached_tokens",
+        "save_seq_state",
+        "restore_seq_state",
     }
     assert set(protocol_members()) == expected
     assert "shared" in inspect.signature(Backend.counting_codec).parameters

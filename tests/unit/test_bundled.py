@@ -42,6 +42,8 @@ def test_every_internal_link_in_the_guide_resolves() -> None:
             dest = (page.parent / path).resolve() if path else page
             assert dest.is_file(), f"{page.name}: broken link {target}"
             if anchor and dest.suffix == ".md":
-                assert anchor in _anchors(dest.read_text(encoding="utf-8")), f"{page.name}: no anchor {target}"
+                assert anchor in _anchors(dest.read_text(encoding="utf-8")), (
+                    f"{page.name}: no anchor {target}"
+                )
             checked += 1
     assert checked > 10

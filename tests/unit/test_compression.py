@@ -7,16 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from ollm_tui.core.compression import (
-    Policy,
+from ollm_tui.core.compression import Policy, split_index
+from ollm_tui.core.conversation import SUMMARY_HEADING
+from ollm_tui.core.summaries import (
     extractive,
     key_facts,
     problem_with,
-    split_index,
     truncate_to,
     with_key_facts,
 )
-from ollm_tui.core.conversation import SUMMARY_HEADING
 from ollm_tui.engine.base import CancelToken, LoadOptions
 from ollm_tui.session.chat import (
     ChatSession,
@@ -44,7 +43,9 @@ class Scripted:
     def summarise(self, instruction, text, max_tokens, cancel):
         self.instructions.append(instruction)
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        return instruction if answer == "ECHO" else (text + " " + text if answer == "LONG" else answer)
+        return (
+            instruction if answer == "ECHO" else (text + " " + text if answer == "LONG" else answer)
+        )
 
 
 def session_with(store, settings, summariser, n_ctx=512, tier="8K", reply="ok") -> ChatSession:
@@ -60,7 +61,10 @@ def session_with(store, settings, summariser, n_ctx=512, tier="8K", reply="ok") 
 
 def fill(session: ChatSession, turns: int = 10) -> None:
     for i in range(turns):
-        text = f"Turn {i}: Alice edits src/app_{i}.py and sets max_retries to {100 + i}. " + "more " * 20
+        text = (
+            f"Turn {i}: Alice edits src/app_{i}.py and sets max_retries to {100 + i}. "
+            + "more " * 20
+        )
         list(session.send(text, CancelToken()))
 
 
@@ -85,7 +89,9 @@ def test_a_bad_summary_is_retried_once_then_the_fallback_writes_it(store, settin
 
 
 def test_a_good_summary_on_the_retry_is_used(store, settings) -> None:
-    session = session_with(store, settings, Scripted("", "They talked about Alice's files."), n_ctx=2048)
+    session = session_with(
+        store, settings, Scripted("", "They talked about Alice's files."), n_ctx=2048
+    )
     fill(session)
     cp = list(session.compress(CancelToken()))[-1].checkpoint
     assert not cp.fallback
@@ -109,7 +115,15 @@ def test_key_facts_find_names_numbers_paths_identifiers() -> None:
         "it fails after 3.5 seconds with MAX_SIZE and getValue."
     )
     facts = key_facts([text])
-    for fact in ("Bob Smith", "~/work/data.csv", "parse_row()", "config.toml", "3.5", "MAX_SIZE", "getValue"):
+    for fact in (
+        "Bob Smith",
+        "~/work/data.csv",
+        "parse_row()",
+        "config.toml",
+        "3.5",
+        "MAX_SIZE",
+        "getValue",
+    ):
         assert fact in facts, (fact, facts)
     assert "Please" not in facts
 

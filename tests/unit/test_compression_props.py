@@ -161,8 +161,12 @@ def check_aging(before, after, policy: Policy) -> None:
             assert after[0].first_message_id == before[0].first_message_id
         return
     for old in before:
-        holder = [c for c in after if c.first_message_id <= old.first_message_id
-                  and old.last_message_id <= c.last_message_id]
+        holder = [
+            c
+            for c in after
+            if c.first_message_id <= old.first_message_id
+            and old.last_message_id <= c.last_message_id
+        ]
         assert len(holder) == 1, (old, after)
         assert holder[0].level <= max(1, old.level - 1)
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ollm_tui.engine.factory import load_options
 from ollm_tui.cli import main
 from ollm_tui.cli.common import EXIT_FAILURE, EXIT_OK
-from ollm_tui.settings.config_file import KEYS, read_config, set_value
+from ollm_tui.engine.factory import load_options
 from ollm_tui.settings import DEFAULT_THEME, Settings, default_threads
+from ollm_tui.settings.config_file import KEYS, read_config, set_value
 from ollm_tui.store.db import Store
 
 

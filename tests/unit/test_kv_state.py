@@ -172,4 +172,8 @@ def test_helpers(tmp_path: Path) -> None:
         f.seek(2_999_000)
         f.write(b"y")
     assert model_fingerprint(a) != before
-    assert KEY.digest() == KvKey("m1", 2048, "t1", "l1").digest() != KvKey("m1", 2049, "t1", "l1").digest()
+    assert (
+        KEY.digest()
+        == KvKey("m1", 2048, "t1", "l1").digest()
+        != KvKey("m1", 2049, "t1", "l1").digest()
+    )

@@ -22,9 +22,9 @@ from ollm_tui.engine.remote.engine import (
     StreamCut,
     Timeouts,
 )
-from ollm_tui.settings.servers import ServerConfig, remote_path
-from ollm_tui.settings.logs import setup_logging
 from ollm_tui.session.chat import ChatSession, TurnFinished
+from ollm_tui.settings.logs import setup_logging
+from ollm_tui.settings.servers import ServerConfig, remote_path
 from tests.fake_server import MODEL, PIECES, FakeServer, free_port
 
 pytestmark = pytest.mark.timeout(30)
@@ -170,7 +170,16 @@ def test_the_api_key_is_sent_but_never_logged(server, settings, store):
     [
         ({"/v1/models": {"data": [{"id": MODEL, "max_model_len": 32768}]}}, 32768, "max_model_len"),
         ({"/props": {"default_generation_settings": {"n_ctx": 8192}}}, 8192, "/props"),
-        ({"/api/show": {"parameters": "stop <eos>\nnum_ctx 6144", "model_info": {"llama.context_length": 131072}}}, 6144, "num_ctx"),
+        (
+            {
+                "/api/show": {
+                    "parameters": "stop <eos>\nnum_ctx 6144",
+                    "model_info": {"llama.context_length": 131072},
+                }
+            },
+            6144,
+            "num_ctx",
+        ),
         ({"/api/show": {"model_info": {"qwen2.context_length": 32768}}}, 32768, "context_length"),
         ({}, 2048, "the context setting of server box"),
     ],
@@ -193,7 +202,9 @@ def test_a_server_without_a_tokenizer_is_counted_by_estimate(server):
     engine.load(remote_path("box", MODEL), LoadOptions())
     codec = engine.counting_codec()
     assert not codec.exact and codec.how.startswith("estimate")
-    assert engine.count_prompt_tokens([{"role": "user", "content": "Hello there, how are you?"}]) > 5
+    assert (
+        engine.count_prompt_tokens([{"role": "user", "content": "Hello there, how are you?"}]) > 5
+    )
 
 
 def test_an_estimate_is_calibrated_by_the_servers_prompt_counts(server):

@@ -8,9 +8,10 @@ import stat
 import pytest
 
 from ollm_tui.cli.args import build_parser, settings_from_args
-from ollm_tui.settings.config_file import describe_settings, read_config, set_value
 from ollm_tui.engine.remote.engine import SSEParser
 from ollm_tui.engine.remote.models import is_remote_entry, resolve_model
+from ollm_tui.settings import Settings, SettingsError
+from ollm_tui.settings.config_file import describe_settings, read_config, set_value
 from ollm_tui.settings.servers import (
     ServerConfig,
     model_label,
@@ -18,7 +19,6 @@ from ollm_tui.settings.servers import (
     remote_path,
     split_model_ref,
 )
-from ollm_tui.settings import Settings, SettingsError
 
 SERVERS = """
 [[servers]]
@@ -47,7 +47,9 @@ def test_servers_are_read_from_the_file(tmp_path):
     values, problems = read_config(path)
     assert problems == []
     gpu, lab = values["servers"]
-    assert gpu == ServerConfig("gpu-box", "http://gpu-box:8080", None, "GPU_KEY", ("llama3:8b",), 8192)
+    assert gpu == ServerConfig(
+        "gpu-box", "http://gpu-box:8080", None, "GPU_KEY", ("llama3:8b",), 8192
+    )
     assert lab.api_key == "sk-very-secret" and "sk-very" not in repr(lab)
     assert gpu.key({"GPU_KEY": "k1"}) == "k1" and lab.key({}) == "sk-very-secret"
 
@@ -130,9 +132,13 @@ def test_resolving_a_server_model_does_not_contact_it(settings):
 
 def test_server_flag_adds_the_server_and_picks_its_model(monkeypatch, tmp_path):
     monkeypatch.setenv("OLLM_CONFIG_DIR", str(tmp_path))
-    args = build_parser().parse_args(["--server", "http://10.0.0.5:8000/v1", "--model", "qwen", "--api-key-env", "K"])
+    args = build_parser().parse_args(
+        ["--server", "http://10.0.0.5:8000/v1", "--model", "qwen", "--api-key-env", "K"]
+    )
     settings = settings_from_args(args)
-    assert settings.servers[0] == ServerConfig("10.0.0.5:8000", "http://10.0.0.5:8000", api_key_env="K")
+    assert settings.servers[0] == ServerConfig(
+        "10.0.0.5:8000", "http://10.0.0.5:8000", api_key_env="K"
+    )
     assert settings.model == "qwen@10.0.0.5:8000"
     with pytest.raises(SettingsError, match="--server"):
         settings_from_args(build_parser().parse_args(["--server", "gpu-box:8000"]))
@@ -142,7 +148,16 @@ def test_server_flag_adds_the_server_and_picks_its_model(monkeypatch, tmp_path):
 
 def test_sse_parser_joins_events_and_skips_comments():
     parser = SSEParser()
-    lines = [": ping", "event: message", 'data: {"a": 1}', "", "data: {", 'data: "b": 2}', "", "data: [DONE]"]
+    lines = [
+        ": ping",
+        "event: message",
+        'data: {"a": 1}',
+        "",
+        "data: {",
+        'data: "b": 2}',
+        "",
+        "data: [DONE]",
+    ]
     events = [e for line in lines for e in parser.feed(line)]
     assert events == ['{"a": 1}', '{\n"b": 2}', "[DONE]"]
     assert parser.finish() == []
@@ -165,5 +180,7 @@ def test_ollm_models_lists_server_models_and_a_dead_server(monkeypatch, tmp_path
         assert main(["--server", fake.url, "models", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     host = fake.url.split("//")[1]
-    assert rows[f"{MODEL}@{host}"]["usable"] and rows[f"{MODEL}@{host}"]["source"] == f"server {host}"
+    assert (
+        rows[f"{MODEL}@{host}"]["usable"] and rows[f"{MODEL}@{host}"]["source"] == f"server {host}"
+    )
     assert not rows["@gone"]["usable"] and "connection refused" in rows["@gone"]["error"]

@@ -83,7 +83,9 @@ def test_history_is_sent_and_stopped_replies_count(store, settings) -> None:
     engine = FakeEngine(reply="r1")
     session, _ = make(store, settings, engine)
     list(session.send("q1", CancelToken()))
-    store.add_message(session.chat.id, "assistant", "", status="error")  # empty error rows are skipped
+    store.add_message(
+        session.chat.id, "assistant", "", status="error"
+    )  # empty error rows are skipped
     list(session.send("q2", CancelToken()))
     roles = [(m["role"], m["content"]) for m in engine.prompts[-1]]
     assert roles[1:] == [("user", "q1"), ("assistant", "r1"), ("user", "q2")]
@@ -126,4 +128,7 @@ def test_regenerate_that_cannot_fit_keeps_the_old_reply(store, settings) -> None
     engine.load(Path("/m/fake.gguf"), LoadOptions(n_ctx=24))
     with pytest.raises(MessageTooLong):
         list(session.regenerate(CancelToken()))
-    assert [m.content for m in store.messages(session.chat.id)] == ["short question", "the old reply"]
+    assert [m.content for m in store.messages(session.chat.id)] == [
+        "short question",
+        "the old reply",
+    ]

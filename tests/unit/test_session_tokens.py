@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ollm_tui.session.accounting import Accounting
 from ollm_tui.engine.base import CancelToken, LoadOptions
+from ollm_tui.session.accounting import Accounting
 from ollm_tui.session.chat import ChatSession
 from tests.fakes import FakeCodec, FakeEngine
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ollm_tui.settings.resources import bundled_dir
 from ollm_tui.settings import DEFAULT_THEME
+from ollm_tui.settings.resources import bundled_dir
 from ollm_tui.ui.themes import APP_VARIABLE_SOURCES, ThemeError, load_theme_file, load_themes
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ollm_tui.session.accounting import Accounting
 from ollm_tui.core.budget import Usage, band_of, make_budget, reply_reserve
 from ollm_tui.core.token_cache import TokenCache, content_hash
 from ollm_tui.core.token_estimate import Calibration, raw_estimate, text_kind
 from ollm_tui.core.tokens import ExactCodec, TokenCounter, split_prompt
+from ollm_tui.session.accounting import Accounting
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import SCHEMA_VERSION, Store
 from ollm_tui.store.token_counts import TokenCountTable, cache_figures
@@ -164,7 +164,7 @@ def test_counts_survive_a_restart_in_sqlite(tmp_path: Path) -> None:
     accounting = Accounting(settings, store)
     accounting.attach(codec)
     messages = convo("persist me", "ok")
-    first = accounting.measure(messages, 4096)
+    first = accounting.count(messages)
     accounting.counter.calibration.add(110, 100, "code")  # type: ignore[union-attr]
     accounting.detach()
     store.close()
@@ -173,13 +173,13 @@ def test_counts_survive_a_restart_in_sqlite(tmp_path: Path) -> None:
     accounting = Accounting(settings, store)
     fresh = RuleCodec()
     accounting.attach(fresh)
-    again = accounting.measure(messages, 4096)
-    assert again.breakdown.total == first.breakdown.total
+    again = accounting.count(messages)
+    assert again.total == first.total
     assert fresh.counted == []  # every part came from the table
-    assert accounting.cache.stats.disk_hits >= len(first.breakdown.parts)
+    assert accounting.cache.stats.disk_hits >= len(first.parts)
     assert accounting.counter.calibration.sums["code"][0] >= 110  # type: ignore[union-attr]
     figures = cache_figures(store)
-    assert figures["tokenizers"] == 1 and figures["entries"] >= len(first.breakdown.parts)
+    assert figures["tokenizers"] == 1 and figures["entries"] >= len(first.parts)
     assert accounting.figures()["stored"] == figures
     TokenCountTable(store).clear()
     assert cache_figures(store)["entries"] == 0
@@ -190,7 +190,9 @@ def test_counts_survive_a_restart_in_sqlite(tmp_path: Path) -> None:
 
 
 def test_budget_follows_the_spec() -> None:
-    assert reply_reserve(4096) == 1024 and reply_reserve(2048) == 512 and reply_reserve(8192) == 1024
+    assert (
+        reply_reserve(4096) == 1024 and reply_reserve(2048) == 512 and reply_reserve(8192) == 1024
+    )
     budget = make_budget(4096, system=100, checkpoints=50)
     assert budget.available == 4096 - 100 - 50 - 1024
     usage = Usage(1461, budget)
@@ -201,12 +203,30 @@ def test_budget_follows_the_spec() -> None:
 
 
 def test_measure_subtracts_the_system_prompt_from_used(tmp_path: Path) -> None:
-    accounting = Accounting(Settings(data_dir=tmp_path, config_dir=tmp_path, log_dir=tmp_path))
-    accounting.attach(RuleCodec())
-    measured = accounting.measure(convo("hello"), 4096)
+    """The context manager's measure: used = every prompt token but the system prompt's."""
+    from ollm_tui.engine.base import LoadOptions
+    from ollm_tui.session.chat import ChatSession
+    from tests.fakes import FakeEngine
+
+    model = Path("/m/rule.gguf")
+    settings = Settings(data_dir=tmp_path, config_dir=tmp_path, log_dir=tmp_path)
+    store = Store(settings.db_path)
+    engine = FakeEngine()
+    engine.load(model, LoadOptions(n_ctx=4096))
+    accounting = Accounting(settings, store)
+    accounting.attach(RuleCodec(), model)
+    session = ChatSession(
+        store, engine, settings.with_(system_prompt="Be brief."), store.create_chat()
+    )
+    session.accounting = accounting
+    store.add_message(session.chat.id, "user", "hello")
+    measured = session.context.measure(session.history())
     system = measured.usage.budget.system
     assert system == RuleCodec().count("<s>system\nBe brief.</s>\n") > 0
+    assert measured.breakdown is not None
+    assert measured.breakdown.total == accounting.count(convo("hello")).total
     assert measured.usage.used == measured.breakdown.total - system
+    store.close()
 
 
 def test_estimates_work_offline_and_calibrate() -> None:

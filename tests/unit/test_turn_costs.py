@@ -44,7 +44,9 @@ def open_chat(store, settings, turns: int) -> tuple[ChatSession, CountingCodec]:
 def test_one_plain_turn_reads_the_chat_once_and_counts_it_twice(store, settings) -> None:
     session, codec = open_chat(store, settings, turns=10)
     reads: list[str] = []
-    store.trace(lambda sql: reads.append(sql) if sql.lstrip().upper().startswith("SELECT") else None)
+    store.trace(
+        lambda sql: reads.append(sql) if sql.lstrip().upper().startswith("SELECT") else None
+    )
     codec.calls = 0
     session.counts.calls = 0
     events = list(session.send("and one more question", CancelToken()))
@@ -55,7 +57,11 @@ def test_one_plain_turn_reads_the_chat_once_and_counts_it_twice(store, settings)
     assert not any("FROM chats" in s for s in reads), reads
     # besides that one read: the next seq of each insert, the meta merge of the reply, and
     # the count cache's lookup of what is new
-    state = [s for s in reads if "token_counts" not in s and "MAX(seq)" not in s and not s.startswith("SELECT meta_json")]
+    state = [
+        s
+        for s in reads
+        if "token_counts" not in s and "MAX(seq)" not in s and not s.startswith("SELECT meta_json")
+    ]
     assert state == message_reads, reads
     # two prompt counts: before the reply (does it fit?) and after it (the usage)
     assert session.counts.calls == 2

@@ -58,6 +58,7 @@ __all__ = ["LlamaEngine", "choose_format", "install_llama_logging"]
 
 log = logging.getLogger("ollm.engine")
 
+
 class LlamaEngine:
     """A GGUF model loaded in this process. One model at a time; not thread-safe by itself,
     so every call takes the engine's lock."""
@@ -105,7 +106,9 @@ class LlamaEngine:
         """False: the model runs in this process."""
         return False
 
-    def load(self, path: Path, options: LoadOptions, cancel: CancelToken | None = None) -> ModelInfo:
+    def load(
+        self, path: Path, options: LoadOptions, cancel: CancelToken | None = None
+    ) -> ModelInfo:
         """Load ``path``, closing the current model first. Raises ``ModelLoadError``."""
         path = Path(path).expanduser()
         with self._lock:
@@ -158,8 +161,15 @@ class LlamaEngine:
             )
             log.info(
                 "loaded %s in %.2fs: n_ctx=%d threads=%d/%d flash_attn=%s n_ubatch=%d format=%s %s",
-                path, seconds, self._info.n_ctx, options.n_threads, options.n_threads_batch,
-                options.flash_attn, n_ubatch, self._format.name, note,
+                path,
+                seconds,
+                self._info.n_ctx,
+                options.n_threads,
+                options.n_threads_batch,
+                options.flash_attn,
+                n_ubatch,
+                self._format.name,
+                note,
             )
             return self._info
 
@@ -195,7 +205,9 @@ class LlamaEngine:
         with self._lock:
             if self._llm is not None:
                 with contextlib.suppress(Exception):
-                    llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, llama_cpp.ggml_abort_callback(0), None)
+                    llama_cpp.llama_set_abort_callback(
+                        self._llm._ctx.ctx, llama_cpp.ggml_abort_callback(0), None
+                    )
                 self._llm.close()
                 log.info("closed %s", self._info.path if self._info else "model")
             self._llm = None
@@ -213,7 +225,11 @@ class LlamaEngine:
         params = llm.context_params
         layout = text_hash(
             llama_cpp.__version__,
-            str(int(params.flash_attn_type) if hasattr(params, "flash_attn_type") else kwargs.get("flash_attn")),
+            str(
+                int(params.flash_attn_type)
+                if hasattr(params, "flash_attn_type")
+                else kwargs.get("flash_attn")
+            ),
             str(params.type_k),
             str(params.type_v),
             str(kwargs.get("n_gpu_layers")),
@@ -262,8 +278,10 @@ class LlamaEngine:
                 return False
             ctx = llm._ctx.ctx
             llm._ctx.kv_cache_seq_rm(0, 0, -1)
-            buf = (ctypes.c_uint8 * len(data)).from_buffer(data) if isinstance(data, bytearray) else (
-                (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+            buf = (
+                (ctypes.c_uint8 * len(data)).from_buffer(data)
+                if isinstance(data, bytearray)
+                else ((ctypes.c_uint8 * len(data)).from_buffer_copy(data))
             )
             got = llama_cpp.llama_state_seq_set_data(ctx, buf, len(data), 0)
             if got != len(data):
@@ -416,7 +434,9 @@ class LlamaEngine:
                 prompt_tokens=len(tokens),
                 completion_tokens=completion,
                 ttft_s=(first - start) if first is not None else end - start,
-                tokens_per_s=(completion - 1) / decode_s if completion > 1 and decode_s > 0 else 0.0,
+                tokens_per_s=(completion - 1) / decode_s
+                if completion > 1 and decode_s > 0
+                else 0.0,
                 total_s=end - start,
                 finish_reason=finish if finish in ("stop", "length", "cancelled") else "stop",  # type: ignore[arg-type]
                 evaluated_prompt_tokens=evaluated,

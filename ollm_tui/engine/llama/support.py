@@ -24,7 +24,13 @@ from ollm_tui.core.profiles import ProfileSet
 llama_log = logging.getLogger("ollm.llama_cpp")
 
 # ggml log levels (llama-cpp-python's own map is stale): NONE0 DEBUG1 INFO2 WARN3 ERROR4 CONT5
-_GGML_LEVELS = {0: logging.INFO, 1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
+_GGML_LEVELS = {
+    0: logging.INFO,
+    1: logging.DEBUG,
+    2: logging.INFO,
+    3: logging.WARNING,
+    4: logging.ERROR,
+}
 _last_level = [logging.INFO]
 log_lines: list[str] = []
 """Recent llama.cpp log lines (the engine quotes one in a load error)."""
@@ -66,11 +72,14 @@ def choose_format(
         problem = "this model has no chat template; "
     if profile and profile.chat_format:
         fmt = profile.chat_format
-        return NamedFormat(fmt), f"{problem}using the '{fmt}' format from the {profile.name} profile"
+        return NamedFormat(
+            fmt
+        ), f"{problem}using the '{fmt}' format from the {profile.name} profile"
     return NamedFormat(FALLBACK_FORMAT), (
         f"{problem}no profile matches it either, so prompts use the '{FALLBACK_FORMAT}' "
         "fallback format and replies may be poor (see Profiles in the guide)"
     )
+
 
 def token_text(llm: llama_cpp.Llama, token: int) -> str:
     """The text of ``token`` with special tokens shown ("" for none or an unknown one)."""

@@ -42,7 +42,7 @@ _PROBE_TEXTS = ("ollmprobe0", "ollmprobe1", "ollmprobe2", "ollmprobe3", "ollmpro
 
 _FINGERPRINT_TEXT = (
     "The quick brown fox jumps over the lazy dog. 0123456789 ½ naïve café 東京 Привет "
-    "مرحبا 🙂 def f(x):\n\treturn x**2  # comment\n<html></html> {\"k\": [1, 2.5e-3]}"
+    'مرحبا 🙂 def f(x):\n\treturn x**2  # comment\n<html></html> {"k": [1, 2.5e-3]}'
 )
 
 _VERIFY_MESSAGES: list[Message] = [
@@ -134,7 +134,9 @@ class LlamaCodec:
         with self._lock:
             n_vocab = llm.n_vocab()
             h = hashlib.blake2b(digest_size=12)
-            h.update(f"{llm._model.vocab_type()}|{n_vocab}|{llm.token_bos()}|{llm.token_eos()}".encode())
+            h.update(
+                f"{llm._model.vocab_type()}|{n_vocab}|{llm.token_bos()}|{llm.token_eos()}".encode()
+            )
             h.update(f"|{self._add_bos}|".encode())
             ids = llm.tokenize(_FINGERPRINT_TEXT.encode("utf-8"), add_bos=False, special=True)
             h.update(",".join(map(str, ids)).encode())

@@ -187,7 +187,12 @@ class RemoteEngine:
             )
         log.info(
             "using %s on server %s (%s): n_ctx=%d from %s, probed in %.2fs",
-            model, server.name, server.shown_url, n_ctx, source, seconds,
+            model,
+            server.name,
+            server.shown_url,
+            n_ctx,
+            source,
+            seconds,
         )
         return self._info
 

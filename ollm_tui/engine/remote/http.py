@@ -74,7 +74,6 @@ class RemoteLoadError(RemoteError, ModelLoadError):
     """The server model cannot be used: server unreachable, unknown model, bad answer."""
 
 
-
 class GenerationErrorFromServer(RemoteError, GenerationError):
     """The server reported an error inside the stream."""
 
@@ -192,6 +191,7 @@ def list_models(server: ServerConfig, timeouts: Timeouts) -> list[dict[str, Any]
         return [by_id.get(m, {"id": m}) for m in server.models]
     return models
 
+
 # -- the context window ---------------------------------------------------------------
 
 
@@ -233,6 +233,7 @@ def probe_context(
                 if key.endswith(".context_length") and positive_int(value):
                     return int(value), "context_length in /api/show", props
     return None, "", props
+
 
 # -- the stream reader ------------------------------------------------------------------
 
@@ -308,7 +309,7 @@ class SSEParser:
         if field_name == "data":
             self._data.append(value.removeprefix(" "))
             # most servers send one data line per event: hand it over at once
-            if self._data[-1] == "[DONE]" or len(self._data) == 1 and _complete_json(self._data[0]):
+            if self._data[-1] == "[DONE]" or (len(self._data) == 1 and _complete_json(self._data[0])):
                 return self._flush()
         return []
 

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ollm_tui.engine.base import EngineError
 from ollm_tui.engine.registry import ModelEntry, ModelNotFound, resolve
 from ollm_tui.engine.remote.engine import RemoteError, Timeouts, list_models
+from ollm_tui.settings import Settings
 from ollm_tui.settings.servers import (
     SERVER_SOURCE,
     ServerConfig,
@@ -22,7 +23,6 @@ from ollm_tui.settings.servers import (
     remote_path,
     split_model_ref,
 )
-from ollm_tui.settings import Settings
 
 
 def remote_entry(server: ServerConfig, model: str, context: int | None = None) -> ModelEntry:
@@ -46,8 +46,12 @@ def _one_server(server: ServerConfig, timeouts: Timeouts) -> list[ModelEntry]:
         reason = f"server unavailable: {exc}"
         return [
             ModelEntry(
-                f"@{server.name}", remote_path(server.name, ""), 0,
-                f"{SERVER_SOURCE} {server.name}", None, reason,
+                f"@{server.name}",
+                remote_path(server.name, ""),
+                0,
+                f"{SERVER_SOURCE} {server.name}",
+                None,
+                reason,
             )
         ]
     return [remote_entry(server, m["id"], m.get("max_model_len")) for m in models]

@@ -23,19 +23,29 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from ollm_tui.session.chat import ChatSession
+from ollm_tui.session.events import (
+    ContextEvent,
+)
 from ollm_tui.store.db import Chat
 from ollm_tui.ui.bindings import CHAT_BINDINGS
-from ollm_tui.ui.clipboard import last_code_block, sent_note
+from ollm_tui.ui.clipboard import copy_last_code, copy_text
 from ollm_tui.ui.compressing import checkpoints_of, compress_if_needed
 from ollm_tui.ui.generation import Turn, run_turn
 from ollm_tui.ui.jobs import GENERATE
-from ollm_tui.ui.messages import CompressionNote, ContextChanged, TurnBegan, TurnEnded, TurnFailed
+from ollm_tui.ui.messages import (
+    CompressionNote,
+    ContextChanged,
+    ContextNote,
+    TurnBegan,
+    TurnEnded,
+    TurnFailed,
+)
 from ollm_tui.ui.queueing import QueuePanel
 from ollm_tui.ui.safe_text import safe
 from ollm_tui.ui.screens.dialogs import ConfirmDialog, RenameDialog
 from ollm_tui.ui.widgets.chat_list import ChatList
 from ollm_tui.ui.widgets.composer import Composer
-from ollm_tui.ui.widgets.memory_meter import STICKY_S, MemoryMeter
+from ollm_tui.ui.widgets.memory_meter import MemoryMeter
 from ollm_tui.ui.widgets.status import StatusLine
 from ollm_tui.ui.widgets.transcript import (
     AssistantMessage,
@@ -91,7 +101,11 @@ class ChatScreen(Screen[None]):
         placement = ollm.models.placement
         device = placement.plan.device.label if placement else "RAM"
         meter = MemoryMeter(
-            ollm.memory_probe, ollm.settings.memory_sample_s, device, id="status-memory"
+            ollm.memory_probe,
+            ollm.settings.memory_sample_s,
+            device,
+            ollm.memory_guard,
+            id="status-memory",
         )
         yield StatusLine(memory_meter=meter, id="status")
         yield Footer(id="footer", compact=True, show_command_palette=False)
@@ -136,7 +150,15 @@ class ChatScreen(Screen[None]):
         """Show ``chat`` and make it the one new messages go to."""
         ollm = self.ollm
         ollm.queue.put_back("Switched chat")
-        self.session = ChatSession(self.store, ollm.engine, ollm.settings, chat, ollm.summariser)
+        self.session = ChatSession(
+            self.store,
+            ollm.engine,
+            ollm.settings,
+            chat,
+            ollm.summariser,
+            listener=self.context_event,
+            guard=ollm.memory_guard,
+        )
         ollm.models.remember_tier(announce=False)  # the session's tier is this chat's too
         self.session.accounting = ollm.accounting  # exact counts from the cache in fit()
         self.session.kv = ollm.kv_cache
@@ -264,7 +286,9 @@ class ChatScreen(Screen[None]):
         self.app.run_worker(self._show_stored(chat_id), group="transcript", exit_on_error=False)
 
     async def _show_stored(self, chat_id: int) -> None:
-        await self.transcript.show(self.store.messages(chat_id), *checkpoints_of(self.store, chat_id))
+        await self.transcript.show(
+            self.store.messages(chat_id), *checkpoints_of(self.store, chat_id)
+        )
 
     # -- turns ---------------------------------------------------------------------------
 
@@ -369,17 +393,20 @@ class ChatScreen(Screen[None]):
         """The reply, then the compression check (worker thread)."""
         run_turn(turn, self.post_message)
         if turn.complete and not turn.cancel.cancelled:  # before the next message
-            compress_if_needed(turn.session, self.post_message, self.ollm.compressor.register)
+            compress_if_needed(
+                turn.session, self.post_message, self.ollm.compressor.register, turn.usage
+            )
 
-    def end_turn(self, turn_id: int) -> None:
-        """The turn ``turn_id`` is over (when it is the one in progress: the model is free)."""
+    def end_turn(self, turn_id: int, counted: bool = False) -> None:
+        """The turn ``turn_id`` is over (when it is the one in progress: the model is free).
+        ``counted``: the usage after it came with it (nothing is counted again)."""
         self._views.pop(turn_id, None)
         if not self.jobs.end_turn(turn_id):
             return
         self.ollm.full_gc.release()
         self.status_line.activity = ""
         self.app.refresh_bindings()
-        self.ollm.context.turn_ended()
+        self.ollm.context.turn_ended(counted)
         # the worker's end (the app's Worker.StateChanged) may come before or after this
         # message (they go to different queues): whichever is last sends the next one
         self.ollm.queue.drain()
@@ -400,7 +427,7 @@ class ChatScreen(Screen[None]):
         views = self._views.get(message.turn_id)
         if views is not None:
             views[1].post_message(AssistantMessage.Finalize(message.reply))
-        self.end_turn(message.turn_id)
+        self.end_turn(message.turn_id, counted=message.usage is not None)
         if message.done is not None:
             self.status_line.show_done(message.done.tokens_per_s, message.done.ttft_s)
         if message.error:
@@ -446,16 +473,17 @@ class ChatScreen(Screen[None]):
         self.transcript.sync_checkpoints(every, active)
         self.ollm.context.refresh()
 
-    @on(MemoryMeter.LevelChanged)
-    def _memory_level(self, message: MemoryMeter.LevelChanged) -> None:
-        change = message.change
-        self.ollm.workspace.notify_doc(  # F1 then opens the guide's page on memory levels
-            change.message,
-            "memory.md#memory-levels",
-            title="Memory",
-            severity=change.severity,  # type: ignore[arg-type]
-            timeout=STICKY_S if change.sticky else 8,
-        )
+    def context_event(self, event: ContextEvent) -> None:
+        """The open chat's context manager reports ``event`` (from any thread)."""
+        self.post_message(ContextNote(event))
+
+    @on(MemoryMeter.Sampled)
+    def _memory_sampled(self, message: MemoryMeter.Sampled) -> None:
+        self.ollm.context.memory_sampled(message.device)
+
+    @on(ContextNote)
+    def _context_note(self, message: ContextNote) -> None:
+        self.ollm.context.context_event(message.event)
 
     @on(Composer.Changed, "#composer")
     def _composer_changed(self, event: Composer.Changed) -> None:
@@ -481,22 +509,9 @@ class ChatScreen(Screen[None]):
         self, message: MessageView.CopyRequested | CheckpointDivider.CopyRequested
     ) -> None:
         view = message.view if isinstance(message, MessageView.CopyRequested) else message.divider
-        text = view.text
-        if not text:
-            self.notify("This message is empty: nothing was copied.", severity="warning")
-            return
-        self.app.copy_to_clipboard(text)
-        self.notify(sent_note(text))
+        copy_text(self.app, view.text)
 
     def action_copy_code(self) -> None:
         """Copy the last fenced code block of the last reply."""
         reply = self.transcript.last_reply()
-        if reply is None:
-            self.notify("No reply in this chat yet: nothing was copied.", severity="warning")
-            return
-        code = last_code_block(reply.text)
-        if code is None:
-            self.notify("No code block in the last reply", severity="warning")
-            return
-        self.app.copy_to_clipboard(code)
-        self.notify(sent_note(code, "the last code block"))
+        copy_last_code(self.app, reply.text if reply is not None else None)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import on
-
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll

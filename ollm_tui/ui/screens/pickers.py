@@ -161,9 +161,7 @@ class ModelPicker(ModalScreen[ModelEntry | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="picker", classes="picker"):
             yield Static(safe("Model"), classes="picker-title")
-            yield OptionList(
-                Option(safe("Looking for models…"), disabled=True), id="model-options"
-            )
+            yield OptionList(Option(safe("Looking for models…"), disabled=True), id="model-options")
             yield Static(
                 safe("Enter switches (the model reloads at its auto tier) · Esc cancels"),
                 classes="picker-hint",

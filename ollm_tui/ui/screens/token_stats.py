@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ollm_tui.session.accounting import Measured
+from ollm_tui.session.context import Measured
 from ollm_tui.ui.safe_text import safe
 
 
@@ -35,11 +35,17 @@ def stats_lines(measured: Measured | None, figures: dict[str, Any]) -> list[str]
             f"  reply reserve    − {b.reserve:>10,}",
             f"  budget           = {b.available:>10,}",
             f"  used               {usage.used:>10,}  ({usage.percent:.1f}%)",
-            (
+        ]
+        if parts is None:  # counted by the engine, without the cached counter
+            lines.append(f"  prompt tokens      {measured.tokens:>10,}  (counted by the engine)")
+        else:
+            lines += [
                 f"  prompt tokens      {parts.total:>10,}  ({len(parts.parts)} parts, "
-                f"{parts.overhead} template overhead)"
-            ),
-            f"  last count         {parts.seconds * 1000:>10.1f} ms, {parts.misses} parts tokenized",
+                f"{parts.overhead} template overhead)",
+                f"  last count         {parts.seconds * 1000:>10.1f} ms, "
+                f"{parts.misses} parts tokenized",
+            ]
+        lines += [
             "",
         ]
     lookups = figures["memory_hits"] + figures["disk_hits"] + figures["misses"]

@@ -17,6 +17,7 @@ from ollm_tui.ui.safe_text import safe
 
 BANDS: tuple[Band, ...] = ("low", "mid", "high")
 
+
 def meter_text(usage: Usage | None) -> str:
     """What the meter says, e.g. ``"812/2,924 tok · 28%"`` (``~`` when estimated)."""
     if usage is None:

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import Label
 
 from ollm_tui.core.hardware import DeviceMemory, GiB, HardwareProbe, HardwareSnapshot
-from ollm_tui.core.memory_guard import Level, LevelChange, MemoryGuard
+from ollm_tui.core.memory_guard import Level, MemoryGuard
 from ollm_tui.ui.safe_text import safe, safe_str
 
 STICKY_S = 24 * 3600.0
@@ -29,20 +29,22 @@ def meter_text(device: DeviceMemory) -> str:
 
 class MemoryMeter(Label):
     """Device, used/total and the memory level; samples in the background. A level change
-    is posted upwards (:class:`LevelChanged`): the screen shows the toast."""
+    is judged by the chat's context manager: each sample is posted upwards (:class:`Sampled`),
+    the screen has the guard judge it and shows a change of level as a toast."""
 
-    class LevelChanged(Message):
-        """The memory level changed (``change`` says how loudly to tell)."""
+    class Sampled(Message):
+        """A sample of the watched device (the chat's context manager judges its level)."""
 
-        def __init__(self, change: LevelChange) -> None:
+        def __init__(self, device: DeviceMemory) -> None:
             super().__init__()
-            self.change = change
+            self.device = device
 
     def __init__(
         self,
         probe: HardwareProbe | None = None,
         interval: float = 2.0,
         device_label: str = "RAM",
+        guard: MemoryGuard | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__("", markup=False, **kwargs)  # type: ignore[arg-type]
@@ -50,7 +52,8 @@ class MemoryMeter(Label):
         self.interval = interval
         self.device_label = device_label
         """Which device to watch: ``RAM``, ``unified`` or ``GPU0``… (the model's device)."""
-        self.guard = MemoryGuard()
+        self.guard = guard or MemoryGuard()
+        """The memory levels (shared with the context manager, which updates it)."""
         self.last: DeviceMemory | None = None
         """The last sample of the watched device."""
 
@@ -65,20 +68,22 @@ class MemoryMeter(Label):
         if self.is_attached:
             self.app.call_from_thread(self.apply, snapshot)
 
-    def apply(self, snapshot: HardwareSnapshot) -> LevelChange | None:
-        """Show ``snapshot`` and notify when the level changed."""
+    def apply(self, snapshot: HardwareSnapshot) -> None:
+        """Show ``snapshot`` and post it up (the screen has its level judged)."""
         device = snapshot.device(self.device_label) or snapshot.ram
         self.last = device
         if device.total <= 0:
             self.update(safe("memory ?"))
-            return None
-        change = self.guard.update(device)
+            return
         self.update(safe(meter_text(device)))
+        self.post_message(self.Sampled(device))
+
+    def show_level(self) -> None:
+        """Colour the meter by the guard's level (after the sample was judged)."""
+        device = self.last
         for level, css in _LEVEL_CLASSES.items():
             self.set_class(self.guard.level == level, css)
-        self.tooltip = safe_str(
-            f"{device.name}: {device.used_fraction:.0%} in use ({self.guard.level.name})"
-        )
-        if change is not None:
-            self.post_message(self.LevelChanged(change))  # the screen toasts it
-        return change
+        if device is not None:
+            self.tooltip = safe_str(
+                f"{device.name}: {device.used_fraction:.0%} in use ({self.guard.level.name})"
+            )
