@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ollm_tui.session.accounting import Accounting
 from ollm_tui.core.tiers import effective_limit
 from ollm_tui.engine.base import GenParams, LoadOptions
 from ollm_tui.engine.llama.engine import LlamaEngine
+from ollm_tui.session.accounting import Accounting
 from ollm_tui.session.chat import ChatSession
 from tests.integration.long_chat import run_long_chat
 
@@ -43,7 +43,9 @@ def user_text(i: int, long: bool) -> str:
 # well under half its timeout.
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("size", [2048, 8192])
-def test_sixty_turns_compress_and_never_overflow(size, smollm_path: Path, profiles, settings, store) -> None:
+def test_sixty_turns_compress_and_never_overflow(
+    size, smollm_path: Path, profiles, settings, store
+) -> None:
     n_ctx = effective_limit(size)
     engine = LlamaEngine(profiles)
     engine.load(smollm_path, LoadOptions(n_ctx=n_ctx, n_threads=1, n_threads_batch=1))
@@ -67,7 +69,9 @@ def test_sixty_turns_compress_and_never_overflow(size, smollm_path: Path, profil
     assert len(messages) == 2 * TURNS[size]
     assert all(m.status == "complete" for m in messages)
     db = sqlite3.connect(settings.db_path)
-    written = db.execute("SELECT COUNT(*) FROM checkpoints WHERE chat_id = ?", (chat.id,)).fetchone()[0]
+    written = db.execute(
+        "SELECT COUNT(*) FROM checkpoints WHERE chat_id = ?", (chat.id,)
+    ).fetchone()[0]
     assert written >= compressions
     active = store.checkpoints(chat.id)
     assert active and all(c.summary.strip() for c in active)
