@@ -43,7 +43,7 @@ def user_text(i: int, long: bool) -> str:
 # well under half its timeout.
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("size", [2048, 8192])
-def test_sixty_turns_compress_and_never_overflow(
+def test_long_chats_compress_and_never_overflow(
     size, smollm_path: Path, profiles, settings, store
 ) -> None:
     n_ctx = effective_limit(size)
