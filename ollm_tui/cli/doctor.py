@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ollm_tui.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, err, is_terminal
+from ollm_tui.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, err, is_terminal, store_exit
 from ollm_tui.core.hardware import DeviceMemory, HardwareProbe, format_bytes
 from ollm_tui.core.tiers import TierError, TierPlan
 from ollm_tui.settings import Settings
@@ -147,7 +147,7 @@ def cmd_set_aside_db(settings: Settings, yes: bool, answer: Any = input) -> int:
     """``ollm doctor --set-aside-db``: rename a damaged chat database to a dated name, after
     a y/N question on a terminal or with ``--yes``. Exit 0 when it was set aside; 1 when
     the database is not damaged or the answer was no; 2 without a terminal or ``--yes``."""
-    from ollm_tui.store.db import set_aside
+    from ollm_tui.store.db import StoreError, set_aside
 
     state = database_state(settings)
     if state["state"] != "damaged":
@@ -171,7 +171,11 @@ def cmd_set_aside_db(settings: Settings, yes: bool, answer: Any = input) -> int:
         if reply.strip().lower() not in ("y", "yes"):
             err("nothing was changed")
             return EXIT_FAILURE
-    moved = set_aside(path)
+    try:
+        moved = set_aside(path)
+    except StoreError as exc:
+        err(str(exc))
+        return store_exit(exc)
     for new in moved:
         print(f"set aside: {new}")
     print("the next `ollm` starts a fresh chat database")

@@ -126,7 +126,8 @@ def set_aside(path: Path, now: float | None = None) -> list[Path]:
     """Rename a damaged database and its ``-wal``/``-shm`` files to
     ``NAME.damaged-YYYYMMDD-HHMMSS[...]`` beside it (never deleted); returns the new paths.
 
-    The stamp is local time; a clash (twice in one second) adds ``-2``, ``-3``…
+    The stamp is local time; a clash (twice in one second) adds ``-2``, ``-3``… A rename
+    the folder refuses raises ``StoreUnusable`` (the files renamed before it stay renamed).
     """
     path = Path(path)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
@@ -141,7 +142,12 @@ def set_aside(path: Path, now: float | None = None) -> list[Path]:
         source = path.parent / f"{path.name}{suffix}"
         if source.exists():
             dest = path.parent / f"{target}{suffix}"
-            source.rename(dest)
+            try:
+                source.rename(dest)
+            except OSError as exc:  # e.g. the folder is not writable: say so, name it
+                reason = os_reason(exc)
+                problem = folder_error("data", path.parent, reason)
+                raise StoreUnusable(str(problem), path.parent, reason) from None
             moved.append(dest)
     return moved
 

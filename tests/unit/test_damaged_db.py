@@ -212,3 +212,17 @@ def test_the_app_on_yes_says_where_it_went_and_opens_on_a_fresh_database(
     ((chats, warnings),) = opened
     assert chats == []  # a fresh database
     assert any(f"set aside as {aside[0]}" in w for w in warnings)  # the app's toast
+
+
+def test_a_rename_the_folder_refuses_is_one_clear_line(
+    settings: Settings, damaged: bytes, monkeypatch, capsys
+) -> None:
+    def refuse(self, target):  # injected: as root no mode bit stops a rename
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "rename", refuse)
+    monkeypatch.setattr(doctor, "is_terminal", lambda stream: True)
+    assert doctor.cmd_set_aside_db(settings, yes=True) == 5
+    err = capsys.readouterr().err
+    assert f"cannot use the data folder {settings.db_path.parent}: permission denied" in err
+    assert settings.db_path.read_bytes() == damaged
