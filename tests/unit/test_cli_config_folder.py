@@ -134,3 +134,36 @@ def test_setup_logging_reports_the_folder(tmp_path: Path) -> None:
         for handler in logger.handlers[len(before) :]:
             logger.removeHandler(handler)
             handler.close()
+
+
+def test_the_app_shows_an_unusable_log_folder_as_a_note(settings, monkeypatch, capsys) -> None:
+    import ollm_tui.ui.app as ui_app
+    from ollm_tui.cli.chat import cmd_app
+
+    settings.log_dir.parent.mkdir(parents=True, exist_ok=True)
+    settings.log_dir.write_text("a file")
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    seen: list[tuple[str, ...]] = []
+
+    class NotRun:
+        return_code = 0
+
+        def run(self) -> None:  # the toasts themselves are tested in tests/app
+            pass
+
+    def fake_make_app(components, startup):
+        seen.append(startup.warnings)
+        return NotRun()
+
+    monkeypatch.setattr(ui_app, "make_app", fake_make_app)
+    logger = logging.getLogger(LOGGER_NAME)
+    before = list(logger.handlers)
+    try:
+        assert cmd_app(settings) == 0
+    finally:
+        for handler in logger.handlers[len(before) :]:
+            logger.removeHandler(handler)
+            handler.close()
+    (warnings,) = seen
+    assert any(f"annot use the log folder {settings.log_dir}" in w for w in warnings)
