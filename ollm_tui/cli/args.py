@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ollm",
         description="Chat with local GGUF models in a full-screen terminal app.",
         parents=[common],
-        epilog="Exit codes: 0 ok, 1 failure, 2 bad arguments, 3 model problem, 4 generation failed, 5 data folder unusable, 130 interrupted.",
+        epilog="Exit codes: 0 ok, 1 failure (e.g. a damaged chat database left as it is), 2 bad arguments, 3 model problem, 4 generation failed, 5 data or config folder unusable, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("-p", "--prompt", metavar="TEXT", help="send one message, print the reply and exit ('-' reads stdin)")
@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", parents=[planner], help="memory probes, build features, models and their tier plans"
     )
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument("--set-aside-db", action="store_true", help="rename a damaged chat database (and its -wal/-shm) to a dated name and start fresh; asks first")
+    doctor.add_argument("--yes", action="store_true", help="with --set-aside-db: do not ask (needed without a terminal)")
     config = sub.add_parser("config", help="where the settings file is, or the settings in effect")
     config.add_argument("action", choices=["path", "show"], help="path: print the file's path; show: print every setting")
     export = sub.add_parser("export", help="write a saved chat as Markdown or JSON")

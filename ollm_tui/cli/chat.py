@@ -10,9 +10,17 @@ opens the chat database or constructs an engine, the token accounting or the KV-
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from ollm_tui.cli.common import EXIT_OK, EXIT_USAGE, err, plan_placement, store_exit
+from ollm_tui.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    err,
+    plan_placement,
+    store_exit,
+)
 from ollm_tui.core.hardware import HardwareProbe
 from ollm_tui.engine.base import Backend
 from ollm_tui.engine.factory import load_options, make_engine
@@ -21,7 +29,7 @@ from ollm_tui.session.accounting import Accounting
 from ollm_tui.session.components import Components
 from ollm_tui.session.summariser import EngineSummariser
 from ollm_tui.settings import Settings
-from ollm_tui.store.db import Store
+from ollm_tui.store.db import DatabaseDamaged, Store
 
 IN_MEMORY = Path(":memory:")
 """The database of a one-off ``ollm -p`` turn: nothing is saved."""
@@ -83,8 +91,33 @@ def close_components(components: Components) -> None:
     components.store.close()
 
 
-def cmd_app(settings: Settings) -> int:
-    """Open the full-screen chat."""
+AskSetAside = Callable[[Path, str], bool]
+"""Asks the user whether to set a damaged database aside (path, SQLite's reason)."""
+
+
+def offer_set_aside(
+    settings: Settings, exc: DatabaseDamaged, ask: AskSetAside
+) -> tuple[Store | None, str | None]:
+    """A damaged chat database (``DatabaseDamaged``): ask, and on a yes set it aside
+    (``store.db.set_aside``: renamed with its ``-wal``/``-shm``, never deleted) and open a
+    fresh one. Returns the fresh store and the line saying where the old file went; (None,
+    None) on a no, with nothing changed. Raises ``StoreError`` if the fresh one cannot open.
+    """
+    from ollm_tui.store.db import set_aside
+
+    path = exc.path
+    if not ask(path, exc.reason or str(exc)):
+        return None, None
+    moved = set_aside(path)
+    where = ", ".join(str(p) for p in moved) or str(path)
+    note = f"the damaged chat database was set aside as {where}; starting a fresh one"
+    return open_store(settings), note
+
+
+def cmd_app(settings: Settings, ask: AskSetAside | None = None) -> int:
+    """Open the full-screen chat. On a damaged chat database, first ask (``ask``; default:
+    the small dialog of ``ui/screens/damaged_db.py``) whether to set it aside; a no exits
+    with code 1 and the refusal on standard error, changing nothing."""
     from ollm_tui.engine.base import EngineError
     from ollm_tui.engine.remote.models import is_remote_entry, resolve_model
     from ollm_tui.session.components import Startup
@@ -94,13 +127,27 @@ def cmd_app(settings: Settings) -> int:
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         err("the chat app needs a terminal; use `ollm -p TEXT` for scripts")
         return EXIT_USAGE
-    setup_logging(settings.log_file)
+    log_problem = setup_logging(settings.log_file)
+    warnings: list[str] = [log_problem[0].upper() + log_problem[1:] + "."] if log_problem else []
     try:
-        components = build_components(settings)
+        try:
+            store = open_store(settings)
+        except DatabaseDamaged as exc:
+            if ask is None:
+                from ollm_tui.ui.screens.damaged_db import ask_set_aside
+
+                ask = ask_set_aside
+            fresh, note = offer_set_aside(settings, exc, ask)
+            if fresh is None or note is None:
+                err(str(exc))
+                return EXIT_FAILURE
+            err(note)
+            warnings.append(note[0].upper() + note[1:] + ".")
+            store = fresh
     except StoreError as exc:  # the chat database cannot be opened
         err(str(exc))
         return store_exit(exc)
-    store = components.store
+    components = build_components(settings, store)
     model_path: Path | None = None
     startup_error: str | None = None
     placement = None
@@ -123,6 +170,7 @@ def cmd_app(settings: Settings) -> int:
         startup_error,
         placement.options if placement else load_options(settings),
         placement,
+        warnings=tuple(warnings),
     )
     app = make_app(components, startup)
     try:

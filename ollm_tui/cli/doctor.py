@@ -4,9 +4,10 @@ and each model's tier plan with its reasons. Headless: imports neither Textual n
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
-from ollm_tui.cli.common import EXIT_OK
+from ollm_tui.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, err, is_terminal, store_exit
 from ollm_tui.core.hardware import DeviceMemory, HardwareProbe, format_bytes
 from ollm_tui.core.tiers import TierError, TierPlan
 from ollm_tui.settings import Settings
@@ -113,7 +114,7 @@ def database_state(settings: Settings) -> dict[str, Any]:
     """The chat database: ``state`` (ok, missing, damaged, unusable, error), its path, and
     for a damaged one what can be done (set it aside under a dated name; never deleted)."""
     from ollm_tui.cli.chat import open_store
-    from ollm_tui.store.db import DatabaseDamaged, StoreError, StoreUnusable
+    from ollm_tui.store.db import SET_ASIDE_HOW, DatabaseDamaged, StoreError, StoreUnusable
 
     path = settings.db_path
     out: dict[str, Any] = {"path": str(path), "state": "ok", "detail": None, "advice": None}
@@ -128,10 +129,11 @@ def database_state(settings: Settings) -> dict[str, Any]:
             state="damaged",
             detail=str(exc),
             advice=(
-                "set it aside by renaming it (with its -wal and -shm), e.g. to "
-                "ollm.db.damaged-DATE-TIME; ollm then starts a fresh database, and the old "
-                "chats stay in that file for recovery tools such as `sqlite3 FILE .recover`. "
-                "ollm never renames or deletes it by itself"
+                f"{SET_ASIDE_HOW[0].upper()}{SET_ASIDE_HOW[1:]}: either renames it (with its "
+                f"-wal and -shm) to {path.name}.damaged-DATE-TIME beside it after you say yes, "
+                "and ollm starts a fresh database; the old chats stay in that file for "
+                "recovery tools such as `sqlite3 FILE .recover`. ollm never renames or "
+                "deletes it without your yes"
             ),
         )
     except StoreUnusable as exc:
@@ -139,6 +141,45 @@ def database_state(settings: Settings) -> dict[str, Any]:
     except StoreError as exc:
         out.update(state="error", detail=str(exc))
     return out
+
+
+def cmd_set_aside_db(settings: Settings, yes: bool, answer: Any = input) -> int:
+    """``ollm doctor --set-aside-db``: rename a damaged chat database to a dated name, after
+    a y/N question on a terminal or with ``--yes``. Exit 0 when it was set aside; 1 when
+    the database is not damaged or the answer was no; 2 without a terminal or ``--yes``."""
+    from ollm_tui.store.db import StoreError, set_aside
+
+    state = database_state(settings)
+    if state["state"] != "damaged":
+        err(
+            f"the chat database {state['path']} is {state['state']}, not damaged: "
+            "nothing to set aside" + (f" ({state['detail']})" if state["detail"] else "")
+        )
+        return EXIT_FAILURE
+    path = settings.db_path
+    if not yes:
+        if not (is_terminal(sys.stdin) and is_terminal(sys.stdout)):
+            err(f"{state['detail']}\nollm: add --yes to set it aside without a terminal")
+            return EXIT_USAGE
+        print(state["detail"])
+        try:
+            reply = answer(
+                f"Rename {path.name} to {path.name}.damaged-DATE-TIME and start fresh? [y/N] "
+            )
+        except EOFError:
+            reply = ""
+        if reply.strip().lower() not in ("y", "yes"):
+            err("nothing was changed")
+            return EXIT_FAILURE
+    try:
+        moved = set_aside(path)
+    except StoreError as exc:
+        err(str(exc))
+        return store_exit(exc)
+    for new in moved:
+        print(f"set aside: {new}")
+    print("the next `ollm` starts a fresh chat database")
+    return EXIT_OK
 
 
 def _token_cache(settings: Settings) -> dict[str, Any] | None:

@@ -52,7 +52,9 @@ def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     cancel = CancelToken()
     signal.signal(signal.SIGINT, lambda *_: cancel.cancel())  # Ctrl+C: stop, keep what we have
-    setup_logging(settings.log_file)
+    log_problem = setup_logging(settings.log_file)
+    if log_problem:
+        err(f"warning: {log_problem}")
     try:
         entry = resolve_model(settings, settings.model)
     except EngineError as exc:

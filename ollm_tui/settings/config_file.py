@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ollm_tui.core.folders import NOT_A_FOLDER, folder_error, os_reason
 from ollm_tui.settings.servers import ServerConfigError, mode_too_open, parse_servers
 from ollm_tui.settings.values import SettingsError, parse_context, parse_size
 
@@ -284,17 +285,34 @@ def _line_of(text: str, key: str, table: str | None = None) -> int | None:
     return None
 
 
+def _file_in_the_way(folder: Path) -> Path:
+    """The config folder, or the file that stands where it or a folder above it should be."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return candidate
+    return folder
+
+
 def read_config(path: Path) -> tuple[dict[str, Any], list[ConfigProblem]]:
     """The checked values of the file (Settings field -> value) and the problems found.
 
-    A missing file is not a problem: it gives no values.
+    A missing file is not a problem: it gives no values. Bad contents are problems (the
+    keys concerned keep their defaults); a config folder or file that cannot be read at all
+    (a file in the folder's place, permission denied, a folder named ``config.toml``)
+    raises ``FolderError``: the CLI exits with code 5 rather than run without the user's
+    settings.
     """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}, []
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:  # the contents are bad: a warning, as a bad value is
         return {}, [ConfigProblem(path, None, None, f"cannot be read ({exc})")]
+    except OSError as exc:  # the folder or the file cannot be used: the settings would be lost
+        reason = os_reason(exc)
+        if reason == NOT_A_FOLDER:
+            raise folder_error("config", _file_in_the_way(path.parent), reason) from None
+        raise folder_error("config", path, reason, "the settings file") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -3,6 +3,10 @@
 The store is the only owner of chat data. Every write commits at once, so a crash or a
 ``kill`` loses at most the reply text streamed since the last save. It is safe to use from
 several threads: one connection, guarded by a lock.
+
+Text is stored exactly, with one exception: a lone surrogate (UTF-8 cannot hold one) is
+stored as U+FFFD (``_Connection``). A damaged file is refused (``DatabaseDamaged``) and only
+``set_aside``, on the user's yes, ever renames it; nothing here deletes a database.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -46,11 +51,50 @@ class StoreUnusable(StoreError):
 
 class DatabaseDamaged(StoreError):
     """The file is not a SQLite database, or SQLite reports it malformed. Nothing was
-    changed; ``set_aside`` can move it (and its ``-wal``/``-shm``) out of the way."""
+    changed; ``set_aside`` can move it (and its ``-wal``/``-shm``) out of the way.
+    ``reason`` is SQLite's own words."""
 
-    def __init__(self, message: str, path: Path) -> None:
+    def __init__(self, message: str, path: Path, reason: str = "") -> None:
         super().__init__(message)
         self.path = path
+        self.reason = reason
+
+
+SET_ASIDE_HOW = "run `ollm` to be offered to set it aside, or `ollm doctor --set-aside-db`"
+"""How to set a damaged database aside (the refusal's and ``ollm doctor``'s advice)."""
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _storable(value: Any) -> Any:
+    """``value`` with each lone surrogate (U+D800-U+DFFF) replaced by U+FFFD: UTF-8 cannot
+    hold one, so this is the one case where stored text is not byte-exact."""
+    return _SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+def _storable_params(params: Any) -> Any:
+    if isinstance(params, dict):
+        return {k: _storable(v) for k, v in params.items()}
+    return [_storable(v) for v in params]
+
+
+class _Connection(sqlite3.Connection):
+    """The store's connection: text that UTF-8 cannot encode (a lone surrogate, e.g. from
+    a server's JSON ``"\\ud800"``) is stored with U+FFFD in its place instead of failing
+    the write. ``execute`` checks only after an encoding failed (binding fails before the
+    statement runs, so nothing ran twice); ``executemany`` (the token-count cache's small
+    rows) checks every row, as a retry could repeat the rows already written."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except UnicodeEncodeError:
+            return super().execute(_storable(sql), _storable_params(parameters))
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:
+        rows = [_storable_params(p) for p in seq_of_parameters]
+        return super().executemany(sql, rows)
 
 
 _DAMAGED = (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
@@ -64,17 +108,33 @@ def _damaged(exc: sqlite3.Error) -> bool:
     return "not a database" in text or "malformed" in text
 
 
+_HEADER = b"SQLite format 3\x00"
+
+
+def _not_sqlite(path: Path) -> bool:
+    """True for a non-empty file that does not start with SQLite's header (an empty or
+    missing file becomes a fresh database; unreadable ones are SQLite's to report)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_HEADER))
+    except OSError:
+        return False
+    return bool(head) and head != _HEADER
+
+
 def set_aside(path: Path, now: float | None = None) -> list[Path]:
     """Rename a damaged database and its ``-wal``/``-shm`` files to
     ``NAME.damaged-YYYYMMDD-HHMMSS[...]`` beside it (never deleted); returns the new paths.
 
-    The stamp is local time; a clash (twice in one second) adds ``-2``, ``-3``…
+    The stamp is local time; a clash (twice in one second) adds ``-2``, ``-3``… A rename
+    the folder refuses raises ``StoreUnusable`` (the files renamed before it stay renamed).
     """
     path = Path(path)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     base = f"{path.name}.damaged-{stamp}"
     n = 1
-    while any((path.parent / f"{base}{'' if n == 1 else f'-{n}'}{s}").exists() for s in ("", "-wal", "-shm")):
+    suffixes = ("", "-wal", "-shm")
+    while any((path.parent / f"{base}{'' if n == 1 else f'-{n}'}{s}").exists() for s in suffixes):
         n += 1
     target = f"{base}{'' if n == 1 else f'-{n}'}"
     moved: list[Path] = []
@@ -82,7 +142,12 @@ def set_aside(path: Path, now: float | None = None) -> list[Path]:
         source = path.parent / f"{path.name}{suffix}"
         if source.exists():
             dest = path.parent / f"{target}{suffix}"
-            source.rename(dest)
+            try:
+                source.rename(dest)
+            except OSError as exc:  # e.g. the folder is not writable: say so, name it
+                reason = os_reason(exc)
+                problem = folder_error("data", path.parent, reason)
+                raise StoreUnusable(str(problem), path.parent, reason) from None
             moved.append(dest)
     return moved
 
@@ -229,8 +294,12 @@ class Store:
                 what = "the chat database" if folder == self.path else None
                 raise self._unusable(folder, os_reason(exc), what) from None
         self._lock = threading.RLock()
+        if not memory and _not_sqlite(self.path):  # before SQLite opens it, or a -wal
+            raise self._damaged_error("file is not a database")  # beside it may be dropped
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, factory=_Connection
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -241,12 +310,7 @@ class Store:
             with contextlib.suppress(Exception):
                 self._db.close()
             if _damaged(exc):
-                raise DatabaseDamaged(
-                    f"the chat database {self.path} is damaged ({exc}); nothing was changed. "
-                    "Move it (and any -wal/-shm beside it) to another name to start a fresh one; "
-                    "`ollm doctor` explains",
-                    self.path,
-                ) from None
+                raise self._damaged_error(str(exc)) from None
             reason = sqlite_reason(exc)
             if reason is not None:
                 raise self._unusable(self.path.parent, reason) from None
@@ -255,6 +319,14 @@ class Store:
             with contextlib.suppress(Exception):
                 self._db.close()
             raise
+
+    def _damaged_error(self, reason: str) -> DatabaseDamaged:
+        return DatabaseDamaged(
+            f"the chat database {self.path} is damaged ({reason}); nothing was changed. "
+            f"To start a fresh one, {SET_ASIDE_HOW} (renamed, never deleted)",
+            self.path,
+            reason,
+        )
 
     def _unusable(
         self, path: Path, reason: str, what: str | None = None, writing: bool = False

@@ -116,6 +116,18 @@ class OllmApp(SafeToasts, App[None], inherit_bindings=False):
 
     # -- terminal size -----------------------------------------------------------------
 
+    def on_mount(self) -> None:
+        """Watch the screen stack, so the "too small" screen stays on top."""
+        self.screen_change_signal.subscribe(self, self._keep_too_small_on_top)
+
+    def _keep_too_small_on_top(self, screen: object) -> None:
+        """A screen came on top (a dialog, a picker, the palette) while the terminal is too
+        small: cover it with the "too small" screen again. At a usable size the top one is
+        popped and shows what it covered; one left lower down dismisses itself when it is
+        back on top (``TooSmallScreen.on_screen_resume``)."""
+        if is_too_small(self.size) and not isinstance(self.screen, TooSmallScreen):
+            self.push_screen(TooSmallScreen())
+
     def on_resize(self, event: events.Resize) -> None:
         """Cover everything with the "too small" screen below 40x10; uncover above it."""
         self.fit_screen(event.size)

@@ -151,3 +151,32 @@ async def test_down_to_1x1_and_back_with_an_overlay_open_while_a_reply_streams(
         await wait_until(pilot, lambda: app.turn is None, timeout=30, what="the reply to end")
         assert store.messages(app.chat.id)[-1].content == LONG_REPLY
         assert not notes.messages("error")
+
+
+async def test_a_dialog_opened_while_too_small_stays_under_the_too_small_screen(
+    settings: Settings, store: Store
+):
+    from ollm_tui.ui.screens.chat import ChatScreen
+    from ollm_tui.ui.screens.dialogs import ConfirmDialog
+
+    app, _ = make_test_app(settings, store, FakeEngine())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_ready(pilot)
+        await pilot.resize_terminal(30, 8)
+        await wait_until(pilot, lambda: isinstance(app.screen, TooSmallScreen), what="too small")
+        answers: list[bool | None] = []
+        dialog = ConfirmDialog("Delete chat", "Delete it?")
+        app.push_screen(dialog, answers.append)  # e.g. a worker's question, or a key
+        await pilot.pause(0.05)
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, TooSmallScreen), what="too small on top"
+        )
+        assert dialog in app.screen_stack  # covered, not closed
+        await pilot.resize_terminal(120, 40)
+        await wait_until(pilot, lambda: app.screen is dialog, what="the dialog back on top")
+        await pilot.press("escape")
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, ChatScreen), what="the chat back on top"
+        )
+        assert not any(isinstance(s, TooSmallScreen) for s in app.screen_stack)
+        assert answers == [False]

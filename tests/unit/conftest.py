@@ -98,3 +98,6 @@ def write_gguf(
             out += b"\0" * (-(-nbytes // alignment) * alignment)
     path.write_bytes(bytes(out))
     return path
+
+
+from tests.unit.nobody import nobody_base  # noqa: E402, F401  (a folder any user may enter)
