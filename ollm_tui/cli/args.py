@@ -31,27 +31,76 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the docs consistency tests)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--model", "-m", metavar="NAME|PATH", help="model name (see `ollm models`) or path to a .gguf file")
-    common.add_argument("--context", metavar="SIZE", help="exact context window in tokens, e.g. 4096 or 8k (overrides --tier)")
-    common.add_argument("--tier", metavar="TIER", help="context tier: auto (default), 2k, 4k, 8k, 16k, 32k, 64k or 128k")
-    common.add_argument("--memory-budget", metavar="SIZE", help="most memory the planner may use, e.g. 300MiB or 6GiB")
-    common.add_argument("--threads", metavar="N", help="CPU threads for generation (default: usable cores - 1)")
-    common.add_argument("--server", metavar="URL", help="use a model on this OpenAI-compatible server (--model names it; default: its first)")
-    common.add_argument("--api-key-env", metavar="NAME", help="with --server: the environment variable holding its API key")
+    common.add_argument(
+        "--model",
+        "-m",
+        metavar="NAME|PATH",
+        help="model name (see `ollm models`) or path to a .gguf file",
+    )
+    common.add_argument(
+        "--context",
+        metavar="SIZE",
+        help="exact context window in tokens, e.g. 4096 or 8k (overrides --tier)",
+    )
+    common.add_argument(
+        "--tier",
+        metavar="TIER",
+        help="context tier: auto (default), 2k, 4k, 8k, 16k, 32k, 64k or 128k",
+    )
+    common.add_argument(
+        "--memory-budget",
+        metavar="SIZE",
+        help="most memory the planner may use, e.g. 300MiB or 6GiB",
+    )
+    common.add_argument(
+        "--threads", metavar="N", help="CPU threads for generation (default: usable cores - 1)"
+    )
+    common.add_argument(
+        "--server",
+        metavar="URL",
+        help="use a model on this OpenAI-compatible server (--model names it; default: its first)",
+    )
+    common.add_argument(
+        "--api-key-env",
+        metavar="NAME",
+        help="with --server: the environment variable holding its API key",
+    )
 
     parser = argparse.ArgumentParser(
         prog="ollm",
         description="Chat with local GGUF models in a full-screen terminal app.",
         parents=[common],
-        epilog="Exit codes: 0 ok, 1 failure (e.g. a damaged chat database left as it is), 2 bad arguments, 3 model problem, 4 generation failed, 5 data or config folder unusable, 130 interrupted.",
+        epilog=(
+            "Exit codes: 0 ok, 1 failure (e.g. a damaged chat database left as it is), "
+            "2 bad arguments, 3 model problem, 4 generation failed, "
+            "5 data or config folder unusable, 130 interrupted."
+        ),
     )
     parser.add_argument("--version", action="version", version=_version())
-    parser.add_argument("-p", "--prompt", metavar="TEXT", help="send one message, print the reply and exit ('-' reads stdin)")
-    parser.add_argument("--output", choices=["text", "json"], default="text", help="with -p: plain reply text or a JSON object")
-    parser.add_argument("--chat", metavar="NAME", help="with -p: continue (or start) the saved chat of this title")
-    parser.add_argument("--max-tokens", type=int, metavar="N", help="with -p: longest reply in tokens")
-    parser.add_argument("--temperature", type=float, metavar="T", help="sampling temperature (default 0.3)")
-    parser.add_argument("--seed", type=int, metavar="N", help="with -p: sampling seed, for repeatable replies")
+    parser.add_argument(
+        "-p",
+        "--prompt",
+        metavar="TEXT",
+        help="send one message, print the reply and exit ('-' reads stdin)",
+    )
+    parser.add_argument(
+        "--output",
+        choices=["text", "json"],
+        default="text",
+        help="with -p: plain reply text or a JSON object",
+    )
+    parser.add_argument(
+        "--chat", metavar="NAME", help="with -p: continue (or start) the saved chat of this title"
+    )
+    parser.add_argument(
+        "--max-tokens", type=int, metavar="N", help="with -p: longest reply in tokens"
+    )
+    parser.add_argument(
+        "--temperature", type=float, metavar="T", help="sampling temperature (default 0.3)"
+    )
+    parser.add_argument(
+        "--seed", type=int, metavar="N", help="with -p: sampling seed, for repeatable replies"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     models = sub.add_parser("models", help="list the models ollm can find")
     models.add_argument("--json", action="store_true", help="machine-readable output")
@@ -60,16 +109,35 @@ def build_parser() -> argparse.ArgumentParser:
     for flag in ("--context", "--tier", "--memory-budget"):
         planner.add_argument(flag, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     doctor = sub.add_parser(
-        "doctor", parents=[planner], help="memory probes, build features, models and their tier plans"
+        "doctor",
+        parents=[planner],
+        help="memory probes, build features, models and their tier plans",
     )
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
-    doctor.add_argument("--set-aside-db", action="store_true", help="rename a damaged chat database (and its -wal/-shm) to a dated name and start fresh; asks first")
-    doctor.add_argument("--yes", action="store_true", help="with --set-aside-db: do not ask (needed without a terminal)")
+    doctor.add_argument(
+        "--set-aside-db",
+        action="store_true",
+        help=(
+            "rename a damaged chat database (and its -wal/-shm) to a dated name and start "
+            "fresh; asks first"
+        ),
+    )
+    doctor.add_argument(
+        "--yes",
+        action="store_true",
+        help="with --set-aside-db: do not ask (needed without a terminal)",
+    )
     config = sub.add_parser("config", help="where the settings file is, or the settings in effect")
-    config.add_argument("action", choices=["path", "show"], help="path: print the file's path; show: print every setting")
+    config.add_argument(
+        "action",
+        choices=["path", "show"],
+        help="path: print the file's path; show: print every setting",
+    )
     export = sub.add_parser("export", help="write a saved chat as Markdown or JSON")
     export.add_argument("chat", metavar="CHAT", help="the chat's title or id (see the chat list)")
-    export.add_argument("--format", choices=["md", "json"], default="md", help="md (default) or json")
+    export.add_argument(
+        "--format", choices=["md", "json"], default="md", help="md (default) or json"
+    )
     export.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     return parser
 
@@ -80,7 +148,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if args.model:
         settings = settings.with_(model=args.model)
     if args.context:
-        settings = settings.with_(context_size=parse_context(args.context, "--context"), context_explicit=True)
+        settings = settings.with_(
+            context_size=parse_context(args.context, "--context"), context_explicit=True
+        )
     if args.tier:
         settings = settings.with_(tier=parse_tier_setting(args.tier, "--tier"))
     if args.memory_budget:

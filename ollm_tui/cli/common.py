@@ -10,7 +10,6 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ollm_tui.core.display import display
-
 from ollm_tui.settings import Settings
 
 if TYPE_CHECKING:  # imported when a plan is made: `ollm --help` stays light

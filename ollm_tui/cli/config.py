@@ -13,6 +13,9 @@ def cmd_config(settings: Settings, action: str) -> int:
     if action == "path":
         print(settings.config_file)
     else:
-        print(f"# {settings.config_file}" + ("" if settings.config_file.exists() else " (not created yet)"))
+        print(
+            f"# {settings.config_file}"
+            + ("" if settings.config_file.exists() else " (not created yet)")
+        )
         print(describe_settings(settings), end="")
     return EXIT_OK

@@ -65,7 +65,7 @@ def cmd_models(settings: Settings, as_json: bool) -> int:
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+        line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         print(shown(line, sys.stdout))  # names come from files and servers
     for r in rows:
         if r["error"]:

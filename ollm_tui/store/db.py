@@ -355,9 +355,7 @@ class Store:
                 reason = sqlite_reason(exc)
                 if reason is None:
                     raise
-                raise self._unusable(
-                    self.path, reason, "the chat database", writing=True
-                ) from exc
+                raise self._unusable(self.path, reason, "the chat database", writing=True) from exc
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """A write transaction on the store's connection, under its lock: ``BEGIN

@@ -94,7 +94,9 @@ class OllmApp(SafeToasts, App[None], inherit_bindings=False):
         """Memory levels of the model's device (every chat's context manager shares it)."""
         self.full_gc = FullCollections()
         """Full garbage collections are held off while a reply streams."""
-        self.jobs = ModelJobs(lambda: self.engine, lambda: self.workers, lambda: self.models.model_path)
+        self.jobs = ModelJobs(
+            lambda: self.engine, lambda: self.workers, lambda: self.models.model_path
+        )
         self.models = ModelSwitcher(self, components, startup)
         self.queue = SendQueue(self)
         self.compressor = Compressor(self)
