@@ -104,8 +104,10 @@ def idle_rss(settle_s: float = 3.0, samples: int = 3) -> Line:
         "measured <= 150 MB",
         extra <= 150,
         "MiB",
-        f"RSS {measured / MIB:.0f} MiB at n_ctx {plan.n_ctx}; plan: weights {plan.weights / MIB:.0f} MiB "
-        f"+ KV {plan.kv / MIB:.0f} MiB (the plan's runtime estimate, {plan.runtime / MIB:.0f} MiB, is not subtracted)",
+        f"RSS {measured / MIB:.0f} MiB at n_ctx {plan.n_ctx}; "
+        f"plan: weights {plan.weights / MIB:.0f} MiB "
+        f"+ KV {plan.kv / MIB:.0f} MiB (the plan's runtime estimate, "
+        f"{plan.runtime / MIB:.0f} MiB, is not subtracted)",
     )
 
 

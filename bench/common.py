@@ -70,7 +70,12 @@ class LoopMonitor:
             self._task.cancel()
 
 
-async def wait_for(pilot: Any, predicate: Callable[[], object], timeout: float, what: str) -> None:
+async def wait_for(
+    pilot: Any,
+    predicate: Callable[[], object],
+    timeout: float,  # noqa: ASYNC109  a polling deadline whose error names `what`; asyncio.timeout would change that
+    what: str,
+) -> None:
     """Let the app run until ``predicate()`` holds (RuntimeError after ``timeout`` s)."""
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -120,7 +120,8 @@ def run(turns: int, size: int, reply_tokens: int, threads: int, warm: bool) -> N
     ttft_after = mean([d.ttft_s for d in after])
     ttft_normal = mean([d.ttft_s for d in normal])
     print(
-        f"# {turns} turns at {size_label(size)} (n_ctx {n_ctx}), SmolLM2-135M, {threads} thread(s), "
+        f"# {turns} turns at {size_label(size)} (n_ctx {n_ctx}), SmolLM2-135M, "
+        f"{threads} thread(s), "
         f"replies <= {reply_tokens} tokens, warm after compression: {'on' if warm else 'off'}; "
         f"{total:.1f} s in all"
     )
@@ -130,7 +131,8 @@ def run(turns: int, size: int, reply_tokens: int, threads: int, warm: bool) -> N
         f"notices: {len(steps)})"
     )
     print(
-        f"mean compression time       {mean(compress_s):.2f} s  (max {max(compress_s, default=0):.2f} s)"
+        f"mean compression time       {mean(compress_s):.2f} s  "
+        f"(max {max(compress_s, default=0):.2f} s)"
     )
     print(f"active checkpoints at end   {len(active)}  ({', '.join(c.label for c in active)})")
     print(

@@ -66,7 +66,7 @@ def main() -> None:
     results = {}
     for threads in sorted({1, max(1, usable_cores() - 1), usable_cores()}):
         results[threads] = run(threads, args.rounds)
-    base_ttft, base_speed = results[min(results)]
+    _base_ttft, base_speed = results[min(results)]
     print(f"machine: {usable_cores()} usable cores; busy neighbour: {args.busy}")
     print(f"{'threads':>7}  {'ttft s':>7}  {'tok/s':>7}  {'speed vs 1 thread':>17}")
     for threads, (ttft, speed) in results.items():

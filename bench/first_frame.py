@@ -35,7 +35,7 @@ MINIMAL_APP = (
 
 def capture(session: str) -> str:
     return subprocess.run(
-        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=False
     ).stdout
 
 
@@ -62,6 +62,7 @@ def run_in_tmux(
             ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", command],
             capture_output=True,
             text=True,
+            check=False,
         )
         if launched.returncode == 0:
             break
@@ -83,7 +84,7 @@ def run_in_tmux(
         if ready is not None and on_ready is not None:
             on_ready(session)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)
     if first is None or ready is None:
         raise SystemExit(f"{command}: never showed its status line:\n{screen}")
     return first, ready

@@ -93,7 +93,7 @@ async def app_rounds(
                 app.composer.action_submit()
                 await wait_for(
                     pilot,
-                    lambda: (
+                    lambda count=count: (
                         len(seen) > count
                         and app.turn is None
                         and app.transcript.last_reply().status == "complete"
@@ -156,7 +156,8 @@ def pipeline(rounds: int = 2, max_tokens: int = 160) -> Line:
         "ratio >= 0.97",
         ratio >= 0.97,
         "tok/s",
-        f"{rounds} rounds each, {max_tokens} tokens max, cold prefill, request to last token on screen",
+        f"{rounds} rounds each, {max_tokens} tokens max, cold prefill, "
+        "request to last token on screen",
     )
 
 
@@ -197,7 +198,8 @@ def turn20(turns: int = 20, reply_tokens: int = 40) -> list[Line]:
     store.close()
     ratio, naive_ratio = firsts[-1] / firsts[0], naive / firsts[0]
     note = (
-        f"turn 1: {firsts[0]:.2f} s ({dones[0].prompt_tokens} tokens); turn {turns}: {firsts[-1]:.2f} s "
+        f"turn 1: {firsts[0]:.2f} s ({dones[0].prompt_tokens} tokens); "
+        f"turn {turns}: {firsts[-1]:.2f} s "
         f"({dones[-1].prompt_tokens} tokens, {dones[-1].evaluated_prompt_tokens} evaluated); "
         f"naive re-prefill: {naive:.2f} s ({naive_done.evaluated_prompt_tokens} evaluated)"
     )
@@ -235,8 +237,9 @@ def reopen(history_words: int = 1700) -> list[Line]:
     save_s = time.perf_counter() - start
     assert saved is not None
     size = saved.stat().st_size
-    prompt = session.engine_messages(session.history()) + [
-        {"role": "user", "content": "And the pond?"}
+    prompt = [
+        *session.engine_messages(session.history()),
+        {"role": "user", "content": "And the pond?"},
     ]
     params = GenParams(temperature=0.0, max_tokens=8)
     path = engine.info.path  # type: ignore[union-attr]
@@ -256,8 +259,10 @@ def reopen(history_words: int = 1700) -> list[Line]:
     store.close()
     ratio = restored / cold
     note = (
-        f"{cold_done.prompt_tokens} prompt tokens: cold prefill {cold:.2f} s, restored {restored * 1000:.0f} ms "
-        f"(restore {report.seconds * 1000:.0f} ms, then {restored_done.evaluated_prompt_tokens} tokens evaluated); "
+        f"{cold_done.prompt_tokens} prompt tokens: cold prefill {cold:.2f} s, "
+        f"restored {restored * 1000:.0f} ms "
+        f"(restore {report.seconds * 1000:.0f} ms, "
+        f"then {restored_done.evaluated_prompt_tokens} tokens evaluated); "
         f"state file {size / 2**20:.1f} MiB written in {save_s * 1000:.0f} ms"
     )
     return [

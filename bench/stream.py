@@ -31,7 +31,22 @@ from ollm_tui.ui.widgets.transcript import AssistantMessage
 from tests.fakes import FakeEngine
 
 MODEL = Path("/models/synthetic.gguf")
-WORDS = ["the", "model", "streams", "tokens", "into", "the", "pane", "while", "the", "loop", "stays", "free", "to", "draw"]
+WORDS = [
+    "the",
+    "model",
+    "streams",
+    "tokens",
+    "into",
+    "the",
+    "pane",
+    "while",
+    "the",
+    "loop",
+    "stays",
+    "free",
+    "to",
+    "draw",
+]
 
 
 def markdown_tokens(n: int, seed: int = 1) -> list[str]:
@@ -178,7 +193,8 @@ def measure(n_tokens: int = 8000, rate: float = 2000.0, baseline_tokens: int = 3
             ratio <= 1.10,
             "x",
             f"{n_tokens} tokens at {rate:.0f}/s: {wall:.2f} s for a {duration:.2f} s stream; "
-            f"baseline re-renders per token ({baseline_tokens} tokens): {b_wall:.2f} s for {b_duration:.2f} s",
+            f"baseline re-renders per token ({baseline_tokens} tokens): "
+            f"{b_wall:.2f} s for {b_duration:.2f} s",
         ),
         Line(
             "stream: longest loop stall",

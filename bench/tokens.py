@@ -41,7 +41,8 @@ from ollm_tui.store.db import Store
 def corpus() -> tuple[list[str], list[str]]:
     """Prose (the user guide's paragraphs, stdlib docstrings) and code (stdlib source), offline."""
     prose = []
-    for page in sorted((ROOT / "docs").rglob("*.md")) + [
+    for page in [
+        *sorted((ROOT / "docs").rglob("*.md")),
         ROOT / "README.md",
         ROOT / "CONTRIBUTING.md",
     ]:
@@ -126,7 +127,7 @@ def bench_cache(name: str, path: Path, messages: list[dict[str, str]], profiles)
             ),
             5,
         )
-        plus_one = messages + [{"role": "user", "content": "One more question?"}]
+        plus_one = [*messages, {"role": "user", "content": "One more question?"}]
         incremental = timed(lambda: counter.total(plus_one))
         acc.detach()
         store.close()
@@ -138,16 +139,20 @@ def bench_cache(name: str, path: Path, messages: list[dict[str, str]], profiles)
         store.close()
     print(f"\n{name}: {len(messages) - 1} messages, {chars / 1e6:.2f} M chars, {total:,} tokens")
     print(
-        f"  cold (parts tokenized, cached)       {cold * 1000:9.1f} ms   (one whole-prompt tokenize: {whole * 1000:.1f} ms)"
+        f"  cold (parts tokenized, cached)       {cold * 1000:9.1f} ms   "
+        f"(one whole-prompt tokenize: {whole * 1000:.1f} ms)"
     )
     print(
-        f"  warm, same list (memory)             {same * 1000:9.2f} ms   warm/cold = {same / cold:.4f}"
+        f"  warm, same list (memory)             {same * 1000:9.2f} ms   "
+        f"warm/cold = {same / cold:.4f}"
     )
     print(
-        f"  warm, one message added (memory)     {incremental * 1000:9.2f} ms   warm/cold = {incremental / cold:.4f}"
+        f"  warm, one message added (memory)     {incremental * 1000:9.2f} ms   "
+        f"warm/cold = {incremental / cold:.4f}"
     )
     print(
-        f"  warm, after a restart (SQLite)       {restarted * 1000:9.2f} ms   warm/cold = {restarted / cold:.4f}"
+        f"  warm, after a restart (SQLite)       {restarted * 1000:9.2f} ms   "
+        f"warm/cold = {restarted / cold:.4f}"
     )
 
 
@@ -186,7 +191,8 @@ def bench_estimates(name: str, path: Path, prose: list[str], code: list[str], pr
             )
             per_text[kind] += [abs(cal.scaled(x[1]) - x[2]) / x[2] for x in group]
     print(
-        f"\n{name}: estimate error, (estimate - exact) / exact over held-out texts, mean of {folds} folds"
+        f"\n{name}: estimate error, (estimate - exact) / exact over held-out texts, "
+        f"mean of {folds} folds"
     )
     for kind in ("prose", "code"):
         n = sum(1 for x in texts if x[0] == kind)
@@ -194,8 +200,10 @@ def bench_estimates(name: str, path: Path, prose: list[str], code: list[str], pr
         e = {k: 100 * statistics.mean(v) for k, v in errors[kind].items()}
         worst = 100 * max(abs(v) for v in errors[kind]["calibrated"])
         print(
-            f"  {kind:5} ({n:3} texts, {tokens:6,} tokens): raw tiktoken {e['raw']:+6.1f}%   chars/4 {e['chars/4']:+6.1f}%   "
-            f"calibrated {e['calibrated']:+6.1f}% (worst fold {worst:.1f}%, median per text {100 * statistics.median(per_text[kind]):.1f}%)"
+            f"  {kind:5} ({n:3} texts, {tokens:6,} tokens): "
+            f"raw tiktoken {e['raw']:+6.1f}%   chars/4 {e['chars/4']:+6.1f}%   "
+            f"calibrated {e['calibrated']:+6.1f}% (worst fold {worst:.1f}%, "
+            f"median per text {100 * statistics.median(per_text[kind]):.1f}%)"
         )
     codec.close()
 

@@ -25,7 +25,10 @@ FAKE_MODEL = Path("/models/SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 async def wait_until(
-    pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 5.0, what: str = ""
+    pilot: Pilot[Any],
+    predicate: Callable[[], object],
+    timeout: float = 5.0,  # noqa: ASYNC109  a polling deadline that fails the test as an AssertionError naming `what`; asyncio.timeout would raise TimeoutError instead
+    what: str = "",
 ) -> None:
     """Let the app run until ``predicate()`` is true; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

@@ -157,7 +157,7 @@ async def test_model_picker_switches_model(settings: Settings, store: Store, sta
     try:
         os.link(starter, other)
     except OSError:
-        other.write_bytes(starter.read_bytes())
+        other.write_bytes(starter.read_bytes())  # noqa: ASYNC240  set-up before the app starts; nothing else runs on the loop yet
     engine = FakeEngine()
     app, _ = tier_app(settings, store, starter, Machine(0.5), engine)
     async with app.run_test(size=(120, 30)) as pilot:

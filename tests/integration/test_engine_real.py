@@ -55,7 +55,8 @@ def test_prompt_tokens_reported_equal_the_exact_count(smollm) -> None:
 def test_only_new_tokens_are_evaluated_on_the_next_turn(smollm) -> None:
     first = ask("Name a fruit.")
     reply, _, _ = collect(smollm, first)
-    second = first + [
+    second = [
+        *first,
         {"role": "assistant", "content": reply},
         {"role": "user", "content": "Another one?"},
     ]
@@ -151,7 +152,7 @@ def test_switching_models_closes_the_previous_one(
 
 
 @pytest.mark.parametrize(
-    "make_bad, needle",
+    ("make_bad", "needle"),
     [
         (lambda p, src: p.write_text("hello, not a model"), "not a GGUF file"),
         (lambda p, src: p.write_bytes(src.read_bytes()[:2_000_000]), "truncated"),

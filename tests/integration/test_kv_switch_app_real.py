@@ -74,7 +74,7 @@ async def test_switching_back_restores_the_chat_and_evaluates_only_new_tokens(
 
         for name in ("a", "b", "a"):
             app.post_message(ChatList.ChatChosen(chats[name]))
-            await wait_until(pilot, lambda: app.chat.id == chats[name], what="the switch")
+            await wait_until(pilot, lambda name=name: app.chat.id == chats[name], what="the switch")
             after = await turn("Thanks. One more question: and box 5?")
             assert app.kv_cache.last.action == "restored"
             assert after.prompt_tokens > 400

@@ -108,7 +108,7 @@ def test_an_edit_invalidates_only_the_edited_message(pair, messages, data) -> No
     after = counter.count(edited)
     assert after.total == engine.count_prompt_tokens(edited)
     changed = {p.messages for p in after.parts} ^ {p.messages for p in before.parts} | {
-        a.messages for a, b in zip(after.parts, before.parts) if a.key != b.key
+        a.messages for a, b in zip(after.parts, before.parts, strict=False) if a.key != b.key
     }
     for owners in changed:
         assert not owners or index in owners, (owners, index)

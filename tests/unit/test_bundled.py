@@ -15,7 +15,7 @@ def test_bundled_folders_are_found() -> None:
     assert (bundled_dir("profiles") / "smollm2.toml").is_file()
     assert (bundled_dir("docs") / "index.md").is_file()
     assert bundled_dir("themes").is_dir()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown bundled folder 'secrets'"):
         bundled_dir("secrets")
 
 

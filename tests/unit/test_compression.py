@@ -187,7 +187,7 @@ def test_a_message_too_long_even_alone_is_refused_with_the_reason(store, setting
     session = session_with(store, settings, Scripted("x"), n_ctx=256)
     fill(session, 2)
     before = session.active_context()
-    with pytest.raises(MessageTooLong, match="needs .* tokens"):
+    with pytest.raises(MessageTooLong, match=r"needs .* tokens"):
         list(session.send("word " * 400, CancelToken()))
     assert session.active_context() == before  # nothing compressed for nothing
     assert len(session.history()) == 4
@@ -254,14 +254,14 @@ def test_the_prefix_is_byte_stable_between_compressions(store, settings) -> None
     list(session.send("next", CancelToken()))
     list(session.send("and next", CancelToken()))
     a, b = session.engine.prompts[-2], session.engine.prompts[-1]
-    assert b[: len(a)] == a[:-1] + [a[-1]] or b[: len(a)] == a  # older prompt is a prefix
+    assert b[: len(a)] == [*a[:-1], a[-1]] or b[: len(a)] == a  # older prompt is a prefix
     assert a[0] == b[0]
 
 
 def test_undo_with_nothing_to_undo(store, settings) -> None:
     session = session_with(store, settings, Scripted("s"))
     assert session.undo_compression() is False
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="snapshot 12345 does not belong to this chat"):
         session.restore_snapshot(12345)
 
 

@@ -35,7 +35,8 @@ def test_config_values_apply_and_the_environment_wins(tmp_path: Path) -> None:
     write_config(
         tmp_path,
         'threads = 3\ncontext_size = "8k"\ntemperature = 0.7\nsystem_prompt = "Be brief."\n'
-        'flash_attn = false\ntheme = "nord"\nmodel_dirs = ["~/gguf"]\n\n[keymap]\nnew_chat = "ctrl+t"\n',
+        'flash_attn = false\ntheme = "nord"\nmodel_dirs = ["~/gguf"]\n\n'
+        '[keymap]\nnew_chat = "ctrl+t"\n',
     )
     s = Settings.from_env(env_for(tmp_path))
     assert (s.n_threads, s.n_threads_batch, s.context_size, s.temperature) == (3, 3, 8192, 0.7)

@@ -126,7 +126,9 @@ def test_spans_are_the_replaced_parts(text: str) -> None:
     # the text outside the spans is the text that was kept (apart from CRLF -> LF)
     outside = "".join(
         shown[a:b]
-        for a, b in zip([0] + [e for _, e in spans], [s for s, _ in spans] + [len(shown)])
+        for a, b in zip(
+            [0] + [e for _, e in spans], [s for s, _ in spans] + [len(shown)], strict=True
+        )
     )
     kept = "".join(ch for ch in text.replace("\r\n", "\n") if is_safe(ch))
     assert outside == kept

@@ -55,7 +55,7 @@ def test_ctypes_payload_and_no_file_for_other_chats(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "damage, reason",
+    ("damage", "reason"),
     [
         (lambda b: b[: len(b) - 100], "truncated"),
         (lambda b: b[:10], "truncated before the header"),
@@ -96,7 +96,7 @@ def test_corrupt_token_list_is_caught(tmp_path, caplog) -> None:
 
 
 @pytest.mark.parametrize(
-    "chat, key",
+    ("chat", "key"),
     [
         (6, KEY),  # a file copied to another chat's name
         (5, KvKey("m2", 2048, "t1", "l1")),  # another model

@@ -7,6 +7,8 @@ check with the real tokenizers is in ``tests/integration/test_prefix_real.py``.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -48,7 +50,7 @@ def prompts(fmt: ChatFormat, system: str | None, pairs: list[tuple[str, str]]) -
 def test_every_turn_extends_the_previous_prompt(system: str | None, pairs) -> None:
     for name, fmt in FORMATS.items():
         texts = prompts(fmt, system, pairs)
-        for before, after in zip(texts, texts[1:]):
+        for before, after in pairwise(texts):
             assert after.startswith(before), name
 
 

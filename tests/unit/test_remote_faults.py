@@ -33,8 +33,7 @@ FAST = Timeouts(connect=1.0, read=0.5, short=1.0)
 
 
 def engine_for(url: str, key: str | None = None) -> RemoteEngine:
-    engine = RemoteEngine([ServerConfig("box", url, api_key=key, context=2048)], FAST)
-    return engine
+    return RemoteEngine([ServerConfig("box", url, api_key=key, context=2048)], FAST)
 
 
 def run_turn(engine: RemoteEngine, store, settings, cancel: CancelToken | None = None):

@@ -32,7 +32,7 @@ def test_bad_env_value_names_the_variable() -> None:
         Settings.from_env({"OLLM_THREADS": "-1"})
 
 
-@pytest.mark.parametrize("text, n", [("4096", 4096), ("4k", 4096), ("16K", 16384)])
+@pytest.mark.parametrize(("text", "n"), [("4096", 4096), ("4k", 4096), ("16K", 16384)])
 def test_parse_context(text: str, n: int) -> None:
     assert parse_context(text, "x") == n
 

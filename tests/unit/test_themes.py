@@ -22,7 +22,7 @@ def test_at_least_four_shipped_themes_all_valid_dark_and_light() -> None:
 
 
 @pytest.mark.parametrize(
-    "text, reason",
+    ("text", "reason"),
     [
         ('name = "x"\n', "primary colour is missing"),
         ('primary = "blurple"\n', "not a colour"),

@@ -126,7 +126,7 @@ def test_a_repeated_count_tokenizes_nothing_and_the_figures_say_so() -> None:
     messages = convo("one", "two", "three")
     first = counter.count(messages)
     calls = codec.calls
-    longer = counter.count(messages + [{"role": "user", "content": "four"}])
+    longer = counter.count([*messages, {"role": "user", "content": "four"}])
     assert longer.misses == 1  # only the new message
     assert counter.count(messages).total == first.total
     assert cache.stats.hits >= len(first.parts) and cache.stats.misses == len(first.parts) + 1
@@ -264,6 +264,6 @@ def test_calibration_waits_to_estimate_until_a_figure_is_read(monkeypatch) -> No
     assert calls == [] and len(cal.pending) == 5
     assert cal.exact == 120 and cal.estimate == 100  # reading settles every pending text
     assert len(calls) == 5 and cal.pending == []
-    for i in range(te.Calibration.PENDING_MAX):
+    for _ in range(te.Calibration.PENDING_MAX):
         cal.add_text_later("more words", 2)
     assert cal.pending == []  # a long backlog settles on its own

@@ -73,7 +73,7 @@ def test_one_plain_turn_reads_the_chat_once_and_counts_it_twice(store, settings)
 
 
 def test_the_compression_check_reuses_the_carried_usage(store, settings) -> None:
-    session, codec = open_chat(store, settings, turns=3)
+    session, _codec = open_chat(store, settings, turns=3)
     finished = [e for e in session.send("next", CancelToken()) if isinstance(e, TurnFinished)]
     session.counts.calls = 0
     assert not session.needs_compression(finished[0].usage)
