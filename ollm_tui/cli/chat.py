@@ -103,7 +103,7 @@ def offer_set_aside(
     fresh one. Returns the fresh store and the line saying where the old file went; (None,
     None) on a no, with nothing changed. Raises ``StoreError`` if the fresh one cannot open.
     """
-    from ollm_tui.store.db import set_aside
+    from ollm_tui.store.sqlite import set_aside
 
     path = exc.path
     if not ask(path, exc.reason or str(exc)):

@@ -147,7 +147,8 @@ def cmd_set_aside_db(settings: Settings, yes: bool, answer: Any = input) -> int:
     """``ollm doctor --set-aside-db``: rename a damaged chat database to a dated name, after
     a y/N question on a terminal or with ``--yes``. Exit 0 when it was set aside; 1 when
     the database is not damaged or the answer was no; 2 without a terminal or ``--yes``."""
-    from ollm_tui.store.db import StoreError, set_aside
+    from ollm_tui.store.db import StoreError
+    from ollm_tui.store.sqlite import set_aside
 
     state = database_state(settings)
     if state["state"] != "damaged":

@@ -26,13 +26,12 @@ from typing import TYPE_CHECKING
 from ollm_tui.core.budget import Budget, Usage, make_budget
 from ollm_tui.core.compression import (
     Compressor,
-    Outcome,
     Policy,
     Summariser,
     split_index,
     tier_of_context,
 )
-from ollm_tui.core.conversation import ActiveContext, Checkpoint, Snapshot, system_text
+from ollm_tui.core.conversation import ActiveContext, Snapshot, system_text
 from ollm_tui.core.memory_guard import LevelChange, MemoryGuard
 from ollm_tui.core.tiers import SIZES, TIERS, effective_limit, parse_tier
 from ollm_tui.engine.base import (
@@ -49,13 +48,13 @@ from ollm_tui.session.events import (
     CompressionEvent,
     CompressionFinished,
     CompressionStarted,
-    CompressionStep,
     ContextEvent,
     MemoryLevelChanged,
     TierLocked,
     UsageChanged,
     steps,
 )
+from ollm_tui.session.ladder import Emergency, run_ladder
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Chat, Message, Store
 
@@ -313,7 +312,8 @@ class ContextManager:
 
     # -- compression -----------------------------------------------------------------------
 
-    def _compressor(self, active: ActiveContext, cancel: CancelToken) -> Compressor:
+    def compressor(self, active: ActiveContext, cancel: CancelToken) -> Compressor:
+        """The compression steps for this chat under ``active``."""
         budget = self.budget(active)
         base = budget.limit - budget.system - budget.reserve
         return Compressor(
@@ -357,7 +357,7 @@ class ContextManager:
             return
         start = time.perf_counter()
         try:
-            compressor = self._compressor(active, cancel)
+            compressor = self.compressor(active, cancel)
             outcome = yield from steps(compressor.compress(active, window, tokens, cut))
         except EngineError as exc:
             yield CompressionFinished(
@@ -398,7 +398,7 @@ class ContextManager:
         active = self.active()
         prompt = self.render(history, active, pending)
         budget = self.budget(active)
-        fits, total = self._fits(prompt, budget)
+        fits, total = self.fits(prompt, budget)
         used = total - budget.system - budget.checkpoints
         if fits and used <= budget.available * self.settings.emergency_percent / 100:
             return prompt
@@ -406,71 +406,11 @@ class ContextManager:
         window, tokens, cut = self._plan(history, active)
         if fits and cut <= 0:  # past 95 % but nothing outside the kept window: just send
             return prompt
-        return (
-            yield from self._ladder(history, pending, cancel, active, window, tokens, cut, total)
-        )
+        plan = Emergency(history, pending, active, window, tokens, cut, total)
+        return (yield from run_ladder(self, plan, cancel))
 
-    def _ladder(
-        self,
-        history: Sequence[Message],
-        pending: str | None,
-        cancel: CancelToken,
-        active: ActiveContext,
-        window: list[Message],
-        tokens: list[int],
-        cut: int,
-        total: int,
-    ) -> Generator[CompressionEvent, None, list[ChatMessage]]:
-        """The emergency ladder: compress, shrink, merge, roll over, until the prompt fits."""
-        yield CompressionStarted("emergency", cut)
-        start = time.perf_counter()
-        compressor = self._compressor(active, cancel)
-        first: Checkpoint | None = None
-        messages = 0
-        keep_last = 0 if pending is not None else 1  # regenerate keeps the question it answers
-        after_id = max((m.id for m in history), default=0)
-        keep = self.settings.rollover_keep_messages
-        ladder: list[tuple[str, Callable[[ActiveContext], Generator[str, None, Outcome]]]] = [
-            ("", lambda a: compressor.compress(a, window, tokens, cut)),
-            ("re-summarising the largest checkpoint one level down", compressor.shrink_largest),
-            ("merging the two oldest checkpoints", compressor.merge_oldest),
-            (
-                f"rolling over: one summary and the last {keep} messages",
-                lambda a: compressor.rollover(a, self.window(history, a), keep, after_id),
-            ),
-            (
-                "rolling over: one summary and the new message only",
-                lambda a: compressor.rollover(a, self.window(history, a), keep_last, after_id),
-            ),
-        ]
-        fits, after = False, total
-        prompt: list[ChatMessage] = []
-        try:
-            for notice, step in ladder:
-                if notice:
-                    yield CompressionStep(notice)
-                outcome = yield from steps(step(active))
-                active = outcome.active
-                first = first or outcome.checkpoint
-                messages += outcome.messages
-                prompt = self.render(history, active, pending)
-                fits, after = self._fits(prompt, self.budget(active))
-                if fits:
-                    break
-        finally:
-            self.changed()
-        if not fits:
-            yield CompressionStep("leaving the summary out: the message needs the whole window")
-            kept = self.window(history, active)[-keep_last:] if keep_last else []
-            kept_from = kept[0].id if kept else after_id + 1
-            self.set_active((), kept_from)
-            prompt = self.render(history, ActiveContext((), kept_from), pending)
-            after = self.counts.total(prompt)
-        self.compressed = True
-        yield CompressionFinished(first, messages, total, after, time.perf_counter() - start)
-        return prompt
-
-    def _fits(self, prompt: list[ChatMessage], budget: Budget) -> tuple[bool, int]:
+    def fits(self, prompt: list[ChatMessage], budget: Budget) -> tuple[bool, int]:
+        """Whether ``prompt`` plus the reply reserve fits the window, and its tokens."""
         total = self.counts.total(prompt)
         return total + budget.reserve <= budget.limit, total
 

@@ -5,8 +5,9 @@ The store is the only owner of chat data. Every write commits at once, so a cras
 several threads: one connection, guarded by a lock.
 
 Text is stored exactly, with one exception: a lone surrogate (UTF-8 cannot hold one) is
-stored as U+FFFD (``_Connection``). A damaged file is refused (``DatabaseDamaged``) and only
-``set_aside``, on the user's yes, ever renames it; nothing here deletes a database.
+stored as U+FFFD (``store/sqlite.py`` ``SafeConnection``). A damaged file is refused
+(``DatabaseDamaged``) and only ``store.sqlite.set_aside``, on the user's yes, ever renames
+it; nothing here deletes a database. The schema and its migrations are ``store/schema.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import re
 import sqlite3
 import threading
 import time
@@ -26,130 +26,20 @@ from typing import Any, Literal
 
 from ollm_tui.core.conversation import ActiveContext, Checkpoint, Snapshot
 from ollm_tui.core.folders import folder_error, os_reason, sqlite_reason
+from ollm_tui.store.schema import MIGRATIONS, SCHEMA_VERSION
+from ollm_tui.store.sqlite import (
+    SET_ASIDE_HOW,
+    DatabaseDamaged,
+    SafeConnection,
+    StoreError,
+    StoreUnusable,
+    is_damaged,
+    not_sqlite,
+)
 
 MessageStatus = Literal["complete", "stopped", "streaming", "interrupted", "error"]
 """complete: finished normally; stopped: the user pressed Esc; streaming: being written now;
 interrupted: was streaming when the app died (fixed up on open); error: generation failed."""
-
-
-class StoreError(Exception):
-    """The database cannot be opened or is of an unknown, newer schema."""
-
-
-class StoreUnusable(StoreError):
-    """The data folder or the database file cannot be used: it is a file where a folder
-    should be, permission is denied, the disk is full or the file system is read-only.
-    ``str`` names the path, the reason and what to do; ``writing`` is True when a write
-    failed on a database that had opened (nothing stored before it is lost)."""
-
-    def __init__(self, message: str, path: Path, reason: str, writing: bool = False) -> None:
-        super().__init__(message)
-        self.path = path
-        self.reason = reason
-        self.writing = writing
-
-
-class DatabaseDamaged(StoreError):
-    """The file is not a SQLite database, or SQLite reports it malformed. Nothing was
-    changed; ``set_aside`` can move it (and its ``-wal``/``-shm``) out of the way.
-    ``reason`` is SQLite's own words."""
-
-    def __init__(self, message: str, path: Path, reason: str = "") -> None:
-        super().__init__(message)
-        self.path = path
-        self.reason = reason
-
-
-SET_ASIDE_HOW = "run `ollm` to be offered to set it aside, or `ollm doctor --set-aside-db`"
-"""How to set a damaged database aside (the refusal's and ``ollm doctor``'s advice)."""
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _storable(value: Any) -> Any:
-    """``value`` with each lone surrogate (U+D800-U+DFFF) replaced by U+FFFD: UTF-8 cannot
-    hold one, so this is the one case where stored text is not byte-exact."""
-    return _SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
-
-
-def _storable_params(params: Any) -> Any:
-    if isinstance(params, dict):
-        return {k: _storable(v) for k, v in params.items()}
-    return [_storable(v) for v in params]
-
-
-class _Connection(sqlite3.Connection):
-    """The store's connection: text that UTF-8 cannot encode (a lone surrogate, e.g. from
-    a server's JSON ``"\\ud800"``) is stored with U+FFFD in its place instead of failing
-    the write. ``execute`` checks only after an encoding failed (binding fails before the
-    statement runs, so nothing ran twice); ``executemany`` (the token-count cache's small
-    rows) checks every row, as a retry could repeat the rows already written."""
-
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
-        try:
-            return super().execute(sql, parameters)
-        except UnicodeEncodeError:
-            return super().execute(_storable(sql), _storable_params(parameters))
-
-    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:
-        rows = [_storable_params(p) for p in seq_of_parameters]
-        return super().executemany(sql, rows)
-
-
-_DAMAGED = (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
-
-
-def _damaged(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int) and code & 0xFF in _DAMAGED:
-        return True
-    text = str(exc).lower()
-    return "not a database" in text or "malformed" in text
-
-
-_HEADER = b"SQLite format 3\x00"
-
-
-def _not_sqlite(path: Path) -> bool:
-    """True for a non-empty file that does not start with SQLite's header (an empty or
-    missing file becomes a fresh database; unreadable ones are SQLite's to report)."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(len(_HEADER))
-    except OSError:
-        return False
-    return bool(head) and head != _HEADER
-
-
-def set_aside(path: Path, now: float | None = None) -> list[Path]:
-    """Rename a damaged database and its ``-wal``/``-shm`` files to
-    ``NAME.damaged-YYYYMMDD-HHMMSS[...]`` beside it (never deleted); returns the new paths.
-
-    The stamp is local time; a clash (twice in one second) adds ``-2``, ``-3``… A rename
-    the folder refuses raises ``StoreUnusable`` (the files renamed before it stay renamed).
-    """
-    path = Path(path)
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    base = f"{path.name}.damaged-{stamp}"
-    n = 1
-    suffixes = ("", "-wal", "-shm")
-    while any((path.parent / f"{base}{'' if n == 1 else f'-{n}'}{s}").exists() for s in suffixes):
-        n += 1
-    target = f"{base}{'' if n == 1 else f'-{n}'}"
-    moved: list[Path] = []
-    for suffix in ("", "-wal", "-shm"):
-        source = path.parent / f"{path.name}{suffix}"
-        if source.exists():
-            dest = path.parent / f"{target}{suffix}"
-            try:
-                source.rename(dest)
-            except OSError as exc:  # e.g. the folder is not writable: say so, name it
-                reason = os_reason(exc)
-                problem = folder_error("data", path.parent, reason)
-                raise StoreUnusable(str(problem), path.parent, reason) from None
-            moved.append(dest)
-    return moved
 
 
 @dataclass(frozen=True)
@@ -178,106 +68,6 @@ class Message:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def _run_script(db: sqlite3.Connection, script: str) -> None:
-    # executescript() would COMMIT the migration's transaction half-way: run statements one by one
-    for statement in script.split(";"):
-        if statement.strip():
-            db.execute(statement)
-
-
-def _v1(db: sqlite3.Connection) -> None:
-    _run_script(
-        db,
-        """
-        CREATE TABLE chats (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            title TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL,
-            model TEXT,
-            settings_json TEXT NOT NULL DEFAULT '{}'
-        );
-        CREATE TABLE messages (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
-            seq INTEGER NOT NULL,
-            role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'divider')),
-            content TEXT NOT NULL,
-            status TEXT NOT NULL DEFAULT 'complete',
-            created_at REAL NOT NULL,
-            meta_json TEXT NOT NULL DEFAULT '{}',
-            UNIQUE (chat_id, seq)
-        );
-        CREATE INDEX messages_by_chat ON messages(chat_id, seq);
-        """,
-    )
-
-
-def _v2(db: sqlite3.Connection) -> None:
-    """The token-count cache (``store/token_counts.py``)."""
-    _run_script(
-        db,
-        """
-        CREATE TABLE token_counts (
-            fingerprint TEXT NOT NULL,
-            hash BLOB NOT NULL,
-            tokens INTEGER NOT NULL,
-            PRIMARY KEY (fingerprint, hash)
-        ) WITHOUT ROWID;
-        CREATE TABLE token_calibration (
-            fingerprint TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            exact INTEGER NOT NULL,
-            estimate INTEGER NOT NULL,
-            message_overhead REAL NOT NULL,
-            updated_at REAL NOT NULL,
-            PRIMARY KEY (fingerprint, kind)
-        );
-        """,
-    )
-
-
-def _v3(db: sqlite3.Connection) -> None:
-    """Compression: checkpoints, snapshots of the active context, the active context."""
-    _run_script(
-        db,
-        """
-        CREATE TABLE checkpoints (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
-            level INTEGER NOT NULL,
-            summary TEXT NOT NULL,
-            tokens INTEGER NOT NULL,
-            first_message_id INTEGER NOT NULL,
-            last_message_id INTEGER NOT NULL,
-            message_count INTEGER NOT NULL,
-            created_at REAL NOT NULL,
-            fallback INTEGER NOT NULL DEFAULT 0
-        );
-        CREATE INDEX checkpoints_by_chat ON checkpoints(chat_id, id);
-        CREATE TABLE active_context (
-            chat_id INTEGER PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,
-            checkpoint_ids TEXT NOT NULL DEFAULT '[]',
-            kept_from_message_id INTEGER
-        );
-        CREATE TABLE snapshots (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
-            created_at REAL NOT NULL,
-            reason TEXT NOT NULL,
-            checkpoint_ids TEXT NOT NULL DEFAULT '[]',
-            kept_from_message_id INTEGER
-        );
-        CREATE INDEX snapshots_by_chat ON snapshots(chat_id, id)
-        """,
-    )
-
-
-# Append only: migration N brings a database from user_version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
 class Store:
     """The chat database. Open with a path; ``close()`` when done."""
 
@@ -294,11 +84,11 @@ class Store:
                 what = "the chat database" if folder == self.path else None
                 raise self._unusable(folder, os_reason(exc), what) from None
         self._lock = threading.RLock()
-        if not memory and _not_sqlite(self.path):  # before SQLite opens it, or a -wal
+        if not memory and not_sqlite(self.path):  # before SQLite opens it, or a -wal
             raise self._damaged_error("file is not a database")  # beside it may be dropped
         try:
             self._db = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None, factory=_Connection
+                self.path, check_same_thread=False, isolation_level=None, factory=SafeConnection
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -309,7 +99,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             with contextlib.suppress(Exception):
                 self._db.close()
-            if _damaged(exc):
+            if is_damaged(exc):
                 raise self._damaged_error(str(exc)) from None
             reason = sqlite_reason(exc)
             if reason is not None:

@@ -122,7 +122,10 @@ def _palette_open(app: OllmApp) -> bool:
 
 
 OVERLAYS = {
-    "rename dialog": ("screen.rename_chat", lambda app: type(app.screen).__name__ == "RenameDialog"),
+    "rename dialog": (
+        "screen.rename_chat",
+        lambda app: type(app.screen).__name__ == "RenameDialog",
+    ),
     "docs pane (F1)": ("show_pane('docs')", lambda app: app.pane == "docs"),
     "keys pane (F5)": ("show_pane('keys')", lambda app: app.pane == "keys"),
     "settings (F9)": ("show_settings", lambda app: type(app.screen).__name__ == "SettingsScreen"),

@@ -30,7 +30,11 @@ def env(tmp_path: Path) -> dict[str, str]:
 def ollm(env, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ollm_tui", *args],
-        capture_output=True, text=True, env=env, input=stdin, timeout=180,
+        capture_output=True,
+        text=True,
+        env=env,
+        input=stdin,
+        timeout=180,
     )
 
 
@@ -44,7 +48,9 @@ def test_prompt_text_mode_answers_paris(env) -> None:
 
 
 def test_prompt_json_mode_reports_figures(env) -> None:
-    out = ollm(env, "-p", "-", "--output", "json", "--seed", "7", "--max-tokens", "40", stdin="Say hi.")
+    out = ollm(
+        env, "-p", "-", "--output", "json", "--seed", "7", "--max-tokens", "40", stdin="Say hi."
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["model"] == "SmolLM2-135M-Instruct.Q4_1"
@@ -55,14 +61,22 @@ def test_prompt_json_mode_reports_figures(env) -> None:
     assert data["chat"] is None
     assert not (Path(env["OLLM_DATA_DIR"]) / "ollm.db").exists()  # a one-off turn is not saved
     ctx = data["context"]
-    assert ctx["messages"] == 3 and ctx["limit"] == data["context_size"]  # the tier's effective limit
-    assert ctx["used"] == ctx["tokens"] - ctx["system_tokens"] > data["prompt_tokens"] - ctx["system_tokens"]
+    assert (
+        ctx["messages"] == 3 and ctx["limit"] == data["context_size"]
+    )  # the tier's effective limit
+    assert (
+        ctx["used"]
+        == ctx["tokens"] - ctx["system_tokens"]
+        > data["prompt_tokens"] - ctx["system_tokens"]
+    )
     assert ctx["reply_reserve"] == min(1024, ctx["limit"] // 4)
     assert ctx["budget"] == ctx["limit"] - ctx["system_tokens"] - ctx["reply_reserve"]
 
 
 def test_json_token_figures_are_exact(env, smollm) -> None:
-    out = ollm(env, "-p", "Name three colours.", "--output", "json", "--max-tokens", "24", "--seed", "1")
+    out = ollm(
+        env, "-p", "Name three colours.", "--output", "json", "--max-tokens", "24", "--seed", "1"
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     system = {"role": "system", "content": Settings.from_env(env).system_prompt}
@@ -111,8 +125,21 @@ def test_scripted_long_chat_compresses_and_reports_it(env) -> None:
     ) * 12
     runs = []
     for i in range(4):
-        out = ollm(env, "--tier", "2k", "--chat", "long", "-p", f"Part {i}. {paragraph}",
-                   "--max-tokens", "16", "--temperature", "0", "--output", "json")
+        out = ollm(
+            env,
+            "--tier",
+            "2k",
+            "--chat",
+            "long",
+            "-p",
+            f"Part {i}. {paragraph}",
+            "--max-tokens",
+            "16",
+            "--temperature",
+            "0",
+            "--output",
+            "json",
+        )
         assert out.returncode == 0, out.stderr
         runs.append(json.loads(out.stdout))
     for data in runs:

@@ -16,20 +16,26 @@ from ollm_tui.cli.common import EXIT_MODEL, EXIT_USAGE
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var, sub in (("OLLM_DATA_DIR", "data"), ("OLLM_CONFIG_DIR", "config"), ("OLLM_LOG_DIR", "logs")):
+    for var, sub in (
+        ("OLLM_DATA_DIR", "data"),
+        ("OLLM_CONFIG_DIR", "config"),
+        ("OLLM_LOG_DIR", "logs"),
+    ):
         monkeypatch.setenv(var, str(tmp_path / sub))
     monkeypatch.delenv("OLLM_MODEL", raising=False)
     return tmp_path
 
 
 def test_version() -> None:
-    out = subprocess.run([sys.executable, "-m", "ollm_tui", "--version"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "ollm_tui", "--version"], capture_output=True, text=True
+    )
     assert out.returncode == 0 and out.stdout.startswith("ollm_tui ")
     assert "llama-cpp-python" in out.stdout
 
 
 @pytest.mark.parametrize(
-    "argv, needle",
+    ("argv", "needle"),
     [
         (["--threads", "zero", "-p", "x"], "--threads"),
         (["--context", "huge", "-p", "x"], "--context"),
@@ -65,7 +71,9 @@ def test_missing_path_exits_3(capsys, tmp_path: Path) -> None:
     assert "gone.gguf" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("content", [b"just some text\n" * 100, b"GGUF\x03\x00\x00\x00" + b"\x00" * 10])
+@pytest.mark.parametrize(
+    "content", [b"just some text\n" * 100, b"GGUF\x03\x00\x00\x00" + b"\x00" * 10]
+)
 def test_not_gguf_or_truncated_exits_3(content, capsys, tmp_path: Path) -> None:
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(content)
@@ -99,7 +107,11 @@ def test_models_table_reports_unusable_files(capsys, isolated: Path) -> None:
 def test_app_refuses_without_a_terminal() -> None:
     env = {**os.environ}
     out = subprocess.run(
-        [sys.executable, "-m", "ollm_tui"], capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env
+        [sys.executable, "-m", "ollm_tui"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=env,
     )
     assert out.returncode == EXIT_USAGE
     assert "needs a terminal" in out.stderr

@@ -18,7 +18,11 @@ def run(tmp_path: Path, *args: str, data: Path) -> subprocess.CompletedProcess[s
         "OLLM_LOG_DIR": str(tmp_path / "logs"),
     }
     return subprocess.run(
-        [sys.executable, "-m", "ollm_tui", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "ollm_tui", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -36,7 +40,9 @@ def test_a_file_in_place_of_the_data_folder(tmp_path: Path, args: tuple[str, ...
 def _mount(tmp_path: Path, options: str) -> Path:
     point = tmp_path / "mnt"
     point.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True
+    )
     if done.returncode != 0:
         pytest.skip("cannot mount a small file system here")
     return point

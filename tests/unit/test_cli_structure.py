@@ -71,7 +71,7 @@ def test_only_the_composition_root_builds_store_engine_accounting_and_kv_cache()
         if p.name != "chat.py" and _calls(p) & BUILT_ONLY_BY_THE_ROOT
     }
     assert offenders == {}
-    assert BUILT_ONLY_BY_THE_ROOT <= _calls(CLI / "chat.py")  # the check is not vacuous
+    assert _calls(CLI / "chat.py") >= BUILT_ONLY_BY_THE_ROOT  # the check is not vacuous
 
 
 def test_every_command_module_is_short() -> None:

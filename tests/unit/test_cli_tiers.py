@@ -78,7 +78,7 @@ def test_doctor_lists_an_unreadable_model_as_unusable(capsys, isolated: Path) ->
 
 
 @pytest.mark.parametrize(
-    "argv, needle",
+    ("argv", "needle"),
     [
         (["--memory-budget", "garbage", "-p", "x"], "--memory-budget"),
         (["--memory-budget", "1KiB", "-p", "x"], "below 16 MiB"),

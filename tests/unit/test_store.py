@@ -23,11 +23,11 @@ def test_chat_lifecycle(store: Store) -> None:
     b = store.create_chat("second")
     assert [c.title for c in store.list_chats()] == ["second", "first"]
     store.add_message(a.id, "user", "hello")  # using a chat moves it to the top
-    assert [c.title for c in store.list_chats()][0] == "first"
+    assert next(c.title for c in store.list_chats()) == "first"
     store.rename_chat(b.id, "renamed")
     assert store.get_chat(b.id).title == "renamed"
     assert store.find_chat("renamed").id == b.id
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot be empty"):
         store.rename_chat(b.id, "   ")
     store.delete_chat(a.id)
     assert store.get_chat(a.id) is None

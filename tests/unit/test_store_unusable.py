@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ollm_tui.session.chat import ChatSession, TurnFinished
 from ollm_tui.engine.base import CancelToken, LoadOptions
-from ollm_tui.store.db import DatabaseDamaged, Store, StoreUnusable, set_aside
+from ollm_tui.session.chat import ChatSession, TurnFinished
+from ollm_tui.store.db import DatabaseDamaged, Store, StoreUnusable
+from ollm_tui.store.sqlite import set_aside
 from tests.fakes import FakeEngine
 
 
@@ -35,7 +36,9 @@ def test_a_write_refused_by_a_full_disk_keeps_the_reply_and_what_was_stored(sett
     assert finished.save_error and "disk is full" in finished.save_error
     assert str(settings.db_path) in finished.save_error
     assert finished.reply.content == engine.reply  # the whole reply, for the screen
-    assert [m.content for m in store.messages(chat.id)][: len(before)] == [m.content for m in before]
+    assert [m.content for m in store.messages(chat.id)][: len(before)] == [
+        m.content for m in before
+    ]
     store.close()
 
 
@@ -45,5 +48,9 @@ def test_garbage_is_damaged_and_can_be_set_aside(settings) -> None:
     with pytest.raises(DatabaseDamaged):
         Store(settings.db_path)
     moved = set_aside(settings.db_path, now=0)
-    assert moved and moved[0].name.startswith("ollm.db.damaged-") and moved[0].read_bytes() == b"garbage" * 1000
+    assert (
+        moved
+        and moved[0].name.startswith("ollm.db.damaged-")
+        and moved[0].read_bytes() == b"garbage" * 1000
+    )
     Store(settings.db_path).close()
