@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def run(tmp_path: Path, *args: str, data: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "OLLM_DATA_DIR": str(data),
-        "OLLM_CONFIG_DIR": str(tmp_path / "config"),
-        "OLLM_LOG_DIR": str(tmp_path / "logs"),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "ollm_tui", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.unit.cli_run import run_ollm
 
 
 @pytest.mark.parametrize("args", [("export", "c1"), ("-p", "hi", "--chat", "c1")])
 def test_a_file_in_place_of_the_data_folder(tmp_path: Path, args: tuple[str, ...]) -> None:
     data = tmp_path / "data"
     data.write_text("a file")
-    result = run(tmp_path, *args, data=data)
+    result = run_ollm(tmp_path, *args, data=data)
     assert result.returncode == 5, result.stderr
     assert "Traceback" not in result.stderr
     line = [ln for ln in result.stderr.splitlines() if ln.startswith("ollm: cannot use")]
@@ -51,7 +35,9 @@ def _mount(tmp_path: Path, options: str) -> Path:
 def test_a_read_only_file_system(tmp_path: Path) -> None:
     point = _mount(tmp_path, "ro,size=1m")
     try:
-        result = run(tmp_path, "-p", "hi", "--chat", "c1", "--max-tokens", "4", data=point / "data")
+        result = run_ollm(
+            tmp_path, "-p", "hi", "--chat", "c1", "--max-tokens", "4", data=point / "data"
+        )
         assert result.returncode == 5, result.stderr
         assert "Traceback" not in result.stderr and "read-only" in result.stderr
     finally:
@@ -62,7 +48,7 @@ def test_doctor_reports_a_damaged_database(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     (data / "ollm.db").write_bytes(b"garbage" * 1000)
-    result = run(tmp_path, "doctor", "--json", data=data)
+    result = run_ollm(tmp_path, "doctor", "--json", data=data)
     assert result.returncode == 0, result.stderr
     import json
 

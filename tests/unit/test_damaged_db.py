@@ -5,8 +5,6 @@ answer here, the dialog itself in ``tests/app/test_damaged_db_dialog.py``), ``ol
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from ollm_tui.cli import doctor
 from ollm_tui.cli.chat import cmd_app, offer_set_aside
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import DatabaseDamaged, Store
+from tests.unit.cli_run import run_ollm
 
 GARBAGE = b"garbage" * 1000
 
@@ -109,28 +108,11 @@ def test_the_app_on_no_exits_1_with_the_refusal(
     assert settings.db_path.read_bytes() == damaged
 
 
-def run(tmp_path: Path, *args: str, data: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "OLLM_DATA_DIR": str(data),
-        "OLLM_CONFIG_DIR": str(tmp_path / "config"),
-        "OLLM_LOG_DIR": str(tmp_path / "logs"),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "ollm_tui", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 @pytest.mark.parametrize("args", [("export", "c1"), ("-p", "hi", "--chat", "c1")])
 def test_scripts_never_ask_and_point_at_the_fix(tmp_path: Path, args: tuple[str, ...]) -> None:
     data = tmp_path / "data"
     garbage(data / "ollm.db")
-    result = run(tmp_path, *args, data=data)
+    result = run_ollm(tmp_path, *args, data=data)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "is damaged" in result.stderr and "ollm doctor --set-aside-db" in result.stderr
@@ -140,7 +122,7 @@ def test_scripts_never_ask_and_point_at_the_fix(tmp_path: Path, args: tuple[str,
 def test_doctor_explains_how(tmp_path: Path) -> None:
     data = tmp_path / "data"
     garbage(data / "ollm.db")
-    db = json.loads(run(tmp_path, "doctor", "--json", data=data).stdout)["database"]
+    db = json.loads(run_ollm(tmp_path, "doctor", "--json", data=data).stdout)["database"]
     assert db["state"] == "damaged"
     assert "run `ollm` to be offered to set it aside" in db["advice"].lower()
     assert "ollm doctor --set-aside-db" in db["advice"]
@@ -149,17 +131,17 @@ def test_doctor_explains_how(tmp_path: Path) -> None:
 def test_doctor_set_aside_without_a_terminal_needs_yes(tmp_path: Path) -> None:
     data = tmp_path / "data"
     garbage(data / "ollm.db")
-    result = run(tmp_path, "doctor", "--set-aside-db", data=data)
+    result = run_ollm(tmp_path, "doctor", "--set-aside-db", data=data)
     assert result.returncode == 2, result.stderr
     assert "--yes" in result.stderr and "Traceback" not in result.stderr
     assert [p.name for p in data.iterdir()] == ["ollm.db"]
-    result = run(tmp_path, "doctor", "--set-aside-db", "--yes", data=data)
+    result = run_ollm(tmp_path, "doctor", "--set-aside-db", "--yes", data=data)
     assert result.returncode == 0, result.stderr
     names = [p.name for p in data.iterdir()]
     assert len(names) == 1 and names[0].startswith("ollm.db.damaged-")
     assert (data / names[0]).read_bytes() == GARBAGE
     assert f"set aside: {data / names[0]}" in result.stdout
-    again = run(tmp_path, "doctor", "--set-aside-db", "--yes", data=data)
+    again = run_ollm(tmp_path, "doctor", "--set-aside-db", "--yes", data=data)
     assert again.returncode == 1 and "not damaged" in again.stderr
 
 
@@ -180,7 +162,7 @@ def test_doctor_set_aside_asks_on_a_terminal(
 
 
 def test_yes_only_with_set_aside(tmp_path: Path) -> None:
-    result = run(tmp_path, "doctor", "--yes", data=tmp_path / "data")
+    result = run_ollm(tmp_path, "doctor", "--yes", data=tmp_path / "data")
     assert result.returncode == 2 and "--set-aside-db" in result.stderr
 
 
