@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from ollm_tui.engine.base import LoadOptions
@@ -23,19 +24,25 @@ async def test_reply_streams_into_the_pane_and_is_stored(settings, store, smollm
     app, notes, engine = real_app(settings.with_(temperature=0.0), store, smollm_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_ready(pilot)
+        seen_partial: list[str] = []
+
+        async def watch() -> None:
+            # sampled beside the key press: Pilot's press() waits for the screen's queues,
+            # which a streaming reply keeps busy, so it can return after the reply is done
+            while True:
+                reply = app.transcript.last_reply()
+                if reply is not None and reply.status == "streaming" and reply.text:
+                    seen_partial.append(reply.text)
+                if reply is not None and reply.status == "complete" and reply.message:
+                    return
+                await asyncio.sleep(0.01)
+
+        watcher = asyncio.create_task(watch())
         await send(
             pilot,
             "What is the capital of France? Answer, then describe the city in a long paragraph.",
         )
-        seen_partial: list[str] = []
-
-        def progressed() -> bool:
-            reply = app.transcript.last_reply()
-            if reply is not None and reply.status == "streaming" and reply.text:
-                seen_partial.append(reply.text)
-            return reply is not None and reply.status == "complete"
-
-        await wait_until(pilot, progressed, timeout=60, what="the reply to finish")
+        await wait_until(pilot, watcher.done, timeout=60, what="the reply to finish")
         await pilot.pause(0.2)
         reply = app.transcript.last_reply()
         assert "Paris" in reply.text
