@@ -8,14 +8,20 @@ import sys
 from pathlib import Path
 
 
-def run_ollm(tmp_path: Path, *args: str, data: Path) -> subprocess.CompletedProcess[str]:
-    """``ollm ARGS`` with ``data`` as the data folder (config and logs under ``tmp_path``),
-    no standard input; the output captured as text."""
+def run_ollm(
+    tmp_path: Path,
+    *args: str,
+    data: Path | None = None,
+    config: Path | None = None,
+    logs: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``ollm ARGS`` with its data, config and log folders (each under ``tmp_path`` unless
+    given), no standard input; the output captured as text."""
     env = {
         **os.environ,
-        "OLLM_DATA_DIR": str(data),
-        "OLLM_CONFIG_DIR": str(tmp_path / "config"),
-        "OLLM_LOG_DIR": str(tmp_path / "logs"),
+        "OLLM_DATA_DIR": str(data or tmp_path / "data"),
+        "OLLM_CONFIG_DIR": str(config or tmp_path / "config"),
+        "OLLM_LOG_DIR": str(logs or tmp_path / "logs"),
     }
     return subprocess.run(
         [sys.executable, "-m", "ollm_tui", *args],

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,25 +20,8 @@ import pytest
 
 from ollm_tui.settings.logs import LOGGER_NAME, setup_logging
 from tests.fake_server import FakeServer
+from tests.unit.cli_run import run_ollm
 from tests.unit.nobody import as_nobody
-
-
-def run(
-    tmp_path: Path, *args: str, config: Path, logs: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "OLLM_DATA_DIR": str(tmp_path / "data"),
-        "OLLM_CONFIG_DIR": str(config),
-        "OLLM_LOG_DIR": str(logs or tmp_path / "logs"),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "ollm_tui", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def one_line(result: subprocess.CompletedProcess[str], *parts: str) -> str:
@@ -55,21 +37,21 @@ def one_line(result: subprocess.CompletedProcess[str], *parts: str) -> str:
 def test_a_file_in_place_of_the_config_folder(tmp_path: Path, args: tuple[str, ...]) -> None:
     config = tmp_path / "config"
     config.write_text("a file")
-    result = run(tmp_path, *args, config=config)
+    result = run_ollm(tmp_path, *args, config=config)
     assert result.returncode == 5, result.stderr
     one_line(result, f"cannot use the config folder {config}", "it is a file", "OLLM_CONFIG_DIR")
 
 
 def test_a_file_above_the_config_folder(tmp_path: Path) -> None:
     (tmp_path / "blocker").write_text("a file")
-    result = run(tmp_path, "models", config=tmp_path / "blocker" / "config")
+    result = run_ollm(tmp_path, "models", config=tmp_path / "blocker" / "config")
     assert result.returncode == 5, result.stderr
     one_line(result, f"cannot use the config folder {tmp_path / 'blocker'}", "it is a file")
 
 
 def test_a_folder_named_config_toml(tmp_path: Path) -> None:
     (tmp_path / "config" / "config.toml").mkdir(parents=True)
-    result = run(tmp_path, "models", config=tmp_path / "config")
+    result = run_ollm(tmp_path, "models", config=tmp_path / "config")
     assert result.returncode == 5, result.stderr
     one_line(result, f"the settings file {tmp_path / 'config' / 'config.toml'}", "a folder")
 
@@ -78,7 +60,7 @@ def test_bad_values_stay_warnings(tmp_path: Path) -> None:
     config = tmp_path / "config"
     config.mkdir()
     (config / "config.toml").write_text("n_threads = 0\n")
-    result = run(tmp_path, "models", "--json", config=config)
+    result = run_ollm(tmp_path, "models", "--json", config=config)
     assert result.returncode == 0, result.stderr
     assert "warning" in result.stderr and "n_threads" in result.stderr
 
@@ -115,7 +97,7 @@ def test_a_config_folder_that_cannot_be_created_does_not_stop_ollm(nobody_base: 
 def test_an_unusable_log_folder_is_one_warning(tmp_path: Path) -> None:
     (tmp_path / "logs").write_text("a file")
     with FakeServer() as server:
-        result = run(tmp_path, "-p", "hi", "--server", server.url, config=tmp_path / "config")
+        result = run_ollm(tmp_path, "-p", "hi", "--server", server.url, config=tmp_path / "config")
     assert result.returncode == 0, result.stderr
     line = one_line(result, f"cannot use the log folder {tmp_path / 'logs'}", "OLLM_LOG_DIR")
     assert line.startswith("ollm: warning:") and "logging is off" in line
