@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.widgets import Input
 
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.screens.dialogs import ConfirmDialog, RenameDialog
+from ollm_tui.ui.widgets.chat_list import ChatList
 from ollm_tui.ui.widgets.transcript import AssistantMessage, EmptyHint
 from tests.app.helpers import make_test_app, rendered_text, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
@@ -178,3 +181,29 @@ async def test_ctrl_b_hides_and_shows_the_chat_list(settings: Settings, store: S
         assert app.composer.has_focus
         await pilot.press("ctrl+b")
         assert app.chat_list.display and app.chat_list.has_focus
+
+
+async def test_quitting_while_a_chat_opens_ends_cleanly(settings: Settings, store: Store):
+    """The app may shut down while a chosen chat is still being laid out: no crash on the way."""
+    engine = FakeEngine(reply="ok")
+    app, _notes = make_test_app(settings, store, engine)
+    gate = asyncio.Event()
+    entered = asyncio.Event()
+    async with app.run_test() as pilot:
+        await wait_ready(pilot)
+        other = store.create_chat("Other chat")
+        store.add_message(other.id, "user", "hello there")
+        show = app.transcript.show
+
+        async def slow_show(*args: object, **kwargs: object) -> None:
+            entered.set()
+            await gate.wait()
+            await show(*args, **kwargs)  # type: ignore[arg-type]
+
+        app.transcript.show = slow_show  # type: ignore[method-assign]
+        app.post_message(ChatList.ChatChosen(other.id))
+        # (not through the pilot: it waits for the app's queue, which the gate holds)
+        await asyncio.wait_for(entered.wait(), 10)
+        # leaving the block shuts the app down; the chat goes on opening meanwhile
+        asyncio.get_running_loop().call_later(0.3, gate.set)
+    assert not app.is_running

@@ -153,6 +153,8 @@ async def test_switching_chat_puts_the_queue_back(settings: Settings, store: Sto
         await send(pilot, "queued here")
         await app.action_open_chat_id(older.id)
         await wait_until(pilot, lambda: app.chat.id == older.id)
+        # the chat is open once the list marks it (opening goes on after the session is set)
+        await wait_until(pilot, lambda: app.chat_list.open_chat_id == older.id)
         assert notes.has("Switched chat: 1 queued message is back", "warning")
         assert app.composer.text == "queued here" and app.queued == []
         await wait_until(pilot, lambda: not app.model_busy())

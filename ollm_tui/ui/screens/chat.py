@@ -164,6 +164,8 @@ class ChatScreen(Screen[None]):
         self.session.kv = ollm.kv_cache
         messages = self.store.messages(chat.id)
         await self.transcript.show(messages, *checkpoints_of(self.store, chat.id))
+        if not self.is_attached:
+            return  # the app quit while the chat was being shown
         self.transcript.border_subtitle = ""
         self._show_chat_title()
         self.refresh_chat_list()
@@ -207,7 +209,11 @@ class ChatScreen(Screen[None]):
                 self.refresh_chat_list()
                 return
             await self.stop_and_wait()
+            if not self.is_attached:
+                return  # the app quit while the reply was being stopped
             await self.open_chat(chat)
+            if not self.is_attached:
+                return
         self.composer.focus()
 
     async def action_new_chat(self) -> None:
