@@ -27,7 +27,8 @@ from ollm_tui.engine.base import CancelToken, ChatMessage, Delta, Done, GenParam
 from ollm_tui.session.components import Startup
 from ollm_tui.store.db import Store
 from ollm_tui.ui.app import make_app
-from ollm_tui.ui.widgets.transcript import AssistantMessage
+from ollm_tui.ui.widgets.markdown_doc import render_markdown
+from ollm_tui.ui.widgets.transcript import ReplyEntry
 from tests.fakes import FakeEngine
 
 MODEL = Path("/models/synthetic.gguf")
@@ -120,25 +121,21 @@ class SyntheticEngine(FakeEngine):
         )
 
 
-async def naive_drain(self: AssistantMessage) -> None:
-    """The baseline: one full Markdown re-render per token."""
-    buffer = self._buffer
-    if buffer is None:
-        return
+def naive_drain(self: ReplyEntry) -> bool:
+    """The baseline: one full Markdown re-render of the whole reply per token."""
+    buffer = self.buffer
+    if buffer is None or not self.streaming:
+        return False
     with buffer._lock:
         parts = list(buffer._parts)
         buffer._parts.clear()
     for part in parts:
         self._streamed.append(part)
-        await self.markdown.update("".join(self._streamed))
-
-
-def naive_finish(original):  # type: ignore[no-untyped-def]
-    async def finish(self: AssistantMessage, message) -> None:  # type: ignore[no-untyped-def]
-        await naive_drain(self)  # every token gets its render before the end
-        await original(self, message)
-
-    return finish
+        render_markdown("".join(self._streamed), 100)
+    if parts:
+        self.doc.append("".join(parts))
+        self.touch()
+    return bool(parts)
 
 
 async def run_stream(n_tokens: int, rate: float, naive: bool) -> tuple[float, float, float]:
@@ -147,10 +144,9 @@ async def run_stream(n_tokens: int, rate: float, naive: bool) -> tuple[float, fl
     store = Store(settings.db_path)
     engine = SyntheticEngine(markdown_tokens(n_tokens), rate)
     app = make_app(build_components(settings, store, engine), Startup(MODEL))
-    saved = AssistantMessage._drain, AssistantMessage.finish
+    saved = ReplyEntry.drain
     if naive:
-        AssistantMessage._drain = naive_drain  # type: ignore[method-assign]
-        AssistantMessage.finish = naive_finish(saved[1])  # type: ignore[method-assign]
+        ReplyEntry.drain = naive_drain  # type: ignore[method-assign]
     monitor = LoopMonitor()
     try:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -173,7 +169,7 @@ async def run_stream(n_tokens: int, rate: float, naive: bool) -> tuple[float, fl
             reply = app.transcript.last_reply()
             assert reply is not None and reply.text == "".join(engine.tokens)
     finally:
-        AssistantMessage._drain, AssistantMessage.finish = saved  # type: ignore[method-assign]
+        ReplyEntry.drain = saved  # type: ignore[method-assign]
         store.close()
     return done_at - engine.first_at, engine.last_at - engine.first_at, monitor.worst
 

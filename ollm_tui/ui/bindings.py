@@ -282,6 +282,9 @@ MESSAGE_BINDINGS: list[BindingType] = [
     Binding("c", "copy", "Copy", id="copy_message", tooltip="Copy this message (OSC 52)."),
     Binding("up,k", "focus_sibling(-1)", "Previous", id="message_up", show=False),
     Binding("down,j", "focus_sibling(1)", "Next", id="message_down", show=False),
+    Binding("home,g", "select_edge(-1)", "First", id="message_first", show=False),
+    Binding("end,G", "select_edge(1)", "Last", id="message_last", show=False),
+    Binding("enter", "toggle", "Expand", id="message_toggle", show=False),
     Binding("pageup", "scroll_transcript(-1)", "Page up", id="message_page_up", show=False),
     Binding("pagedown", "scroll_transcript(1)", "Page down", id="message_page_down", show=False),
 ]

@@ -10,7 +10,7 @@ from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.screens.dialogs import ConfirmDialog, RenameDialog
 from ollm_tui.ui.widgets.chat_list import ChatList
-from ollm_tui.ui.widgets.transcript import AssistantMessage, EmptyHint
+from ollm_tui.ui.widgets.transcript import HintEntry, ReplyEntry
 from tests.app.helpers import make_test_app, rendered_text, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
 
@@ -72,8 +72,9 @@ async def test_switching_while_streaming_stops_and_keeps_the_partial_reply(
         assert last.role == "assistant" and last.status == "stopped" and last.content
         await choose_chat(pilot, beta)
         await wait_until(pilot, lambda: app.chat.id == beta)
-        reply = list(app.query(AssistantMessage))[-1]
-        assert reply.status == "stopped" and reply.has_class("-stopped")
+        reply = app.transcript.last_reply()
+        assert isinstance(reply, ReplyEntry)
+        assert reply.status == "stopped" and reply.bar == "bar-warning"
 
 
 async def test_new_chat_rename_and_delete_with_confirmation(settings: Settings, store: Store):
@@ -81,7 +82,7 @@ async def test_new_chat_rename_and_delete_with_confirmation(settings: Settings, 
     async with app.run_test() as pilot:
         await wait_ready(pilot)
         await send(pilot, "first chat")
-        await wait_until(pilot, lambda: list(app.query(AssistantMessage)))
+        await wait_until(pilot, lambda: app.transcript.last_reply() is not None)
         await wait_until(pilot, lambda: app.turn is None)
         first = app.chat.id
 
@@ -89,7 +90,7 @@ async def test_new_chat_rename_and_delete_with_confirmation(settings: Settings, 
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: app.chat.id != first)
         assert len(store.list_chats()) == 2
-        assert app.query(EmptyHint)
+        assert isinstance(app.transcript.entries[0], HintEntry)
         assert [c.title for c in app.chat_list.chats] == ["New chat", "first chat"]
         await pilot.press("ctrl+n")  # already empty: no third chat
         await pilot.pause()
@@ -135,7 +136,7 @@ async def test_new_chat_rename_and_delete_with_confirmation(settings: Settings, 
         await wait_until(pilot, lambda: notes.has("Deleted “first chat”"))
         await wait_until(pilot, lambda: [c.title for c in store.list_chats()] == ["New chat"])
         assert app.chat.id == store.list_chats()[0].id
-        assert shown(app) == [] and app.query(EmptyHint)
+        assert shown(app) == [] and isinstance(app.transcript.entries[0], HintEntry)
 
 
 async def test_delete_key_in_the_chat_list_deletes_the_highlighted_chat(

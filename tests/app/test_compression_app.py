@@ -10,13 +10,12 @@ import threading
 from typing import Any
 
 from textual.widgets import OptionList
-from textual.widgets._collapsible import CollapsibleTitle
 
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.app import OllmApp
 from ollm_tui.ui.screens.pickers import SnapshotPicker
-from ollm_tui.ui.widgets.transcript import CheckpointDivider, MessageView, UserMessage
+from ollm_tui.ui.widgets.transcript import MessageEntry, UserEntry
 from tests.app.helpers import make_test_app, rendered_text, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
 
@@ -83,13 +82,13 @@ async def test_a_long_chat_compresses_after_a_reply_and_shows_a_divider(
         await wait_until(pilot, lambda: notes.has("Compressed"), what="the toast")
         level = f"L{cp.level}" if cp.level else "rolling summary"
         assert notes.has(f"Compressed {cp.message_count} messages -> {cp.tokens} tokens ({level}")
-        dividers = list(app.query(CheckpointDivider))
+        dividers = app.transcript.dividers()
         assert [d.checkpoint.id for d in dividers] == [cp.id] and dividers[0].collapsed
         # every original message is still shown; the divider follows the last one it covers
-        assert len(app.query(UserMessage)) == sent
-        children = list(app.transcript.children)
+        assert len([v for v in app.transcript.views() if isinstance(v, UserEntry)]) == sent
+        children = app.transcript.entries
         before = children[children.index(dividers[0]) - 1]
-        assert isinstance(before, MessageView) and before.message is not None
+        assert isinstance(before, MessageEntry) and before.message is not None
         assert before.message.id == cp.last_message_id
         assert store.checkpoints(app.chat.id) == [cp]
         # and the chat keeps going with the summary in the prompt
@@ -107,27 +106,28 @@ async def test_a_divider_expands_to_its_summary_by_keyboard(settings: Settings, 
         await wait_ready(pilot)
         use(app, ScriptedSummariser())
         await chat_until(pilot, app, store, 20)
-        divider = app.query_one(CheckpointDivider)
+        divider = app.transcript.dividers()[0]
         await pilot.pause()
-        shown = rendered_text(divider)
+        shown = app.transcript.text_of(divider)
         assert f"▶ Checkpoint · {divider.checkpoint.label}" in shown
         assert SUMMARY[:20] not in shown
-        title = divider.query_one(CollapsibleTitle)
-        title.focus()
+        transcript = app.transcript
+        transcript.focus()
+        transcript.select(transcript.entries.index(divider))
         await pilot.press("enter")
         await wait_until(pilot, lambda: not divider.collapsed)
-        divider.scroll_visible(animate=False)
+        transcript.scroll_to_entry(transcript.entries.index(divider))
         await pilot.pause()
-        assert SUMMARY[:40] in rendered_text(divider)
+        assert SUMMARY[:40] in rendered_text(transcript)  # on screen
         await pilot.press("enter")
         await wait_until(pilot, lambda: divider.collapsed)
         # up/down move between messages and dividers
-        children = list(app.transcript.children)
+        children = app.transcript.entries
         before = children[children.index(divider) - 1]
         await pilot.press("up")
-        assert isinstance(before, MessageView) and app.focused is before
+        assert isinstance(before, MessageEntry) and transcript.selected is before
         await pilot.press("down")
-        assert app.focused is title
+        assert transcript.selected is divider
         await pilot.press("c")  # copies the summary, like a message
         await wait_until(pilot, lambda: notes.has("to the clipboard"))
 
@@ -143,7 +143,7 @@ async def test_reopening_the_chat_shows_its_dividers(settings: Settings, store: 
     async with app2.run_test(size=(110, 40)) as pilot:
         await wait_ready(pilot)
         assert app2.chat.id == chat_id
-        ids = [d.checkpoint.id for d in app2.query(CheckpointDivider)]
+        ids = [d.checkpoint.id for d in app2.transcript.dividers()]
         assert ids == [c.id for c in store.all_checkpoints(chat_id)] and ids
 
 
@@ -176,7 +176,7 @@ async def test_the_status_line_shows_a_compression_and_messages_queue_meanwhile(
             timeout=30,
         )
         assert "compressing" not in app.status_line.text
-        assert len(app.query(CheckpointDivider)) == 1
+        assert len(app.transcript.dividers()) == 1
 
 
 async def test_escape_hurries_a_compression_to_an_extractive_summary(
@@ -197,10 +197,7 @@ async def test_escape_hurries_a_compression_to_an_extractive_summary(
         # the model's summary was given up (the gate never opened): the checkpoint is the
         # quick extractive one, and says so
         (checkpoint,) = store.all_checkpoints(app.chat.id)
-        assert (
-            checkpoint.fallback
-            and "extractive" in app.query_one(CheckpointDivider).checkpoint.label
-        )
+        assert checkpoint.fallback and "extractive" in app.transcript.dividers()[0].checkpoint.label
         assert notes.has("extractive)")
 
 
@@ -228,17 +225,17 @@ async def test_compress_now_and_undo_from_the_palette(settings: Settings, store:
         before = store.active_context(chat_id)
         await palette(pilot, app, "compress now")
         await wait_until(pilot, lambda: notes.has("Compressed"), timeout=30)
-        await wait_until(pilot, lambda: len(app.query(CheckpointDivider)) == 1)
+        await wait_until(pilot, lambda: len(app.transcript.dividers()) == 1)
         assert len(store.checkpoints(chat_id)) == 1
-        assert not app.query_one(CheckpointDivider).has_class("-inactive")
+        assert app.transcript.dividers()[0].active
         await wait_until(pilot, lambda: not app.model_busy())
         await palette(pilot, app, "undo last compression")
         await wait_until(pilot, lambda: notes.has("Undid the last compression"), timeout=30)
         assert store.checkpoints(chat_id) == []
         assert store.active_context(chat_id) == before
-        divider = app.query_one(CheckpointDivider)  # still shown, dimmed
-        await wait_until(pilot, lambda: divider.has_class("-inactive"))
-        assert "not in use" in rendered_text(divider)
+        divider = app.transcript.dividers()[0]  # still shown, dimmed
+        await wait_until(pilot, lambda: divider.active is False)
+        assert "not in use" in app.transcript.text_of(divider)
         await wait_until(pilot, lambda: not app.model_busy())
         await palette(pilot, app, "undo last compression")
         await wait_until(pilot, lambda: notes.has("Nothing to undo", "warning"), timeout=30)
@@ -263,7 +260,7 @@ async def test_a_snapshot_is_restored_from_the_picker(settings: Settings, store:
         await pilot.press("enter")
         await wait_until(pilot, lambda: notes.has("Restored the snapshot"), timeout=30)
         assert store.checkpoints(chat_id) == []
-        await wait_until(pilot, lambda: app.query_one(CheckpointDivider).has_class("-inactive"))
+        await wait_until(pilot, lambda: app.transcript.dividers()[0].active is False)
 
 
 async def test_a_message_that_would_overflow_compresses_first_then_is_answered(
@@ -287,7 +284,7 @@ async def test_a_message_that_would_overflow_compresses_first_then_is_answered(
         assert any(s.startswith("compressing…") for s in statuses)
         assert statuses[-1] == "" and "generating…" in statuses
         assert notes.has("Compressed") and not notes.messages("error")
-        await wait_until(pilot, lambda: len(app.query(CheckpointDivider)) >= 1)
+        await wait_until(pilot, lambda: len(app.transcript.dividers()) >= 1)
         assert store.messages(app.chat.id)[-1].content == REPLY
         prompts = app.engine.prompts  # type: ignore[attr-defined]
         (prompt,) = [p for p in prompts if p[-1]["content"].startswith("Please read this")]
@@ -315,5 +312,5 @@ async def test_a_later_compression_replaces_the_divider_it_rewrote(
         assert second.first_message_id <= first.first_message_id
         assert store.checkpoints(app.chat.id) == [second]
         await wait_until(
-            pilot, lambda: [d.checkpoint.id for d in app.query(CheckpointDivider)] == [second.id]
+            pilot, lambda: [d.checkpoint.id for d in app.transcript.dividers()] == [second.id]
         )

@@ -7,7 +7,7 @@ import pytest
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.clipboard import code_blocks, last_code_block
-from ollm_tui.ui.widgets.transcript import AssistantMessage, UserMessage
+from ollm_tui.ui.widgets.transcript import ReplyEntry, UserEntry
 from tests.app.helpers import make_test_app, wait_until
 from tests.fakes import FakeEngine
 
@@ -34,7 +34,8 @@ async def test_c_copies_the_focused_message(settings: Settings, store: Store, co
     app, notes = make_test_app(settings, store, FakeEngine())
     async with app.run_test() as pilot:
         await pilot.pause()
-        app.query_one(AssistantMessage).focus()
+        await pilot.press("shift+tab")  # from the composer: the transcript, on the last message
+        assert app.transcript.has_focus and isinstance(app.transcript.selected, ReplyEntry)
         await pilot.press("c")
         await wait_until(pilot, lambda: copied)
         assert copied == [REPLY]
@@ -42,7 +43,7 @@ async def test_c_copies_the_focused_message(settings: Settings, store: Store, co
             f"Sent {len(REPLY)} characters to the clipboard via OSC 52 (needs terminal support)"
         )
         await pilot.press("up")  # moves to the user message
-        assert app.query_one(UserMessage).has_focus
+        assert isinstance(app.transcript.selected, UserEntry)
         await pilot.press("c")
         await wait_until(pilot, lambda: len(copied) == 2)
         assert copied[-1] == "show me [b]code[/b]"

@@ -17,14 +17,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from textual.document._document import Document
 from textual.pilot import Pilot
-from textual.widgets import Markdown
 
 from ollm_tui.core.display import BIDI_NAMES
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.app import OllmApp
 from ollm_tui.ui.screens.dialogs import ConfirmDialog, RenameDialog
-from ollm_tui.ui.widgets.transcript import CheckpointDivider
+from ollm_tui.ui.widgets.markdown_doc import MarkdownDoc
 from tests.app.helpers import make_test_app, screen_lines, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
 from tests.unit.test_display import HOSTILE, hostile_text
@@ -77,14 +76,15 @@ async def drive(pilot: Pilot[Any], app: OllmApp, store: Store, text: str, chat_i
     await send(pilot, f"q {text} .")  # (the app strips the ends of what is sent)
     reply = app.transcript.last_reply()
     assert reply is not None
-    await wait_until(pilot, lambda: reply.status != "streaming" or reply.markdown.source)
+    await wait_until(pilot, lambda: reply.status != "streaming" or reply.doc.source)
     assert_screen_safe(app, "while streaming")
     await wait_until(pilot, lambda: reply.status == "complete", what="the reply")
     await pilot.pause()
     assert_screen_safe(app, "after the reply")
     app.notify(f"n {text}", title=f"t {text}", markup=False)
-    for divider in app.query(CheckpointDivider):
-        divider.collapsed = False
+    for divider in app.transcript.dividers():
+        if divider.collapsed:
+            divider.toggle()
     await pilot.pause()
     assert_screen_safe(app, "a toast and an expanded checkpoint")
     app.push_screen(ConfirmDialog(f"t {text}", f"Delete “{text}”?", f"y {text}"))
@@ -153,23 +153,24 @@ async def test_a_reply_shows_its_escapes_and_keeps_its_text(
         screen = "\n".join(screen_lines(app))
         assert "␛[2J␛[H" in screen and "␛]0;PWNED␇" in screen and "⟪RLO⟫abc" in screen
         assert view.text == reply  # what copying copies: the exact text
-        assert view.markdown.source == "Hi ␛[2J␛[H and ␛]0;PWNED␇ and ⟪RLO⟫abc"
+        assert view.doc.source == "Hi ␛[2J␛[H and ␛]0;PWNED␇ and ⟪RLO⟫abc"
         assert store.messages(app.chat.id)[-1].content == reply
 
 
 async def test_a_streamed_reply_is_not_rendered_again_when_it_holds_escapes(
     settings: Settings, store: Store, monkeypatch
 ) -> None:
-    """finish() compares the widget's (sanitised) source with the stored reply's display
-    form, so a reply with escapes does not cost a second full render."""
-    updates: list[str] = []
-    original = Markdown.update
+    """finish() gives the document the stored reply's display form, which must equal what
+    streamed in (sanitised the same way), so a reply with escapes keeps its frozen blocks
+    instead of costing a second full render."""
+    updates: list[bool] = []
+    original = MarkdownDoc.set_source
 
-    def counting(self: Markdown, markdown: str) -> Any:
-        updates.append(markdown)
-        return original(self, markdown)
+    def recording(self: MarkdownDoc, text: str) -> None:
+        updates.append(text == self.source)
+        original(self, text)
 
-    monkeypatch.setattr(Markdown, "update", counting)
+    monkeypatch.setattr(MarkdownDoc, "set_source", recording)
     reply = "one\r\ntwo\r three \x1b[31mred\x1b[0m " * 20
     app, _ = make_test_app(settings, store, FakeEngine(reply=reply, delay_s=0.001))
     async with app.run_test(size=(100, 30)) as pilot:
@@ -178,28 +179,29 @@ async def test_a_streamed_reply_is_not_rendered_again_when_it_holds_escapes(
         view = app.transcript.last_reply()
         assert view is not None
         await wait_until(pilot, lambda: view.status == "complete", what="the reply")
-        assert view.markdown.source.startswith("one\ntwo␍ three ␛[31mred␛[0m")
-        assert not [u for u in updates if "red" in u], "no second render of the reply"
+        assert view.doc.source.startswith("one\ntwo␍ three ␛[31mred␛[0m")
+        assert updates == [True], "the stored reply's display form is what streamed in"
 
 
-async def test_a_link_in_a_reply_shows_its_target_instead_of_opening(
+async def test_a_link_in_a_reply_shows_its_target_and_is_no_terminal_hyperlink(
     settings: Settings, store: Store
 ) -> None:
+    """A link's text can differ from its target: the target is printed after the text, and
+    no line carries a link style (which the terminal would get as an OSC 8 hyperlink)."""
     reply = "See [the docs](https://evil.example/steal) for more."
-    app, notes = make_test_app(settings, store, FakeEngine(reply=reply))
-    opened: list[str] = []
-    app.open_url = lambda url, **_: opened.append(url)  # type: ignore[method-assign]
+    app, _ = make_test_app(settings, store, FakeEngine(reply=reply))
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_ready(pilot)
         await send(pilot, "go")
         view = app.transcript.last_reply()
         assert view is not None
         await wait_until(pilot, lambda: view.status == "complete", what="the reply")
-        view.markdown.post_message(
-            Markdown.LinkClicked(view.markdown, "https://evil.example/steal")
-        )
-        await wait_until(pilot, lambda: notes.has("https://evil.example/steal"), what="a toast")
-        assert opened == []
+        await pilot.pause()
+        screen = "\n".join(screen_lines(app))
+        assert "the docs (https://evil.example/steal)" in screen
+        lines = app.transcript.lines_of(view)
+        links = [s.style.link for line in lines for s in line if s.style and s.style.link]
+        assert links == []
 
 
 async def test_model_name_palette_stats_and_panes_are_safe(

@@ -1,11 +1,14 @@
-"""The end of a streamed reply: what streamed in is what a full render shows, so the app
-skips the full re-render (seconds for a long reply) unless the stored text differs."""
+"""The end of a streamed reply: what streamed in, block by block, is exactly what a full
+render of the stored reply shows (same lines, same styles), without a second render."""
 
 from __future__ import annotations
 
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
-from ollm_tui.ui.widgets.transcript import AssistantMessage, ReplyMarkdown
+from ollm_tui.ui.app import OllmApp
+from ollm_tui.ui.safe_text import safe_markdown
+from ollm_tui.ui.widgets.markdown_doc import render_markdown
+from ollm_tui.ui.widgets.transcript import ReplyEntry
 from tests.app.helpers import make_test_app, rendered_text, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
 
@@ -16,33 +19,33 @@ REPLY = (
 )
 
 
-async def test_streamed_reply_renders_like_a_full_render_without_one(
-    settings: Settings, store: Store, monkeypatch
-) -> None:
-    updates: list[str] = []
-    original = ReplyMarkdown.update
+def last_reply(app: OllmApp) -> ReplyEntry:
+    reply = app.transcript.last_reply()
+    assert reply is not None
+    return reply
 
-    def counting(self: ReplyMarkdown, markdown: str):
-        updates.append(markdown)
-        return original(self, markdown)
 
-    monkeypatch.setattr(ReplyMarkdown, "update", counting)
+def assert_like_a_full_render(app: OllmApp, reply: ReplyEntry, text: str) -> None:
+    """The reply's Markdown lines equal a fresh render of ``text``, segment for segment."""
+    width = app.transcript.content_width
+    streamed = reply.doc.lines(width, app.console)
+    full = render_markdown(safe_markdown(text), width, app.console)
+    assert [line.text for line in streamed] == [line.text for line in full]
+    assert [list(line) for line in streamed] == [list(line) for line in full]
+
+
+async def test_streamed_reply_renders_like_a_full_render(settings: Settings, store: Store) -> None:
     app, _ = make_test_app(settings, store, FakeEngine(reply=REPLY, delay_s=0.003))
     async with app.run_test(size=(100, 60)) as pilot:
         await wait_ready(pilot)
         await send(pilot, "show me")
-        await wait_until(
-            pilot, lambda: app.query(AssistantMessage).last().status == "complete", what="the reply"
-        )
+        await wait_until(pilot, lambda: last_reply(app).status == "complete", what="the reply")
         await pilot.pause(0.2)
-        reply = app.query(AssistantMessage).last()
-        assert reply.markdown.source == REPLY
-        assert REPLY not in updates, "no full re-render at the end"
-        streamed = rendered_text(reply)
-        assert "return x * 2" in streamed and "The end, after the code." in streamed
-        await reply.markdown.update(REPLY)  # what the old full render would show
-        await pilot.pause(0.2)
-        assert rendered_text(reply) == streamed
+        reply = last_reply(app)
+        assert reply.doc.source == REPLY
+        assert_like_a_full_render(app, reply, REPLY)
+        shown = rendered_text(app.transcript)
+        assert "return x * 2" in shown and "The end, after the code." in shown
 
 
 LONG = "\n\n".join(
@@ -55,19 +58,14 @@ async def test_a_long_reply_with_code_ends_like_a_full_render(
     settings: Settings, store: Store
 ) -> None:
     app, _ = make_test_app(settings, store, FakeEngine(reply=LONG, delay_s=0.001))
-    async with app.run_test(size=(100, 400)) as pilot:
+    async with app.run_test(size=(100, 50)) as pilot:
         await wait_ready(pilot)
         await send(pilot, "long")
         await wait_until(
-            pilot,
-            lambda: app.query(AssistantMessage).last().status == "complete",
-            timeout=60,
-            what="the reply",
+            pilot, lambda: last_reply(app).status == "complete", timeout=60, what="the reply"
         )
         await pilot.pause(0.3)
-        reply = app.query(AssistantMessage).last()
-        assert reply.markdown.source == LONG, "every streamed piece reached the widget"
-        streamed = rendered_text(reply)
-        await reply.markdown.update(LONG)  # one full render
-        await pilot.pause(0.3)
-        assert rendered_text(reply) == streamed
+        reply = last_reply(app)
+        assert reply.doc.source == LONG, "every streamed piece reached the document"
+        assert_like_a_full_render(app, reply, LONG)
+        assert "The last words." in rendered_text(app.transcript)  # following the end

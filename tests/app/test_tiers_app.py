@@ -15,7 +15,7 @@ from ollm_tui.engine.registry import starter_model_path
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.screens.pickers import ModelPicker, TierPicker
-from ollm_tui.ui.widgets.transcript import DividerView
+from ollm_tui.ui.widgets.transcript import NoteEntry
 from tests.app.helpers import make_test_app, wait_ready, wait_until
 from tests.fakes import FakeEngine
 
@@ -130,7 +130,7 @@ async def test_tier_picker_switches_and_leaves_a_divider(
         assert chat is not None and chat.settings["tier"] == "8K" and chat.settings["tier_manual"]
         dividers = [m for m in store.messages(app.chat.id) if m.role == "divider"]
         assert len(dividers) == 1 and "context 8K (6912 tokens)" in dividers[0].content
-        await wait_until(pilot, lambda: len(app.transcript.query(DividerView)) == 1)
+        await wait_until(pilot, lambda: notes_shown(app) == 1)
         assert "8K · ctx 6912" in app.status_line.text
 
 
@@ -231,3 +231,7 @@ def test_stored_choice_rules(settings: Settings, starter: Path) -> None:
     assert stored_choice(settings.with_(tier=8192), chat, starter) is None  # --tier wins
     assert stored_choice(settings.with_(context_explicit=True), chat, starter) is None
     assert stored_choice(settings, {"tier": "junk", "model_path": str(starter)}, starter) is None
+
+
+def notes_shown(app) -> int:
+    return len([e for e in app.transcript.entries if isinstance(e, NoteEntry)])

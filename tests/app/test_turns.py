@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from textual.widgets import Footer
-from textual.widgets.markdown import MarkdownStream
 
 from ollm_tui.engine.base import (
     CancelToken,
@@ -17,15 +16,20 @@ from ollm_tui.engine.base import (
 )
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
-from ollm_tui.ui.widgets.transcript import AssistantMessage, UserMessage
+from ollm_tui.ui.widgets.markdown_doc import MarkdownDoc
+from ollm_tui.ui.widgets.transcript import ReplyEntry, UserEntry
 from tests.app.helpers import make_test_app, rendered_text, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
 
 LONG_REPLY = " ".join(f"word{i}" for i in range(400))
 
 
-def replies(app) -> list[AssistantMessage]:
-    return list(app.query(AssistantMessage))
+def replies(app) -> list[ReplyEntry]:
+    return [v for v in app.transcript.views() if isinstance(v, ReplyEntry)]
+
+
+def users(app) -> list[UserEntry]:
+    return [v for v in app.transcript.views() if isinstance(v, UserEntry)]
 
 
 async def test_send_shows_the_message_streams_the_reply_and_stores_it(
@@ -38,11 +42,12 @@ async def test_send_shows_the_message_streams_the_reply_and_stores_it(
         await send(pilot, "hi model")
         await wait_until(pilot, lambda: replies(app) and replies(app)[-1].status == "complete")
         assert app.composer.text == ""
-        user = app.query_one(UserMessage)
+        user = users(app)[0]
         assert user.text == "hi model"
         reply = replies(app)[-1]
-        assert reply.markdown.source == "Hello there, **friend**."
-        assert "Hello there, friend." in rendered_text(reply)  # Markdown rendered, not raw
+        assert reply.doc.source == "Hello there, **friend**."
+        assert "Hello there, friend." in app.transcript.text_of(reply)  # Markdown rendered
+        assert "Hello there, friend." in rendered_text(app.transcript)  # and on screen
         stored = store.messages(app.chat.id)
         assert [(m.role, m.content, m.status) for m in stored] == [
             ("user", "hi model", "complete"),
@@ -60,8 +65,8 @@ async def test_user_text_that_looks_like_markup_is_shown_verbatim(settings: Sett
         await wait_ready(pilot)
         await send(pilot, text)
         await wait_until(pilot, lambda: replies(app) and replies(app)[-1].status == "complete")
-        user = app.query_one(UserMessage)
-        assert text in rendered_text(user)
+        user = users(app)[0]
+        assert text in app.transcript.text_of(user)
         assert store.messages(app.chat.id)[0].content == text
         # the chat title comes from the same text and must not be parsed either
         assert app.chat.title.startswith("[bold]x[/] [link=foo]")
@@ -83,18 +88,16 @@ async def test_escape_stops_the_reply_keeps_the_text_and_marks_it(settings: Sett
         await pilot.press("escape")
         # stopping shows at once, before the engine has noticed
         assert reply.status in ("stopping", "stopped")
-        assert reply.has_class("-stopping") or reply.has_class("-stopped")
+        assert "stopping" in reply.marker_text() or "stopped" in reply.marker_text()
         await wait_until(pilot, lambda: reply.status == "stopped", timeout=3)
         stored = store.messages(app.chat.id)[-1]
         assert stored.status == "stopped"
         assert 0 < len(stored.content) < len(LONG_REPLY)
         assert LONG_REPLY.startswith(stored.content)
-        assert reply.markdown.source == stored.content
-        assert reply.has_class("-stopped")
-        marker = reply.query_one(".marker")
-        assert marker.display
+        assert reply.doc.source == stored.content
+        assert reply.bar == "bar-warning"
         await pilot.pause()
-        assert "stopped" in rendered_text(marker)
+        assert "■ stopped: the reply was cut short" in rendered_text(app.transcript)
         assert app.turn is None
         assert "generating" not in app.status_line.text
         assert "esc Stop" not in rendered_text(app.query_one(Footer))
@@ -146,7 +149,7 @@ async def test_a_message_too_long_for_the_context_stays_in_the_composer(
         await wait_until(pilot, lambda: notes.has("Message too long", "error"))
         assert app.composer.text == text
         assert store.messages(app.chat.id) == []
-        assert replies(app) == [] and not app.query(UserMessage)
+        assert replies(app) == [] and not users(app)
         assert app.turn is None
 
 
@@ -172,8 +175,9 @@ async def test_an_engine_error_shows_an_error_marker_and_a_toast(settings: Setti
         await send(pilot, "go")
         await wait_until(pilot, lambda: replies(app) and replies(app)[-1].status == "error")
         reply = replies(app)[-1]
+        assert reply.bar == "bar-error"
         await pilot.pause()
-        assert "error: out of [memory]" in rendered_text(reply.query_one(".marker"))
+        assert "✖ error: out of [memory]" in rendered_text(app.transcript)
         assert notes.has("The reply failed: out of [memory]", "error")
         assert all(not markup for message, _, markup in notes.calls if "memory" in message)
         stored = store.messages(app.chat.id)[-1]
@@ -205,13 +209,13 @@ async def test_tokens_reach_the_markdown_in_batches_not_one_by_one(
     settings: Settings, store: Store, monkeypatch
 ):
     writes: list[str] = []
-    original = MarkdownStream.write
+    original = MarkdownDoc.append
 
-    async def counting_write(self, fragment: str) -> None:
+    def counting_append(self, fragment: str) -> None:
         writes.append(fragment)
-        await original(self, fragment)
+        original(self, fragment)
 
-    monkeypatch.setattr(MarkdownStream, "write", counting_write)
+    monkeypatch.setattr(MarkdownDoc, "append", counting_append)
     reply_text = " ".join(f"w{i}" for i in range(300))
     engine = FakeEngine(reply=reply_text, delay_s=0.002)
     app, _ = make_test_app(settings, store, engine)
@@ -220,7 +224,7 @@ async def test_tokens_reach_the_markdown_in_batches_not_one_by_one(
         await send(pilot, "count")
         await wait_until(pilot, lambda: replies(app) and replies(app)[-1].status == "complete")
         assert 0 < len(writes) < 300 // 4, f"{len(writes)} writes for 300 tokens"
-        assert replies(app)[-1].markdown.source == reply_text
+        assert replies(app)[-1].doc.source == reply_text
 
 
 async def test_the_transcript_stays_pinned_to_the_bottom_while_streaming(

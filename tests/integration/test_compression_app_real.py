@@ -6,7 +6,7 @@ from __future__ import annotations
 from ollm_tui.core.gguf_info import read_gguf_info
 from ollm_tui.engine.factory import make_engine
 from ollm_tui.engine.planning import load_all_profiles, place
-from ollm_tui.ui.widgets.transcript import CheckpointDivider, UserMessage
+from ollm_tui.ui.widgets.transcript import UserEntry
 from tests.app.helpers import make_test_app, send, wait_ready, wait_until
 
 TOPICS = [
@@ -68,11 +68,11 @@ async def test_a_long_chat_compresses_visibly_and_keeps_answering(
         assert store.checkpoints(chat_id), "an active checkpoint"
         shown = [c.id for c in app.checkpoints_of(chat_id)[0]]  # aged/merged ones give way
         await wait_until(
-            pilot, lambda: [d.checkpoint.id for d in app.query(CheckpointDivider)] == shown
+            pilot, lambda: [d.checkpoint.id for d in app.transcript.dividers()] == shown
         )
         assert store.checkpoints(chat_id)[-1].id in shown
         assert notes.has("Compressed")
-        assert len(app.query(UserMessage)) == sent  # every original message still shown
+        assert len([v for v in app.transcript.views() if isinstance(v, UserEntry)]) == sent  # every original message still shown
         replies = [m for m in store.messages(chat_id) if m.role == "assistant"]
         assert len(replies) == sent
         assert all(r.status == "complete" and r.content.strip() for r in replies)

@@ -47,13 +47,7 @@ from ollm_tui.ui.widgets.chat_list import ChatList
 from ollm_tui.ui.widgets.composer import Composer
 from ollm_tui.ui.widgets.memory_meter import MemoryMeter
 from ollm_tui.ui.widgets.status import StatusLine
-from ollm_tui.ui.widgets.transcript import (
-    AssistantMessage,
-    CheckpointDivider,
-    MessageView,
-    Transcript,
-    UserMessage,
-)
+from ollm_tui.ui.widgets.transcript import ReplyEntry, Transcript, UserEntry
 
 if TYPE_CHECKING:
     from ollm_tui.ui.app import OllmApp
@@ -84,8 +78,8 @@ class ChatScreen(Screen[None]):
         self.store = ollm.store
         self.session: ChatSession | None = None
         """The open chat (set when the screen starts)."""
-        self._views: dict[int, tuple[UserMessage | None, AssistantMessage]] = {}
-        """The widgets of each turn in progress, by turn id."""
+        self._views: dict[int, tuple[UserEntry | None, ReplyEntry]] = {}
+        """The transcript entries of each turn in progress, by turn id."""
 
     # -- layout --------------------------------------------------------------------------
 
@@ -375,13 +369,13 @@ class ChatScreen(Screen[None]):
         return info.name if info else None
 
     def start_turn(
-        self, turn: Turn, reply_view: AssistantMessage, user_view: UserMessage | None = None
+        self, turn: Turn, reply_view: ReplyEntry, user_view: UserEntry | None = None
     ) -> None:
         """Run ``turn`` in the generation worker, showing it streaming in ``reply_view``."""
         self._views[turn.id] = (user_view, reply_view)
         self.jobs.begin_turn(turn)
         self.ollm.full_gc.hold()
-        reply_view.begin_stream(turn.buffer)
+        self.transcript.begin_stream(reply_view, turn.buffer)
         self.status_line.activity = "generating…"
         self.app.refresh_bindings()
         self.ollm.context.turn_started(turn)
@@ -432,7 +426,7 @@ class ChatScreen(Screen[None]):
     def _turn_ended(self, message: TurnEnded) -> None:
         views = self._views.get(message.turn_id)
         if views is not None:
-            views[1].post_message(AssistantMessage.Finalize(message.reply))
+            self.transcript.finish(views[1], message.reply)
         self.end_turn(message.turn_id, counted=message.usage is not None)
         if message.done is not None:
             self.status_line.show_done(message.done.tokens_per_s, message.done.ttft_s)
@@ -509,13 +503,9 @@ class ChatScreen(Screen[None]):
 
     # -- copying -------------------------------------------------------------------------
 
-    @on(MessageView.CopyRequested)
-    @on(CheckpointDivider.CopyRequested)
-    def _copy_message(
-        self, message: MessageView.CopyRequested | CheckpointDivider.CopyRequested
-    ) -> None:
-        view = message.view if isinstance(message, MessageView.CopyRequested) else message.divider
-        copy_text(self.app, view.text)
+    @on(Transcript.CopyRequested)
+    def _copy_message(self, message: Transcript.CopyRequested) -> None:
+        copy_text(self.app, message.entry.text)
 
     def action_copy_code(self) -> None:
         """Copy the last fenced code block of the last reply."""

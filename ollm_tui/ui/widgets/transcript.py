@@ -1,415 +1,156 @@
-"""The transcript: one focusable widget per message, pinned to the bottom while a reply streams.
+"""The transcript: a chat of any length, drawn line by line, following the end while a reply
+streams.
 
-User text is shown literally (never parsed as markup or Markdown). Replies are Markdown:
-while streaming, text is drained from a ``StreamBuffer`` every 100 ms into a
-``MarkdownStream`` (which coalesces further when rendering falls behind, and re-parses only
-the last block each time). When the reply ends, the stored text is rendered in full only if
-it differs from what streamed in (``bench/stream.py`` measures the cost).
+It is one ``ScrollView`` (Textual's Line API) over a list of entries
+(``transcript_entries.py``), not a widget per message: it draws only the lines in view, so
+opening a chat of 5,000 messages costs what its last screen costs (``bench/big_chats.py``
+measures it). An entry never drawn counts with a height estimated from its text; when it
+comes into view it is rendered and the estimate corrected, keeping what is on screen still
+(the scroll position moves by the difference above the view). Rendered lines are kept for
+the most recently drawn entries only (``KEEP_RENDERED``), so memory stays bounded however
+far the user scrolls.
 
-A ``CheckpointDivider`` follows the last message a checkpoint covers: collapsed it shows the
-checkpoint's label ("24 messages -> 412 tokens, L3"), expanded its summary. Every original
-message stays in the transcript; checkpoints no longer in use (undone) are dimmed.
+While a reply streams, one timer takes the worker's text every ``DRAIN_INTERVAL_S``; the
+reply's Markdown re-renders only its open tail block (``MarkdownDoc``), so the work per
+frame does not grow with the reply. At the bottom the view follows the end; scrolling up
+stops following, scrolling back to the end follows again.
+
+Keys (``MESSAGE_BINDINGS``): the cursor moves between messages and checkpoints (Up/Down,
+Home/End), ``c`` copies, Enter expands a checkpoint; a click selects (and toggles a
+checkpoint).
 """
 
 from __future__ import annotations
 
-import contextlib
+import itertools
+from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from textual.app import ComposeResult
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
 from textual.binding import BindingType
-from textual.containers import Vertical, VerticalScroll
-from textual.content import Content
+from textual.geometry import Region, Size
 from textual.message import Message as TextualMessage
-from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.timer import Timer
-from textual.widget import Widget
-from textual.widgets import Collapsible, Label, Markdown, Static
-from textual.widgets.markdown import MarkdownStream
 
-from ollm_tui.core.display import DisplayStream
 from ollm_tui.store.db import Message
 from ollm_tui.ui.bindings import MESSAGE_BINDINGS
-from ollm_tui.ui.generation import StreamBuffer
-from ollm_tui.ui.safe_text import safe, safe_markdown
-from ollm_tui.ui.widgets.reply_markdown import ReplyMarkdown, stop_stream
+from ollm_tui.ui.widgets.transcript_entries import (
+    MARKERS,
+    CheckpointEntry,
+    Entry,
+    HintEntry,
+    MessageEntry,
+    NoteEntry,
+    ReplyEntry,
+    UserEntry,
+    anchor_index,
+    entry_for,
+)
 
 if TYPE_CHECKING:
     from ollm_tui.core.conversation import Checkpoint
+    from ollm_tui.ui.generation import StreamBuffer
 
-__all__ = ["ReplyMarkdown", "stop_stream"]  # (and the widgets below)
+__all__ = [
+    "MARKERS",
+    "CheckpointEntry",
+    "Entry",
+    "HintEntry",
+    "MessageEntry",
+    "NoteEntry",
+    "ReplyEntry",
+    "Transcript",
+    "UserEntry",
+]
 
-DRAIN_INTERVAL_S = 0.1
-"""How often a streaming reply takes the text the worker has gathered."""
+DRAIN_INTERVAL_S = 0.04
+"""How often a streaming reply takes the text the worker has gathered: 25 frames a second
+(the goal is at least 20 screen updates a second; a frame re-renders only the open block)."""
 
-MARKERS: dict[str, str] = {
-    "streaming": "▍ writing…",
-    "stopping": "■ stopping…",
-    "stopped": "■ stopped: the reply was cut short",
-    "interrupted": "⚠ interrupted: the app closed while this reply was being written",
-    "error": "✖ error",
-}
-"""The small label under a reply that is not simply complete."""
+KEEP_RENDERED = 400
+"""Entries whose rendered lines are kept (the most recently drawn); the rest are rendered
+again when they come back into view."""
+
+GUTTER = 2
+"""The bar left of each entry and a space."""
+
+RIGHT_PAD = 1
 
 
-class MessageView(Vertical):
-    """One message of the transcript. Focusable: ``c`` copies it, up/down move between them."""
+class Transcript(ScrollView, can_focus=True):
+    """The open chat's messages, oldest first."""
 
     BINDINGS: ClassVar[list[BindingType]] = MESSAGE_BINDINGS
-    can_focus = True
 
-    ROLE_LABEL: ClassVar[str] = ""
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "transcript--bar",
+        "transcript--bar-user",
+        "transcript--bar-assistant",
+        "transcript--bar-warning",
+        "transcript--bar-error",
+        "transcript--bar-checkpoint",
+        "transcript--bar-selected",
+        "transcript--selected",
+        "transcript--user-role",
+        "transcript--user-body",
+        "transcript--assistant-role",
+        "transcript--marker",
+        "transcript--marker-warning",
+        "transcript--marker-error",
+        "transcript--note",
+        "transcript--checkpoint",
+        "transcript--checkpoint-inactive",
+        "transcript--summary",
+        "transcript--hint",
+    }
 
     class CopyRequested(TextualMessage):
-        """The user asked to copy a message's text."""
+        """The user asked to copy an entry's text (a message, or a checkpoint's summary)."""
 
-        def __init__(self, view: MessageView) -> None:
+        def __init__(self, entry: Entry) -> None:
             super().__init__()
-            self.view = view
+            self.entry = entry
 
-    def __init__(self, message: Message | None, content: str, **kwargs: object) -> None:
+    def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.message = message
-        """The stored message (None until the store has it)."""
-        self._content = content
-
-    @property
-    def text(self) -> str:
-        """The message's text as stored (what copying copies)."""
-        return self._content
-
-    def action_copy(self) -> None:
-        """Ask the app to copy this message."""
-        self.post_message(self.CopyRequested(self))
-
-    def action_focus_sibling(self, step: int) -> None:
-        """Focus the previous (-1) or next (+1) message; past the last one, the composer."""
-        focus_sibling(self, step)
-
-    def action_scroll_transcript(self, pages: int) -> None:
-        """Scroll the transcript a page up (-1) or down (+1), e.g. through a long reply."""
-        scroll_parent(self, pages)
-
-
-def focus_sibling(widget: Widget, step: int) -> None:
-    """Focus the message or divider ``step`` places from ``widget``; past the last one, the
-    composer."""
-    parent = widget.parent
-    if parent is None:
-        return
-    items = [w for w in parent.children if isinstance(w, MessageView | CheckpointDivider)]
-    index = items.index(widget) + step  # type: ignore[arg-type]
-    if 0 <= index < len(items):
-        target = items[index]
-        if isinstance(target, CheckpointDivider):
-            target.query_one("CollapsibleTitle").focus()  # the title is what takes focus
-        else:
-            target.focus()
-    elif index >= len(items):
-        widget.screen.focus_next()
-
-
-def scroll_parent(widget: Widget, pages: int) -> None:
-    """Scroll the transcript holding ``widget`` a page up (-1) or down (+1)."""
-    parent = widget.parent
-    if isinstance(parent, VerticalScroll):
-        if pages < 0:
-            parent.scroll_page_up()
-        else:
-            parent.scroll_page_down()
-
-
-class UserMessage(MessageView):
-    """The user's message, shown exactly as typed."""
-
-    ROLE_LABEL = "You"
-
-    def compose(self) -> ComposeResult:
-        yield Label(self.ROLE_LABEL, classes="role")
-        yield Static(safe(self._content), classes="body", markup=False)
-
-
-class AssistantMessage(MessageView):
-    """A reply, rendered as Markdown, with a marker when it is not simply complete."""
-
-    ROLE_LABEL = "Assistant"
-
-    class Finalize(TextualMessage, bubble=False):
-        """Render the finished reply (posted by the app, handled by the reply itself)."""
-
-        def __init__(self, message: Message) -> None:
-            super().__init__()
-            self.message = message
-
-    status: reactive[str] = reactive("complete", init=False)
-    """complete, streaming, stopping, stopped, interrupted or error (toggles CSS classes)."""
-
-    def __init__(
-        self,
-        message: Message | None,
-        content: str = "",
-        status: str = "complete",
-        model: str | None = None,
-        error: str | None = None,
-        **kwargs: object,
-    ) -> None:
-        super().__init__(message, content, **kwargs)
-        self._model = model
-        self._error = error
-        self._buffer: StreamBuffer | None = None
-        self._stream: MarkdownStream | None = None
+        self.entries: list[Entry] = []
+        """Everything shown, in order."""
+        self.cursor: int | None = None
+        """The index of the selected entry (shown while the transcript has focus)."""
+        self.follow = True
+        """The view stays at the end as the transcript grows."""
+        self._width = 0
+        self._heights: list[int] = []
+        self._offsets: list[int] = [0]
+        self._offsets_dirty = True
+        self._stale: set[int] = set()
+        self._rendered: OrderedDict[int, Entry] = OrderedDict()
         self._timer: Timer | None = None
-        self._streamed: list[str] = []
-        self._display = DisplayStream()
-        self._finished = False
-        self.set_reactive(AssistantMessage.status, status)
+        self._styles: dict[str, Style] = {}
+        self._adjusting = False
 
-    @classmethod
-    def from_message(cls, message: Message) -> AssistantMessage:
-        """A view of a stored reply."""
-        return cls(
-            message,
-            message.content,
-            status=message.status,
-            model=message.meta.get("model"),
-            error=message.meta.get("error"),
-        )
+    # -- the entries -------------------------------------------------------------------
 
-    def compose(self) -> ComposeResult:
-        role = self.ROLE_LABEL + (f" · {self._model}" if self._model else "")
-        yield Label(safe(role), classes="role")
-        yield ReplyMarkdown(safe_markdown(self._content), classes="body")
-        yield Label(self._marker_text(), classes=f"marker -{self.status}")
+    def views(self) -> list[MessageEntry]:
+        """The messages (user messages and replies), in order."""
+        return [e for e in self.entries if isinstance(e, MessageEntry)]
 
-    def on_mount(self) -> None:
-        self._apply_status(self.status)
-
-    @property
-    def text(self) -> str:
-        """The reply's text: what has streamed in so far, or the stored text when done."""
-        if self._buffer is not None and not self._finished:
-            return "".join(self._streamed)
-        return self._content
-
-    @property
-    def markdown(self) -> ReplyMarkdown:
-        """The Markdown widget holding the reply."""
-        return self.query_one(".body", ReplyMarkdown)
-
-    # -- streaming -----------------------------------------------------------------------
-
-    def begin_stream(self, buffer: StreamBuffer) -> None:
-        """Show text from ``buffer`` as the worker fills it, until ``finish``."""
-        self._buffer = buffer
-        self._finished = False
-        self._display = DisplayStream()
-        self.status = "streaming"
-        self._timer = self.set_interval(DRAIN_INTERVAL_S, self._drain)
-
-    async def _drain(self) -> None:
-        if self._buffer is None or self._finished:
-            return
-        chunk = self._buffer.drain()
-        if not chunk:
-            return
-        self._streamed.append(chunk)
-        await self._write(self._display.feed(chunk))
-
-    async def _write(self, shown: str) -> None:
-        """Append display text (never the raw chunk: the sanitiser runs first)."""
-        if not shown:
-            return
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self.markdown)
-        await self._stream.write(shown)
-
-    def mark_stopping(self) -> None:
-        """Show at once that a stop was asked for (the worker ends the reply shortly)."""
-        if self.status == "streaming":
-            self.status = "stopping"
-
-    async def finish(self, message: Message) -> None:
-        """End the stream. The stored reply is rendered in full (one Markdown parse) only
-        when it differs from what streamed in: re-rendering a long reply that the stream
-        already shows would stall the screen for seconds."""
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        await self._drain()  # what the worker added since the last tick
-        if self._buffer is not None and not self._finished:
-            await self._write(self._display.flush())  # a carriage return held back
-        self._finished = True
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            await stop_stream(stream)
-        self.message = message
-        self._content = message.content
-        self._error = message.meta.get("error")
-        markdown = self.markdown
-        # The widget holds display text: compare with the stored reply's display form.
-        shown = safe_markdown(message.content)
-        if stream is not None and markdown.source != shown:
-            written = safe_markdown("".join(self._streamed))
-            if written == shown and written.startswith(markdown.source):
-                # a stream stopped before its task ran drops what was pending: add it here
-                await markdown.append(written[len(markdown.source) :])
-        if stream is None or markdown.source != shown:
-            await markdown.update(shown)
-        else:
-            markdown.trim_last_block()
-        self.status = message.status
-
-    async def on_unmount(self) -> None:
-        """Removed mid-stream (the chat was switched): end the stream's background task."""
-        self._finished = True
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            with contextlib.suppress(Exception):  # the widget is going away anyway
-                await stop_stream(stream)
-
-    async def _on_assistant_message_finalize(self, event: Finalize) -> None:
-        await self.finish(event.message)
-
-    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
-        """Show where a link in the reply goes; it is not opened (its text may differ)."""
-        event.stop()
-        self.notify(
-            f"This link goes to: {event.href}\nIt was not opened: a link's text can differ "
-            "from its target. Copy the reply (c) to use it.",
-            title="Link",
-            markup=False,
-            timeout=15,
-        )
-
-    # -- status --------------------------------------------------------------------------
-
-    def _marker_text(self) -> Content:
-        text = MARKERS.get(self.status, "")
-        if self.status == "error" and self._error:
-            text = f"{text}: {self._error}"
-        return safe(text)
-
-    def watch_status(self, status: str) -> None:
-        self._apply_status(status)
-
-    def _apply_status(self, status: str) -> None:
-        # A class on the reply restyles its whole Markdown subtree (a long reply: a visible
-        # stall), so the common path, streaming -> complete, only touches the marker.
-        for name in ("stopping", "stopped", "interrupted", "error"):
-            self.set_class(status == name, f"-{name}")
-        for marker in self.query(".marker").results(Label):
-            for name in MARKERS:
-                marker.set_class(status == name, f"-{name}")
-            marker.update(self._marker_text())
-
-
-class DividerView(Static):
-    """A note between messages (not part of what the model sees)."""
-
-
-def divider_title(checkpoint: Checkpoint, active: bool) -> Content:
-    """The collapsed divider's text, e.g. ``"Checkpoint · 24 messages -> 412 tokens, L3"``."""
-    text = f"Checkpoint · {checkpoint.label}"
-    if not active:
-        text += " · not in use"
-    return safe(text)
-
-
-class CheckpointDivider(Collapsible):
-    """A checkpoint between the messages it covers and the rest: its label, collapsed; the
-    summary the model sees instead of those messages, expanded (click, or Enter on it)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = MESSAGE_BINDINGS
-    """The message keys (copy, up/down, page up/down); Enter on the title toggles."""
-
-    class CopyRequested(TextualMessage):
-        """The user asked to copy a checkpoint's summary."""
-
-        def __init__(self, divider: CheckpointDivider) -> None:
-            super().__init__()
-            self.divider = divider
-
-    def __init__(self, checkpoint: Checkpoint, active: bool = True) -> None:
-        super().__init__(
-            Static(safe(checkpoint.summary), classes="summary", markup=False),
-            title=divider_title(checkpoint, active),  # type: ignore[arg-type]
-            collapsed=True,
-            classes="checkpoint",
-        )
-        self.checkpoint = checkpoint
-        self.active = active
-        self.set_class(not active, "-inactive")
-
-    @property
-    def text(self) -> str:
-        """The summary (what copying copies)."""
-        return self.checkpoint.summary
-
-    def set_active(self, active: bool) -> None:
-        """Dim (or undim) the divider: is the checkpoint part of the active context?"""
-        if active != self.active:
-            self.active = active
-            self.set_class(not active, "-inactive")
-            self.title = divider_title(self.checkpoint, active)  # type: ignore[assignment]
-
-    def action_copy(self) -> None:
-        """Ask the app to copy the summary."""
-        self.post_message(self.CopyRequested(self))
-
-    def action_focus_sibling(self, step: int) -> None:
-        """Focus the previous (-1) or next (+1) message or divider."""
-        focus_sibling(self, step)
-
-    def action_scroll_transcript(self, pages: int) -> None:
-        """Scroll the transcript a page up (-1) or down (+1)."""
-        scroll_parent(self, pages)
-
-
-def anchor_index(messages: Sequence[Message], checkpoint: Checkpoint) -> int:
-    """The index of the message a checkpoint's divider follows: the last one it covers (the
-    last with an id up to ``last_message_id``); -1 when it comes before all of them."""
-    index = -1
-    for i, message in enumerate(messages):
-        if message.id <= checkpoint.last_message_id:
-            index = i
-    return index
-
-
-class EmptyHint(Static):
-    """Shown in a chat with no messages yet."""
-
-
-EMPTY_HINT = (
-    "Nothing here yet. Type below and press Enter to send.\n"
-    "Ctrl+J adds a new line (Shift+Enter too, where the terminal tells it apart)."
-)
-
-
-class Transcript(VerticalScroll):
-    """The open chat's messages, oldest first. Stays pinned to the bottom while anchored."""
-
-    can_focus = False
-
-    def views(self) -> list[MessageView]:
-        """The message widgets, in order."""
-        return [w for w in self.children if isinstance(w, MessageView)]
-
-    def last_reply(self) -> AssistantMessage | None:
-        """The last reply widget, if any."""
-        replies = [w for w in self.children if isinstance(w, AssistantMessage)]
-        return replies[-1] if replies else None
-
-    @staticmethod
-    def view_for(message: Message) -> Widget | None:
-        """The widget that shows a stored message (None for roles not shown)."""
-        if message.role == "user":
-            return UserMessage(message, message.content)
-        if message.role == "assistant":
-            return AssistantMessage.from_message(message)
-        if message.role == "divider":
-            return DividerView(safe(message.content), classes="divider")
+    def last_reply(self) -> ReplyEntry | None:
+        """The last reply, if any."""
+        for entry in reversed(self.entries):
+            if isinstance(entry, ReplyEntry):
+                return entry
         return None
+
+    def dividers(self) -> list[CheckpointEntry]:
+        """The checkpoints, in order."""
+        return [e for e in self.entries if isinstance(e, CheckpointEntry)]
 
     async def show(
         self,
@@ -417,81 +158,426 @@ class Transcript(VerticalScroll):
         checkpoints: Sequence[Checkpoint] = (),
         active: set[int] | frozenset[int] = frozenset(),
     ) -> None:
-        """Replace what is shown with ``messages`` (a divider after the last message each
-        of ``checkpoints`` covers; those not in ``active`` dimmed) and scroll to the end."""
-        await self.remove_children()
+        """Replace what is shown with ``messages`` (a checkpoint after the last message each
+        of ``checkpoints`` covers; those not in ``active`` dimmed) and go to the end.
+        Nothing is rendered here: only what comes into view is."""
         after: dict[int, list[Checkpoint]] = {}
         for checkpoint in sorted(checkpoints, key=lambda c: c.id):
             after.setdefault(anchor_index(messages, checkpoint), []).append(checkpoint)
-        widgets: list[Widget] = [CheckpointDivider(c, c.id in active) for c in after.get(-1, [])]
+        entries: list[Entry] = [CheckpointEntry(c, c.id in active) for c in after.get(-1, [])]
         for i, message in enumerate(messages):
-            view = self.view_for(message)
-            if view is not None:
-                widgets.append(view)
-            widgets += [CheckpointDivider(c, c.id in active) for c in after.get(i, [])]
-        if not widgets:
-            widgets = [EmptyHint(Content(EMPTY_HINT), classes="empty-hint")]
-        await self.mount_all(widgets)
+            entry = entry_for(message)
+            if entry is not None:
+                entries.append(entry)
+            entries += [CheckpointEntry(c, c.id in active) for c in after.get(i, [])]
+        self._set_entries(entries)
+
+    def _set_entries(self, entries: list[Entry]) -> None:
+        self._stop_streams()
+        if not entries:
+            entries = [HintEntry()]
+        self.entries = entries
+        for entry in entries:
+            entry.changed = self._entry_changed
+        self.cursor = None
+        self._rendered.clear()
+        self._width = 0  # heights are estimated afresh on the next frame
+        self._heights = []
+        self._offsets_dirty = True
         self.anchor()
 
-    async def add_user(self, text: str) -> UserMessage:
-        """Append the user's message (not stored yet) and pin the view to the bottom."""
-        await self.query(EmptyHint).remove()
-        view = UserMessage(None, text)
-        await self.mount(view)
+    def _append(self, entry: Entry) -> None:
+        if len(self.entries) == 1 and isinstance(self.entries[0], HintEntry):
+            self.entries.clear()
+            self._heights.clear()
+            self._offsets_dirty = True
+        entry.changed = self._entry_changed
+        self.entries.append(entry)
+        if self._width:
+            self._heights.append(self._gap(len(self.entries) - 1) + entry.estimate(self._width))
+        self._offsets_dirty = True
         self.anchor()
-        return view
 
-    async def add_reply(self, model: str | None) -> AssistantMessage:
+    async def add_user(self, text: str) -> UserEntry:
+        """Append the user's message (not stored yet) and go to the end."""
+        entry = UserEntry(None, text)
+        self._append(entry)
+        return entry
+
+    async def add_reply(self, model: str | None) -> ReplyEntry:
         """Append an empty reply that is about to stream."""
-        await self.query(EmptyHint).remove()
-        view = AssistantMessage(None, "", status="streaming", model=model)
-        await self.mount(view)
-        self.anchor()
-        return view
-
-    def dividers(self) -> list[CheckpointDivider]:
-        """The checkpoint dividers, in order."""
-        return [w for w in self.children if isinstance(w, CheckpointDivider)]
-
-    def sync_checkpoints(self, checkpoints: Sequence[Checkpoint], active: set[int]) -> None:
-        """Show a divider for each of ``checkpoints`` (new ones mounted in place, inactive
-        ones dimmed, ones no longer stored removed), keeping the scroll position."""
-        shown = {d.checkpoint.id: d for d in self.dividers()}
-        wanted = {c.id for c in checkpoints}
-        for checkpoint_id, divider in shown.items():
-            if checkpoint_id not in wanted:
-                divider.remove()
-        for checkpoint in sorted(checkpoints, key=lambda c: c.id):
-            divider = shown.get(checkpoint.id)
-            if divider is not None:
-                divider.set_active(checkpoint.id in active)
-            else:
-                self._mount_divider(CheckpointDivider(checkpoint, checkpoint.id in active))
-
-    def _mount_divider(self, divider: CheckpointDivider) -> None:
-        """Mount ``divider`` after the last message it covers (and after the dividers that
-        already follow that message)."""
-        last_id = divider.checkpoint.last_message_id
-        children = list(self.children)
-        anchor: Widget | None = None
-        for child in children:
-            if isinstance(child, MessageView):
-                if child.message is None or child.message.id > last_id:
-                    break
-                anchor = child
-            elif isinstance(child, CheckpointDivider) and anchor is not None:
-                anchor = child
-        if anchor is not None:
-            self.mount(divider, after=anchor)
-        elif children:
-            self.mount(divider, before=children[0])
-        else:
-            self.mount(divider)
+        entry = ReplyEntry(None, "", status="streaming", model=model)
+        self._append(entry)
+        return entry
 
     async def drop_trailing_replies(self) -> None:
         """Remove the replies after the last user message (regenerate replaces them)."""
-        for view in reversed(self.views()):
-            if not isinstance(view, AssistantMessage):
+        while self.entries and isinstance(self.entries[-1], ReplyEntry):
+            self.entries.pop()
+        if not self.entries:
+            self.entries = [HintEntry()]
+        self._relayout()
+
+    def sync_checkpoints(self, checkpoints: Sequence[Checkpoint], active: set[int]) -> None:
+        """Show each of ``checkpoints`` (new ones in place, inactive ones dimmed, ones no
+        longer stored removed), keeping what is on screen where it is."""
+        wanted = {c.id: c for c in checkpoints}
+        kept: list[Entry] = []
+        shown: set[int] = set()
+        for entry in self.entries:
+            if isinstance(entry, CheckpointEntry):
+                if entry.checkpoint.id not in wanted:
+                    continue
+                entry.set_active(entry.checkpoint.id in active)
+                shown.add(entry.checkpoint.id)
+            kept.append(entry)
+        for checkpoint in sorted(checkpoints, key=lambda c: c.id):
+            if checkpoint.id not in shown:
+                entry = CheckpointEntry(checkpoint, checkpoint.id in active)
+                entry.changed = self._entry_changed
+                kept.insert(self._checkpoint_place(kept, checkpoint), entry)
+        if len(kept) != len(self.entries) or any(
+            a is not b for a, b in zip(kept, self.entries, strict=True)
+        ):
+            self.entries = kept
+            self._relayout()
+
+    @staticmethod
+    def _checkpoint_place(entries: list[Entry], checkpoint: Checkpoint) -> int:
+        """Where a new checkpoint goes: after the last message it covers (and after the
+        checkpoints already following that message)."""
+        place = 0
+        seen_message = False
+        for i, entry in enumerate(entries):
+            if isinstance(entry, MessageEntry | NoteEntry):
+                message = entry.message
+                if message is None or message.id > checkpoint.last_message_id:
+                    break
+                place, seen_message = i + 1, True
+            elif isinstance(entry, CheckpointEntry) and seen_message:
+                place = i + 1
+        return place
+
+    def _relayout(self) -> None:
+        """The list of entries changed in the middle: estimate heights again."""
+        if self.cursor is not None and self.cursor >= len(self.entries):
+            self.cursor = None
+        self._heights = []
+        self._width = 0
+        self._rendered.clear()
+        self._offsets_dirty = True
+        self.refresh()
+
+    # -- streaming ---------------------------------------------------------------------
+
+    def begin_stream(self, entry: ReplyEntry, buffer: StreamBuffer) -> None:
+        """Show ``buffer``'s text in ``entry`` as the worker fills it, until ``finish``."""
+        entry.begin_stream(buffer)
+        if self._timer is None:
+            self._timer = self.set_interval(DRAIN_INTERVAL_S, self._drain)
+
+    def _drain(self) -> None:
+        streaming = [e for e in self.entries[-4:] if isinstance(e, ReplyEntry) and e.streaming]
+        for entry in streaming:
+            entry.drain()
+        if not streaming and self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def finish(self, entry: ReplyEntry, message: Message) -> None:
+        """End ``entry``'s stream: it shows the stored reply."""
+        entry.finish(message)
+
+    def _stop_streams(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    # -- layout ------------------------------------------------------------------------
+
+    @staticmethod
+    def _gap(index: int) -> int:
+        """A blank line above every entry but the first."""
+        return 1 if index else 0
+
+    @property
+    def content_width(self) -> int:
+        """The width entries are rendered at (the view less the gutter and the padding)."""
+        return max(self.scrollable_content_region.width - GUTTER - RIGHT_PAD, 1)
+
+    def _entry_changed(self, entry: Entry) -> None:
+        try:
+            index = len(self.entries) - 1 - self.entries[::-1].index(entry)
+        except ValueError:
+            return
+        self._stale.add(index)
+        self.refresh()
+
+    def _estimate_all(self, width: int) -> None:
+        self._width = width
+        self._heights = [
+            self._gap(i) + (e.rendered_height(width) or e.estimate(width))
+            for i, e in enumerate(self.entries)
+        ]
+        self._stale.clear()
+        self._offsets_dirty = True
+
+    def _offsets_now(self) -> list[int]:
+        if self._offsets_dirty:
+            self._offsets = [0, *itertools.accumulate(self._heights)]
+            self._offsets_dirty = False
+        return self._offsets
+
+    def _index_at(self, y: int) -> int:
+        """The entry holding virtual line ``y`` (clamped to the entries)."""
+        offsets = self._offsets_now()
+        return max(0, min(bisect_right(offsets, y) - 1, len(self.entries) - 1))
+
+    def _lines_of(self, index: int) -> list[Strip]:
+        entry = self.entries[index]
+        lines = entry.lines(self._width, self.app.console, self._style)
+        self._rendered[id(entry)] = entry
+        self._rendered.move_to_end(id(entry))
+        while len(self._rendered) > KEEP_RENDERED:
+            _, old = self._rendered.popitem(last=False)
+            old.forget()
+        return lines
+
+    def _prepare(self) -> None:
+        """Before a frame: render the entries in view, correct their heights, keep the view
+        still (or at the end, when following), and size the scroll area."""
+        if not self.entries:
+            return
+        width = self.content_width
+        if width != self._width or len(self._heights) != len(self.entries):
+            self._estimate_all(width)
+        for index in self._stale:
+            if index < len(self._heights):
+                entry = self.entries[index]
+                height = entry.rendered_height(width) or entry.estimate(width)
+                self._heights[index] = self._gap(index) + height
+        self._stale.clear()
+        self._offsets_dirty = True
+        view = max(self.scrollable_content_region.height, 1)
+        for _ in range(6):
+            offsets = self._offsets_now()
+            top = round(self.scroll_y)
+            first, last = self._index_at(top), self._index_at(top + view)
+            above = 0
+            changed = False
+            for index in range(first, last + 1):
+                height = self._gap(index) + len(self._lines_of(index))
+                if height != self._heights[index]:
+                    if offsets[index] < top:  # it starts above the view: keep the view still
+                        above += height - self._heights[index]
+                    self._heights[index] = height
+                    changed = True
+            self._offsets_dirty = True
+            total = self._offsets_now()[-1]
+            self._set_virtual_height(total)
+            if self.follow:
+                self._scroll_quietly(max(0, total - view))
+            elif above:
+                self._scroll_quietly(max(0, min(top + above, total - view)))
+            if not changed:
                 break
-            await view.remove()
+
+    def _set_virtual_height(self, total: int) -> None:
+        size = Size(self.scrollable_content_region.width, total)
+        if size != self.virtual_size:
+            self.virtual_size = size
+
+    def _scroll_quietly(self, y: int) -> None:
+        """Scroll without it counting as the user's scroll (``follow`` is unchanged)."""
+        if round(self.scroll_y) == y:
+            return
+        self._adjusting = True
+        try:
+            self.set_reactive(ScrollView.scroll_y, float(y))
+            self.set_reactive(ScrollView.scroll_target_y, float(y))
+            if self.show_vertical_scrollbar:
+                self.vertical_scrollbar.position = y
+            self.refresh()
+        finally:
+            self._adjusting = False
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if not self._adjusting:
+            self.follow = round(new_value) >= self.max_scroll_y
+
+    def anchor(self, anchor: bool = True) -> None:
+        """Follow the end (and go there now)."""
+        self.follow = anchor
+        self.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        for entry in self.entries:
+            entry.forget()
+            entry.version += 1
+        self._rendered.clear()
+        self.refresh()
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self.get_component_rich_style(f"transcript--{name}", partial=True)
+            self._styles[name] = style
+        return style
+
+    # -- drawing -----------------------------------------------------------------------
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._prepare()
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        line_y = scroll_y + y
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        offsets = self._offsets_now()
+        if not self.entries or line_y >= offsets[-1]:
+            return Strip.blank(width, base)
+        index = self._index_at(line_y)
+        local = line_y - offsets[index] - self._gap(index)
+        lines = self._lines_of(index)
+        if local < 0 or local >= len(lines):
+            return Strip.blank(width, base).apply_offsets(scroll_x, line_y)
+        entry = self.entries[index]
+        selected = self.has_focus and index == self.cursor
+        bar = self._style("bar-selected" if selected else entry.bar)
+        strip = Strip.join(
+            [
+                Strip([Segment("▌" if entry.selectable else " ", bar), Segment(" ")], GUTTER),
+                lines[local],
+            ]
+        )
+        strip = strip.crop_extend(0, width, None)
+        if selected:
+            strip = strip.apply_style(self._style("selected"))
+        return strip.apply_style(base).apply_offsets(scroll_x, line_y)
+
+    def lines_of(self, entry: Entry) -> list[Strip]:
+        """``entry``'s lines as drawn at the current width (without the gutter)."""
+        return entry.lines(self.content_width, self.app.console, self._style)
+
+    def text_of(self, entry: Entry) -> str:
+        """``entry``'s lines as drawn at the current width, as plain text (no styles)."""
+        return "\n".join(line.text.rstrip() for line in self.lines_of(entry))
+
+    # -- the cursor --------------------------------------------------------------------
+
+    def _selectable(self) -> list[int]:
+        return [i for i, e in enumerate(self.entries) if e.selectable]
+
+    def select(self, index: int | None) -> None:
+        """Put the cursor on entry ``index`` and bring it into view."""
+        self.cursor = index
+        if index is not None:
+            self.scroll_to_entry(index)
+        self.refresh()
+
+    @property
+    def selected(self) -> Entry | None:
+        """The entry under the cursor."""
+        if self.cursor is None or self.cursor >= len(self.entries):
+            return None
+        return self.entries[self.cursor]
+
+    def scroll_to_entry(self, index: int, top: bool = False) -> None:
+        """Scroll so that entry ``index`` is in view (at the top with ``top``)."""
+        self._prepare()
+        offsets = self._offsets_now()
+        start = offsets[index] + self._gap(index)
+        end = offsets[index + 1]
+        view = max(self.scrollable_content_region.height, 1)
+        y = round(self.scroll_y)
+        if top or start < y or end - start > view:
+            y = start
+        elif end > y + view:
+            y = end - view
+        self.scroll_to(y=y, animate=False, immediate=True)
+        self.follow = y >= self.max_scroll_y
+        self.refresh()
+
+    def jump_to(self, message_id: int) -> bool:
+        """Select the message ``message_id`` and scroll it to the top (False: not shown)."""
+        for index, entry in enumerate(self.entries):
+            if isinstance(entry, MessageEntry) and entry.message and entry.message.id == message_id:
+                self.cursor = index
+                self.scroll_to_entry(index, top=True)
+                return True
+        return False
+
+    def on_focus(self) -> None:
+        if self.cursor is None:
+            selectable = self._selectable()
+            if selectable:
+                self.select(selectable[-1])
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def action_focus_sibling(self, step: int) -> None:
+        """Move the cursor to the previous (-1) or next (+1) entry; past the last one, the
+        composer takes the focus."""
+        selectable = self._selectable()
+        if not selectable:
+            self.screen.focus_next()
+            return
+        if self.cursor is None or self.cursor not in selectable:
+            self.select(selectable[-1])
+            return
+        position = selectable.index(self.cursor) + step
+        if position >= len(selectable):
+            self.screen.focus_next()
+        elif position >= 0:
+            self.select(selectable[position])
+
+    def action_select_edge(self, step: int) -> None:
+        """Move the cursor to the first (-1) or last (+1) entry."""
+        selectable = self._selectable()
+        if selectable:
+            self.select(selectable[0] if step < 0 else selectable[-1])
+
+    def action_scroll_transcript(self, pages: int) -> None:
+        """Scroll a page up (-1) or down (+1), e.g. through a long reply."""
+        if pages < 0:
+            self.scroll_page_up(animate=False)
+        else:
+            self.scroll_page_down(animate=False)
+
+    def action_copy(self) -> None:
+        """Ask the screen to copy the selected entry."""
+        entry = self.selected
+        if entry is not None and entry.selectable:
+            self.post_message(self.CopyRequested(entry))
+
+    def action_toggle(self) -> None:
+        """Expand or collapse the selected checkpoint."""
+        entry = self.selected
+        if isinstance(entry, CheckpointEntry):
+            entry.toggle()
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        line_y = round(self.scroll_y) + offset.y
+        if line_y >= self._offsets_now()[-1]:
+            return
+        index = self._index_at(line_y)
+        entry = self.entries[index]
+        if entry.selectable:
+            self.focus()
+            self.cursor = index
+            if isinstance(entry, CheckpointEntry):
+                entry.toggle()
+            self.refresh()
