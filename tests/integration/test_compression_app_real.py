@@ -72,7 +72,9 @@ async def test_a_long_chat_compresses_visibly_and_keeps_answering(
         )
         assert store.checkpoints(chat_id)[-1].id in shown
         assert notes.has("Compressed")
-        assert len([v for v in app.transcript.views() if isinstance(v, UserEntry)]) == sent  # every original message still shown
+        assert (
+            len([v for v in app.transcript.views() if isinstance(v, UserEntry)]) == sent
+        )  # every original message still shown
         replies = [m for m in store.messages(chat_id) if m.role == "assistant"]
         assert len(replies) == sent
         assert all(r.status == "complete" and r.content.strip() for r in replies)

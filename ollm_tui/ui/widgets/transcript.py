@@ -134,6 +134,9 @@ class Transcript(ScrollView, can_focus=True):
         self._timer: Timer | None = None
         self._styles: dict[str, Style] = {}
         self._adjusting = False
+        self._anchor: tuple[int, int] | None = None
+        """(entry, line within it) at the top of the last frame: what the view holds still."""
+        self._last_top = 0
 
     # -- the entries -------------------------------------------------------------------
 
@@ -264,6 +267,7 @@ class Transcript(ScrollView, can_focus=True):
             self.cursor = None
         self._heights = []
         self._width = 0
+        self._anchor = None
         self._rendered.clear()
         self._offsets_dirty = True
         self.refresh()
@@ -345,12 +349,20 @@ class Transcript(ScrollView, can_focus=True):
 
     def _prepare(self) -> None:
         """Before a frame: render the entries in view, correct their heights, keep the view
-        still (or at the end, when following), and size the scroll area."""
+        still (or at the end, when following), and size the scroll area.
+
+        "Still" means anchored to content the user already saw: the entry that was at the top
+        of the last frame keeps its place relative to the user's scroll since then, so an
+        entry above it growing from its estimate to its real height pushes the view up
+        instead of shifting what the user is reading. A jump (a scroll of more than a
+        screen, ``scroll_to_entry``) anchors on the new top instead.
+        """
         if not self.entries:
             return
         width = self.content_width
         if width != self._width or len(self._heights) != len(self.entries):
             self._estimate_all(width)
+            self._anchor = None
         for index in self._stale:
             if index < len(self._heights):
                 entry = self.entries[index]
@@ -359,28 +371,41 @@ class Transcript(ScrollView, can_focus=True):
         self._stale.clear()
         self._offsets_dirty = True
         view = max(self.scrollable_content_region.height, 1)
-        for _ in range(6):
-            offsets = self._offsets_now()
+        top = round(self.scroll_y)
+        anchor = self._anchor
+        if anchor is not None and (
+            anchor[0] >= len(self.entries) or abs(top - self._last_top) >= view
+        ):
+            anchor = None
+        if anchor is None:
+            index = self._index_at(top)
+            anchor = (index, top - self._offsets_now()[index])
+        else:
+            anchor = (anchor[0], anchor[1] + top - self._last_top)
+        for _ in range(8):
             top = round(self.scroll_y)
             first, last = self._index_at(top), self._index_at(top + view)
-            above = 0
             changed = False
             for index in range(first, last + 1):
                 height = self._gap(index) + len(self._lines_of(index))
                 if height != self._heights[index]:
-                    if offsets[index] < top:  # it starts above the view: keep the view still
-                        above += height - self._heights[index]
                     self._heights[index] = height
                     changed = True
             self._offsets_dirty = True
-            total = self._offsets_now()[-1]
+            offsets = self._offsets_now()
+            total = offsets[-1]
             self._set_virtual_height(total)
             if self.follow:
-                self._scroll_quietly(max(0, total - view))
-            elif above:
-                self._scroll_quietly(max(0, min(top + above, total - view)))
-            if not changed:
+                target = max(0, total - view)
+            else:
+                target = max(0, min(offsets[anchor[0]] + anchor[1], total - view))
+            self._scroll_quietly(target)
+            if not changed and target == top:
                 break
+        top = round(self.scroll_y)
+        index = self._index_at(top)
+        self._anchor = (index, top - self._offsets_now()[index])
+        self._last_top = top
 
     def _set_virtual_height(self, total: int) -> None:
         size = Size(self.scrollable_content_region.width, total)
@@ -504,6 +529,8 @@ class Transcript(ScrollView, can_focus=True):
             y = end - view
         self.scroll_to(y=y, animate=False, immediate=True)
         self.follow = y >= self.max_scroll_y
+        top = offsets[index]
+        self._anchor, self._last_top = (index, y - top), y
         self.refresh()
 
     def jump_to(self, message_id: int) -> bool:
