@@ -27,7 +27,7 @@ from textual.strip import Strip
 
 __all__ = ["PIECE_LINES", "MarkdownDoc", "MarkdownDocStats", "render_markdown"]
 
-PIECE_LINES = 64
+PIECE_LINES = 32
 """Source lines per piece of a big fence or list. Why 64: a frame re-renders at most one
 open piece; 64 highlighted code lines render in ~2.5 ms on the dev machine (256: ~10 ms)."""
 
