@@ -221,17 +221,27 @@ def test_no_segment_carries_a_link() -> None:
 def test_link_styles_are_stripped_even_when_rich_makes_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def linking(source: str, **kwargs: object) -> Markdown:
-        kwargs["hyperlinks"] = True
-        return Markdown(source, **kwargs)  # type: ignore[arg-type]
+    def linking(source: str, code_theme: str) -> Markdown:
+        return Markdown(source, code_theme=code_theme, hyperlinks=True)
 
-    monkeypatch.setattr(markdown_doc, "Markdown", linking)
+    monkeypatch.setattr(markdown_doc, "_markdown", linking)
     lines = render_markdown("[a link](http://example.com/x)\n", 80)
     segments = [s for line in lines for s in line]
     assert "a link" in "".join(s.text for s in segments)
     assert not [s for s in segments if s.style is not None and s.style.link]
     linked = [Segment("x", Style(link="http://a", bold=True))]
     assert markdown_doc._unlink(linked) == [Segment("x", Style(bold=True))]
+
+
+def test_the_shared_parser_markdown_is_richs_markdown() -> None:
+    """``_Markdown`` skips Rich's ``__init__`` (it builds a parser per call): it must set
+    the same attributes to the same values, or a Rich upgrade changed them."""
+    source = CORPORA["generated"][:3000] + CORPORA["tables"]
+    ours = vars(markdown_doc._Markdown(source, "monokai"))
+    rich = vars(Markdown(source, code_theme="monokai", hyperlinks=False))
+    assert ours.keys() == rich.keys()
+    assert [t.as_dict() for t in ours.pop("parsed")] == [t.as_dict() for t in rich.pop("parsed")]
+    assert ours == rich
 
 
 def test_control_pictures_pass_through_as_text() -> None:
