@@ -106,7 +106,9 @@ def measure(size: int = 2_000_000, baseline_size: int = 100_000) -> list[Line]:
         doc.height(80)
     cached = (time.perf_counter() - began) / 100
     began = time.perf_counter()
-    whole = CONSOLE.render_lines(Markdown(small, hyperlinks=False), CONSOLE.options.update_width(80))
+    whole = CONSOLE.render_lines(
+        Markdown(small, hyperlinks=False), CONSOLE.options.update_width(80)
+    )
     rich_once = time.perf_counter() - began
 
     return [

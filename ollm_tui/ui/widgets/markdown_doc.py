@@ -118,14 +118,11 @@ def _pieces(block: _Block, lines: list[str], continues: bool) -> list[tuple[int,
         if cut - bounds[-1] >= PIECE_LINES:
             bounds.append(cut)
     bounds.append(block.end)
-    opener = lines[block.start] + "\n" if block.kind == "fence" else ""
+    opener = lines[block.start : block.start + 1] if block.kind == "fence" else []
     out = []
     for n in range(len(bounds) - 1):
         start, end = bounds[n], bounds[n + 1]
-        body = "\n".join(lines[start:end])
-        source = (opener + body) if block.kind == "fence" and n else body
-        if block.kind == "fence" and not n:
-            source = "\n".join(lines[block.start : end])
+        source = "\n".join(opener + lines[start:end])  # (each fence piece opens its fence)
         piece = _Piece(source, block.kind, bool(n) or continues, n < len(bounds) - 2)
         out.append((start if n else block.start, piece))
     return out
@@ -169,15 +166,34 @@ def _markdown(source: str, code_theme: str) -> Markdown:
     return _Markdown(source, code_theme)
 
 
+class _Line(Strip):
+    """A ``Strip`` whose caches are made on first use. Why: ``Strip.__init__`` makes seven
+    ``FIFOCache``s, 1.1 KB a line, about 70% of a rendered document's memory; a view uses
+    them on the few lines it draws. Any other method is ``Strip``'s own."""
+
+    __slots__ = ()
+
+    def __init__(self, segments: list[Segment], cell_length: int) -> None:  # (no super())
+        self._segments = segments
+        self._cell_length = cell_length
+
+    def __getattr__(self, name: str) -> object:
+        # Reached only for a slot not set yet: a cache's first use sets them all.
+        if name in Strip.__slots__:
+            Strip.__init__(self, self._segments, self._cell_length)
+            return object.__getattribute__(self, name)
+        raise AttributeError(name)
+
+
 def render_piece(piece: _Piece, width: int, console: Console, code_theme: str) -> list[Strip]:
     """One piece's lines: Rich's render, its outer blank lines dropped (Rich puts blank lines
     around some blocks but not others; ``MarkdownDoc`` puts exactly one between blocks), and
     at a fence's seams the code block's padding line, so the pieces of a fence join up."""
     markdown = _markdown(piece.source, code_theme)
     rendered = console.render_lines(markdown, console.options.update_width(width))
-    strips = [Strip(_unlink(line), width).simplify() for line in rendered]
-    # .simplify(): Syntax emits a segment per token and one per pad; merging same-style
-    # neighbours cut a 2 MB document's strips from ~230 to ~140 MiB of Python objects.
+    strips: list[Strip] = [_Line(_unlink(line), width) for line in rendered]
+    # (Not .simplify(): it merges a third of the segments but keeps more memory, 13.6
+    # against 12.8 MiB for 200 KB, as the merged texts are new strings.)
     while strips and _plain_blank(strips[0]):
         del strips[0]
     while strips and _plain_blank(strips[-1]):
@@ -286,7 +302,9 @@ class MarkdownDoc:
         self._done.append(tail[:skip])
         self._tail = tail[skip:]
         self._continues = keep.join_prev
-        self._prefix = lines[blocks[-1].start] + "\n" if keep.join_prev and keep.kind == "fence" else ""
+        self._prefix = (
+            lines[blocks[-1].start] + "\n" if keep.join_prev and keep.kind == "fence" else ""
+        )
         self._frozen += freeze
         self._scan_at = len(self._tail) + _SCAN_EVERY
 
@@ -328,13 +346,16 @@ class MarkdownDoc:
                 self._flat.append(blank)
             self._flat += strips
         self._flat_pieces = len(self._frozen)
-        cache, out = {}, []
+        cache: dict[_Piece, list[Strip]] = {}
+        out: list[list[Strip]] = []
+        above = bool(self._flat)  # lines above: the next piece is set apart by a blank one
         for piece in self._tail_pieces():
             strips = self._cache[piece] if piece in self._cache else self._render(piece)
             cache[piece] = strips
-            if strips and (self._flat or out) and not piece.join_prev:
+            if strips and above and not piece.join_prev:
                 out.append([blank])
             out.append(strips)
+            above = above or bool(strips)
         self._cache = cache
         return out
 
