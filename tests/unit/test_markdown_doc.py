@@ -129,6 +129,35 @@ def test_streamed_equals_full_render(name: str, width: int) -> None:
         assert doc.height(width) == len(want)
 
 
+TRICKY_LINES = [
+    *["", "", "para text", "more words", "# h", "#", "#x", "===", "---", "- a", "  - b"],
+    *["    four", "1. x", "2. x2", "2) y", "> q", ">", "> - qi", "```", "```py", "``` x`"],
+    *["~~~", "````", "  ```", "| a | b |", "|---|---|", "| 1 | 2 |", "<div>", "</div>"],
+    *["<!--", "-->", "[r]: /u", "'t'", "***", "-", "* * *", "+ p", "lazy", "\tTab", "  two"],
+    *["10. ten", "<script>", "</script>", "a | b", "x = 1", "-   wide"],
+]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_tricky_documents_stream_like_the_full_render(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Documents of lines that change meaning as the next line arrives (setext underlines,
+    fences, lazy lines, tables, HTML), cut into pieces of 2 lines to exercise every seam."""
+    monkeypatch.setattr(markdown_doc, "PIECE_LINES", 2)
+    for case in range(25):
+        rng = random.Random(seed * 1000 + case)
+        text = "\n".join(rng.choice(TRICKY_LINES) for _ in range(rng.randint(1, 40)))
+        text += rng.choice(["", "\n", "\n\n", "x"])
+        width = rng.choice([20, 50])
+        doc = MarkdownDoc()
+        for chunk in chunked(text, rng):
+            doc.append(chunk)
+            if rng.random() < 0.5:
+                doc.lines(width)
+        assert_same(doc.lines(width), render_markdown(text, width))
+
+
 @pytest.mark.parametrize(
     "chunks",
     [
