@@ -86,7 +86,7 @@ def _big_chat(quick: bool) -> list[Line]:
 def _many_chats(quick: bool) -> list[Line]:
     from bench import big_chats
 
-    return big_chats.many_chats(runs=1 if quick else 3)
+    return big_chats.many_chats(runs=1 if quick else 5)
 
 
 SUITE: dict[str, Callable[[bool], list[Line]]] = {

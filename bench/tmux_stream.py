@@ -29,7 +29,7 @@ Two rates: 2,000 chunks/s (8,000 chunks, a 4 s stream) and 200 chunks/s (1,000 c
 the app's RSS growth from before the prompt to the largest sample until the end is on
 screen (goal <= 200 MiB).
 
-Each wait is capped (``TIMEOUT_S``): a miss past it reports the cap with "over".
+Each wait is capped (``TIMEOUT_S`` past the stream's own length): a miss says how long it waited.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def stream_lines(rate: float, chunks: int) -> list[Line]:
         f"capture loop {f['capture_rate']:.0f} captures/s using {f['capture_cpu']:.0%} of a "
         f"core, tmux server {f['tmux_cpu']:.0%}; app CPU {f['app_cpu']:.0%} of a core"
     )
-    over = "" if f["end_seen"] else f" (end not on screen: over {f['end_s']:.0f} s)"
+    over = "" if f["end_seen"] else f" (the end was not on screen within {f['end_s']:.0f} s)"
     lines = [
         Line(
             f"{tag}: screen changes/s",
@@ -200,7 +200,7 @@ def huge_reply(quick: bool = False) -> list[Line]:
     pieces = huge_pieces(total)
     rate = len(pieces) / 10.0
     f = run_stream(pieces, rate)
-    over = "" if f["end_seen"] else f" (end not on screen: over {f['end_s']:.0f} s)"
+    over = "" if f["end_seen"] else f" (the end was not on screen within {f['end_s']:.0f} s)"
     size = sum(len(p) for p in pieces) / 1e6
     return [
         Line(
