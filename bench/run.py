@@ -4,8 +4,10 @@
 
 Each line is measured side by side with its baseline in the same run (the machine may be
 shared: compare ratios, not absolute times). Names: stream, pipeline, turn20, reopen,
-first_frame, idle_rss. Results go to ``bench/results/<date>.json`` unless ``--json`` says
-otherwise; record notable runs in ``bench/RESULTS.md``. Nothing here is a unit test: the
+first_frame, idle_rss, and, watched from outside the process (the app in tmux on a fake
+server; tmux needed): tmux_stream, huge_reply, big_chat, many_chats. Results go to
+``bench/results/<date>.json`` unless ``--json`` says otherwise; record notable runs in
+``bench/RESULTS.md``. Nothing here is a unit test: the
 suite reports, it does not assert.
 """
 
@@ -63,6 +65,30 @@ def _idle_rss(quick: bool) -> list[Line]:
     return [app_start.idle_rss()]
 
 
+def _tmux_stream(quick: bool) -> list[Line]:
+    from bench import tmux_stream
+
+    return tmux_stream.measure(quick)
+
+
+def _huge_reply(quick: bool) -> list[Line]:
+    from bench import tmux_stream
+
+    return tmux_stream.huge_reply(quick)
+
+
+def _big_chat(quick: bool) -> list[Line]:
+    from bench import big_chats
+
+    return big_chats.big_chat(501 if quick else 5000)
+
+
+def _many_chats(quick: bool) -> list[Line]:
+    from bench import big_chats
+
+    return big_chats.many_chats(runs=1 if quick else 5)
+
+
 SUITE: dict[str, Callable[[bool], list[Line]]] = {
     "pipeline": _pipeline,
     "stream": _stream,
@@ -70,6 +96,10 @@ SUITE: dict[str, Callable[[bool], list[Line]]] = {
     "reopen": _reopen,
     "first_frame": _first_frame,
     "idle_rss": _idle_rss,
+    "tmux_stream": _tmux_stream,
+    "huge_reply": _huge_reply,
+    "big_chat": _big_chat,
+    "many_chats": _many_chats,
 }
 
 

@@ -10,6 +10,9 @@ It runs stdlib ``http.server`` in a thread on 127.0.0.1. ``GET /v1/models`` list
 - ``http500``: HTTP 500 with an OpenAI-style error body.
 - ``late_cut``: every piece and a finish reason, then the connection closes before ``[DONE]``.
 
+``rate`` (pieces per second, default: as fast as possible) paces the pieces, as a model would;
+each paced reply's first and last piece times (``time.monotonic``) go to ``sent``.
+
 Every request's headers are kept (``seen``) so tests can check what was sent.
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODEL = "fake-model"
@@ -54,6 +58,10 @@ class FakeServer:
         self.seen: list[dict[str, str]] = []
         self.pieces: list[str] = list(PIECES)
         """What a reply streams (a test may script its own, e.g. escape sequences)."""
+        self.rate: float | None = None
+        """Pieces per second (None: no pacing)."""
+        self.sent: list[tuple[float, float, int]] = []
+        """(first piece, last piece, pieces) per paced reply, ``time.monotonic`` seconds."""
         self.release = threading.Event()
         owner = self
 
@@ -75,6 +83,18 @@ class FakeServer:
                 data = text.encode()
                 self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                 self.wfile.flush()
+
+            def _send_pieces(self, pieces: list[str]) -> None:
+                rate = owner.rate
+                start = time.monotonic()
+                for i, piece in enumerate(pieces):
+                    if rate:
+                        ahead = start + i / rate - time.monotonic()
+                        if ahead > 0:
+                            time.sleep(ahead)
+                    self._send_chunk(chunk(piece))
+                if rate:
+                    owner.sent.append((start, time.monotonic(), len(pieces)))
 
             def do_GET(self) -> None:
                 owner.seen.append(dict(self.headers))
@@ -112,8 +132,7 @@ class FakeServer:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 pieces = owner.pieces if mode in ("ok", "late_cut") else owner.pieces[:2]
-                for piece in pieces:
-                    self._send_chunk(chunk(piece))
+                self._send_pieces(pieces)
                 if owner.usage is not None and mode == "ok":
                     self._send_chunk(
                         f"data: {json.dumps({'choices': [], 'usage': owner.usage})}\n\n"
