@@ -137,6 +137,7 @@ class Transcript(ScrollView, can_focus=True):
         self._anchor: tuple[int, int] | None = None
         """(entry, line within it) at the top of the last frame: what the view holds still."""
         self._last_top = 0
+        self._base = Style()
 
     # -- the entries -------------------------------------------------------------------
 
@@ -408,9 +409,23 @@ class Transcript(ScrollView, can_focus=True):
         self._last_top = top
 
     def _set_virtual_height(self, total: int) -> None:
+        """Size the scroll area. Setting ``virtual_size`` makes Textual lay out (and draw) the
+        whole screen again, which cost most of a streamed frame; that is only needed when the
+        scrollbar appears or goes. Otherwise the scrollbar is told the new size directly."""
         size = Size(self.scrollable_content_region.width, total)
-        if size != self.virtual_size:
+        old = self.virtual_size
+        if size == old:
+            return
+        view = self.scrollable_content_region.height
+        if (total > view) != (old.height > view) or size.width != old.width:
             self.virtual_size = size
+            return
+        self.set_reactive(ScrollView.virtual_size, size)
+        if self.show_vertical_scrollbar:
+            scrollbar = self.vertical_scrollbar
+            scrollbar.window_virtual_size = total
+            scrollbar.window_size = view
+            scrollbar.refresh()
 
     def _scroll_quietly(self, y: int) -> None:
         """Scroll without it counting as the user's scroll (``follow`` is unchanged)."""
@@ -459,13 +474,13 @@ class Transcript(ScrollView, can_focus=True):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._prepare()
+        self._base = self.rich_style  # once a frame: it is not cheap (0.15 ms a call)
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        line_y = scroll_y + y
+        line_y = round(self.scroll_y) + y
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._base
         offsets = self._offsets_now()
         if not self.entries or line_y >= offsets[-1]:
             return Strip.blank(width, base)
@@ -473,20 +488,35 @@ class Transcript(ScrollView, can_focus=True):
         local = line_y - offsets[index] - self._gap(index)
         lines = self._lines_of(index)
         if local < 0 or local >= len(lines):
-            return Strip.blank(width, base).apply_offsets(scroll_x, line_y)
+            return Strip.blank(width, base)
         entry = self.entries[index]
         selected = self.has_focus and index == self.cursor
-        bar = self._style("bar-selected" if selected else entry.bar)
+        source = lines[local]
+        bar_name = "bar-selected" if selected else entry.bar
+        cached = entry.drawn.get(local)
+        # a frozen Markdown line is the same object from frame to frame: its screen line too
+        if cached is not None and cached[0] is source and cached[1] == (bar_name, width):
+            return cached[2]
         strip = Strip.join(
             [
-                Strip([Segment("▌" if entry.selectable else " ", bar), Segment(" ")], GUTTER),
-                lines[local],
+                Strip(
+                    [
+                        Segment("▌" if entry.selectable else " ", self._style(bar_name)),
+                        Segment(" "),
+                    ],
+                    GUTTER,
+                ),
+                source,
             ]
         )
         strip = strip.crop_extend(0, width, None)
         if selected:
             strip = strip.apply_style(self._style("selected"))
-        return strip.apply_style(base).apply_offsets(scroll_x, line_y)
+        strip = strip.apply_style(base)
+        if len(entry.drawn) > 4 * max(self.scrollable_content_region.height, 1):
+            entry.drawn.clear()  # a cache of the lines in view, not of the whole entry
+        entry.drawn[local] = (source, (bar_name, width), strip)
+        return strip
 
     def lines_of(self, entry: Entry) -> list[Strip]:
         """``entry``'s lines as drawn at the current width (without the gutter)."""

@@ -78,6 +78,9 @@ class Entry:
         self._cache: tuple[int, int, list[Strip]] | None = None
         self.changed: Callable[[Entry], None] | None = None
         """Set by the transcript: called after a change, to redraw."""
+        self.drawn: dict[int, tuple[Strip, tuple[str, int], Strip]] = {}
+        """The transcript's finished screen lines of this entry (gutter and styles applied),
+        by line: (the entry's line it was made from, (bar, width), the screen line)."""
 
     @property
     def text(self) -> str:
@@ -114,6 +117,7 @@ class Entry:
     def forget(self) -> None:
         """Drop the cached lines (to bound memory); they are rendered again when needed."""
         self._cache = None
+        self.drawn.clear()
 
     def render(self, width: int, console: Console, style: Styler) -> list[Strip]:
         raise NotImplementedError
