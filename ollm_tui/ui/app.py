@@ -157,6 +157,8 @@ class OllmApp(SafeToasts, App[None], inherit_bindings=False):
     def _worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place where worker results and unexpected worker errors become UI."""
         worker = event.worker
+        if not self.chat_screen.is_attached:
+            return  # the app is shutting down (a worker ended meanwhile): no UI to update
         if worker.group == MODEL_GROUP:
             info = worker.result or self.engine.info
             if event.state == WorkerState.SUCCESS and info is not None:
