@@ -129,3 +129,24 @@ async def test_scrolling_up_while_streaming_stops_following_and_end_resumes(
         assert transcript.follow
         await wait_until(pilot, lambda: transcript.last_reply().status == "complete", timeout=20)
         await wait_until(pilot, lambda: "Paragraph 199 " in rendered_text(transcript))
+
+
+async def test_the_cursor_is_drawn_as_a_tinted_line(settings: Settings, store: Store):
+    """The selected message gets the transcript's boost tint (a blend, not opaque white)."""
+    chat = store.create_chat("Two")
+    store.add_message(chat.id, "user", "hello")
+    store.add_message(chat.id, "assistant", "world")
+    app, _ = make_test_app(settings, store, FakeEngine())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("shift+tab")
+        transcript = app.transcript
+        assert transcript.has_focus and transcript.cursor == 1
+
+        def background(y: int) -> str:
+            return str(next(iter(transcript.render_line(y))).style.bgcolor.name)
+
+        plain, selected = background(0), background(3)  # "You" line, "Assistant" line
+        assert selected != plain and selected not in ("#ffffff", "white")
+        await pilot.press("up")
+        assert background(0) == selected and background(3) == plain

@@ -466,7 +466,10 @@ class Transcript(ScrollView, can_focus=True):
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)
         if style is None:
-            style = self.get_component_rich_style(f"transcript--{name}", partial=True)
+            # the selection's background is translucent ($boost): only a full style blends it
+            # over the transcript's background (a partial one would make it opaque white)
+            partial = name not in ("selected", "bar-selected")
+            style = self.get_component_rich_style(f"transcript--{name}", partial=partial)
             self._styles[name] = style
         return style
 
