@@ -10,8 +10,11 @@ import asyncio
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import llama_cpp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -23,7 +26,8 @@ from ollm_tui.engine.factory import load_options
 from ollm_tui.engine.kv_state import ChatKvCache, KvStateStore
 from ollm_tui.engine.llama.engine import LlamaEngine
 from ollm_tui.engine.registry import starter_model_path
-from ollm_tui.session.chat import ChatSession, TurnDelta, TurnFinished
+from ollm_tui.session.chat import ChatSession, TurnDelta, TurnFinished, TurnStarted
+from ollm_tui.session.events import TurnEvent
 from ollm_tui.settings import Settings
 from ollm_tui.settings.resources import bundled_dir
 from ollm_tui.store.db import Store
@@ -169,27 +173,85 @@ FILLER = (
 )
 
 
-def turn20(turns: int = 20, reply_tokens: int = 40) -> list[Line]:
+def first_reply_text(events: Iterator[TurnEvent]) -> tuple[float, float, Done | None]:
+    """Run a turn to its end: seconds to ``TurnStarted`` (the app's work before the engine)
+    and to the first reply text, and the engine's figures."""
+    start = time.perf_counter()
+    started = first = None
+    done = None
+    for event in events:
+        if isinstance(event, TurnStarted) and started is None:
+            started = time.perf_counter() - start
+        elif isinstance(event, TurnDelta) and first is None:
+            first = time.perf_counter() - start
+        elif isinstance(event, TurnFinished) and event.done is not None:
+            done = event.done
+    return started or 0.0, first or 0.0, done
+
+
+def keep_prefix(llm: Any, n: int) -> None:
+    """Cut the KV cache back to its first ``n`` tokens (what turn 20 found cached)."""
+    llm._ctx.kv_cache_seq_rm(-1, n, -1)
+    llm.n_tokens = n
+    llm._requires_eval = True
+
+
+def engine_first_token(engine: LlamaEngine, tokens: list[int], n_cached: int) -> float:
+    """llama.cpp's own time for the new tokens of a prompt over a cached prefix: evaluate
+    ``tokens[n_cached:]`` on top of the first ``n_cached`` and sample the first token, on
+    the engine's ``Llama`` without the app's abort callback (which ggml calls from every
+    graph node: it is the app's cost, not the engine's)."""
+    llm = engine._llm
+    assert llm is not None
+    keep_prefix(llm, n_cached)
+    llama_cpp.llama_set_abort_callback(llm._ctx.ctx, llama_cpp.ggml_abort_callback(0), None)
+    try:
+        start = time.perf_counter()
+        llm.eval(tokens[n_cached:])
+        llm.sample(top_k=40, top_p=0.95, temp=0.0, repeat_penalty=1.1)
+        return time.perf_counter() - start
+    finally:
+        llama_cpp.llama_set_abort_callback(llm._ctx.ctx, engine._abort_cb, None)
+
+
+def turn20(turns: int = 20, reply_tokens: int = 40, repeats: int = 5) -> list[Line]:
     """First-token time at turn 20 (history ~3,000 tokens) against turn 1, with prefix reuse,
-    and against a naive full re-prefill of the same prompt."""
+    and against a naive full re-prefill of the same prompt. A second line isolates the app:
+    turn 20's first token through ``ChatSession`` against llama.cpp's own time to evaluate
+    the same new tokens over the same cached prefix, alternated ``repeats`` times."""
     settings = bench_settings(temperature=0.0, max_tokens=reply_tokens, kv_cache_max_bytes=0)
     engine, _ = new_engine(settings, 8192)  # room for ~3,300 tokens without a compression
+    llm = engine._llm
+    assert llm is not None
     store = Store(settings.db_path)
     session = ChatSession(store, engine, settings, store.create_chat("bench"))
     firsts: list[float] = []
     dones: list[Done] = []
     for k in range(1, turns + 1):
-        start = time.perf_counter()
-        first = None
-        for event in session.send(
-            f"{FILLER * 3}Question {k}: which flower is the {k}th word about?", CancelToken()
-        ):
-            if isinstance(event, TurnDelta) and first is None:
-                first = time.perf_counter() - start
-            elif isinstance(event, TurnFinished) and event.done is not None:
-                dones.append(event.done)
-        firsts.append(first or 0.0)
+        _, first, done = first_reply_text(
+            session.send(
+                f"{FILLER * 3}Question {k}: which flower is the {k}th word about?", CancelToken()
+            )
+        )
+        assert done is not None
+        firsts.append(first)
+        dones.append(done)
     history = session.engine_messages(session.history())[:-1]  # turn 20's prompt again
+    tokens, _ = engine.prompt_tokens(history)
+    assert len(tokens) == dones[-1].prompt_tokens, "turn 20's prompt renders the same again"
+    n_cached = len(tokens) - dones[-1].evaluated_prompt_tokens
+    # side by side: the engine alone, then turn 20 again through the app (regenerate), each
+    # over the same cached prefix of n_cached tokens; turn 20 itself is the first app sample
+    app_firsts, app_starts, raw_firsts = [firsts[-1]], [], []
+    for i in range(repeats):
+        raw_firsts.append(engine_first_token(engine, tokens, n_cached))
+        if i == repeats - 1:
+            break
+        keep_prefix(llm, n_cached)
+        started, first, done = first_reply_text(session.regenerate(CancelToken()))
+        assert done is not None and done.evaluated_prompt_tokens == len(tokens) - n_cached
+        app_firsts.append(first)
+        app_starts.append(started)
     engine._llm.reset()  # type: ignore[union-attr]
     naive, naive_done = first_token(
         engine, history, GenParams(temperature=0.0, max_tokens=reply_tokens)
@@ -203,6 +265,15 @@ def turn20(turns: int = 20, reply_tokens: int = 40) -> list[Line]:
         f"({dones[-1].prompt_tokens} tokens, {dones[-1].evaluated_prompt_tokens} evaluated); "
         f"naive re-prefill: {naive:.2f} s ({naive_done.evaluated_prompt_tokens} evaluated)"
     )
+    app_s, raw_s = statistics.median(app_firsts), statistics.median(raw_firsts)
+    app_ratio = app_s / raw_s
+    app_note = (
+        f"{len(tokens) - n_cached} new tokens over {n_cached} cached, medians of "
+        f"{len(app_firsts)} app / {len(raw_firsts)} engine runs alternated; "
+        f"app {', '.join(f'{s:.2f}' for s in app_firsts)} s (turn {turns}, then regenerated; "
+        f"send to the engine call {1000 * statistics.median(app_starts or [0.0]):.0f} ms), "
+        f"engine eval + first sample {', '.join(f'{s:.2f}' for s in raw_firsts)} s"
+    )
     return [
         Line(
             f"turn {turns} / turn 1 first token",
@@ -213,7 +284,17 @@ def turn20(turns: int = 20, reply_tokens: int = 40) -> list[Line]:
             ratio <= 1.5,
             "x",
             note,
-        )
+        ),
+        Line(
+            f"turn {turns} first token: app / engine alone",
+            app_s,
+            raw_s,
+            app_ratio,
+            "ratio <= 1.1",
+            app_ratio <= 1.1,
+            "s",
+            app_note,
+        ),
     ]
 
 

@@ -4,11 +4,10 @@
 
 Each line is measured side by side with its baseline in the same run (the machine may be
 shared: compare ratios, not absolute times). Names: stream, pipeline, turn20, reopen,
-first_frame, idle_rss, and, watched from outside the process (the app in tmux on a fake
-server; tmux needed): tmux_stream, huge_reply, big_chat, many_chats. Results go to
+speculative, first_frame, idle_rss, and, watched from outside the process (the app in tmux on
+a fake server; tmux needed): tmux_stream, huge_reply, big_chat, many_chats. Results go to
 ``bench/results/<date>.json`` unless ``--json`` says otherwise; record notable runs in
-``bench/RESULTS.md``. Nothing here is a unit test: the
-suite reports, it does not assert.
+``bench/RESULTS.md``. Nothing here is a unit test: the suite reports, it does not assert.
 """
 
 from __future__ import annotations
@@ -53,6 +52,12 @@ def _reopen(quick: bool) -> list[Line]:
     return model.reopen()
 
 
+def _speculative(quick: bool) -> list[Line]:
+    from bench import speculative
+
+    return speculative.measure(runs=1 if quick else 3)
+
+
 def _first_frame(quick: bool) -> list[Line]:
     from bench import app_start
 
@@ -94,6 +99,7 @@ SUITE: dict[str, Callable[[bool], list[Line]]] = {
     "stream": _stream,
     "turn20": _turn20,
     "reopen": _reopen,
+    "speculative": _speculative,
     "first_frame": _first_frame,
     "idle_rss": _idle_rss,
     "tmux_stream": _tmux_stream,
