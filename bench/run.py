@@ -4,9 +4,9 @@
 
 Each line is measured side by side with its baseline in the same run (the machine may be
 shared: compare ratios, not absolute times). Names: stream, pipeline, turn20, reopen,
-first_frame, idle_rss. Results go to ``bench/results/<date>.json`` unless ``--json`` says
-otherwise; record notable runs in ``bench/RESULTS.md``. Nothing here is a unit test: the
-suite reports, it does not assert.
+first_frame, many_chats_start, idle_rss. Results go to ``bench/results/<date>.json``
+unless ``--json`` says otherwise; record notable runs in ``bench/RESULTS.md``. Nothing
+here is a unit test: the suite reports, it does not assert.
 """
 
 from __future__ import annotations
@@ -57,6 +57,12 @@ def _first_frame(quick: bool) -> list[Line]:
     return [app_start.first_frame_line(3 if quick else 7)]
 
 
+def _many_chats_start(quick: bool) -> list[Line]:
+    from bench import many_chats
+
+    return many_chats.measure(3 if quick else 5)
+
+
 def _idle_rss(quick: bool) -> list[Line]:
     from bench import app_start
 
@@ -69,6 +75,7 @@ SUITE: dict[str, Callable[[bool], list[Line]]] = {
     "turn20": _turn20,
     "reopen": _reopen,
     "first_frame": _first_frame,
+    "many_chats_start": _many_chats_start,
     "idle_rss": _idle_rss,
 }
 
