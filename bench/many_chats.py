@@ -90,6 +90,8 @@ async def _launch(seeded: Path, chats: int, switch: bool) -> tuple[float, float 
                 "the chat to open",
             )
             started = time.perf_counter() - start
+            # (not timed) a model still loading when the app exits would race the teardown
+            await wait_for(pilot, lambda: app.load_state == "ready", 60, "the model")
             if switch:
                 target = app.chat_list.chats[1].id
                 app.chat_list.focus()

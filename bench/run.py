@@ -60,7 +60,7 @@ def _first_frame(quick: bool) -> list[Line]:
 def _many_chats_start(quick: bool) -> list[Line]:
     from bench import many_chats
 
-    return many_chats.measure(3 if quick else 5)
+    return many_chats.measure(3 if quick else 7)
 
 
 def _idle_rss(quick: bool) -> list[Line]:

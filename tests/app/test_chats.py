@@ -212,9 +212,15 @@ async def test_quitting_while_a_chat_opens_ends_cleanly(settings: Settings, stor
 def test_a_title_prompt_is_as_high_as_textual_measures_it():
     from textual.content import Content
 
-    from ollm_tui.ui.widgets.chat_list import _Title
+    from ollm_tui.ui.widgets.chat_list import _LazyTitle, _Title, _title_prompt
 
-    texts = ["short", "a title far longer than the narrow chat list is wide", "two\nlines", ""]
+    texts = [
+        "short",
+        "a title far longer than the narrow chat list is wide",
+        "two\nlines",
+        "",
+        "escapes \x1b[2J\r\x85 and \u202e bidi",
+    ]
     for text in texts:
         for rules in (
             {},
@@ -226,6 +232,27 @@ def test_a_title_prompt_is_as_high_as_textual_measures_it():
             for width in (4, 10, 26, 200):
                 expected = Content(text).get_height(rules, width)  # type: ignore[arg-type]
                 assert _Title(text).get_height(rules, width) == expected, (text, rules, width)  # type: ignore[arg-type]
+                for is_open in (True, False):
+                    eager = Content.get_height(_title_prompt(text, is_open), rules, width)  # type: ignore[arg-type]
+                    lazy = _LazyTitle(text, is_open)
+                    assert lazy.get_height(rules, width) == eager, (text, rules, width)  # type: ignore[arg-type]
+
+
+def test_a_title_prompt_is_what_assembling_the_safe_title_gives():
+    from textual.content import Content
+
+    from ollm_tui.ui.safe_text import safe
+
+    for title in ["plain", "with \x1b[31m escape \u202e bidi", "", "wide 🎉 emoji"]:
+        for is_open in (True, False):
+            shown = safe(title)
+            if is_open:
+                expected = Content.assemble(("▸ ", "bold"), shown.stylize("bold"))
+            else:
+                expected = Content.assemble("  ", shown)
+            prompt = ChatList._prompt(1, title, is_open)
+            assert (prompt.plain, list(prompt.spans)) == (expected.plain, list(expected.spans))
+            assert prompt.cell_length == expected.cell_length
 
 
 async def test_many_chats_listed_marked_and_prompts_kept(settings: Settings, store: Store):
