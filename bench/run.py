@@ -4,10 +4,11 @@
 
 Each line is measured side by side with its baseline in the same run (the machine may be
 shared: compare ratios, not absolute times). Names: stream, pipeline, turn20, reopen,
-speculative, first_frame, idle_rss, and, watched from outside the process (the app in tmux on
-a fake server; tmux needed): tmux_stream, huge_reply, big_chat, many_chats. Results go to
-``bench/results/<date>.json`` unless ``--json`` says otherwise; record notable runs in
-``bench/RESULTS.md``. Nothing here is a unit test: the suite reports, it does not assert.
+speculative, first_frame, many_chats_start, idle_rss, and, watched from outside the process
+(the app in tmux on a fake server; tmux needed): tmux_stream, huge_reply, big_chat,
+many_chats. Results go to ``bench/results/<date>.json`` unless ``--json`` says otherwise;
+record notable runs in ``bench/RESULTS.md``. Nothing here is a unit test: the suite
+reports, it does not assert.
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ def _first_frame(quick: bool) -> list[Line]:
     return [app_start.first_frame_line(3 if quick else 7)]
 
 
+def _many_chats_start(quick: bool) -> list[Line]:
+    from bench import many_chats
+
+    return many_chats.measure(3 if quick else 7)
+
+
 def _idle_rss(quick: bool) -> list[Line]:
     from bench import app_start
 
@@ -101,6 +108,7 @@ SUITE: dict[str, Callable[[bool], list[Line]]] = {
     "reopen": _reopen,
     "speculative": _speculative,
     "first_frame": _first_frame,
+    "many_chats_start": _many_chats_start,
     "idle_rss": _idle_rss,
     "tmux_stream": _tmux_stream,
     "huge_reply": _huge_reply,

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib import metadata
+from collections.abc import Sequence
+from typing import Any
 
 from ollm_tui import __version__
 from ollm_tui.settings import (
@@ -21,11 +22,28 @@ from ollm_tui.settings import (
 
 
 def _version() -> str:
+    from importlib import metadata
+
     try:
         llama = metadata.version("llama-cpp-python")
     except metadata.PackageNotFoundError:
         llama = "not installed"
     return f"ollm_tui {__version__} (llama-cpp-python {llama}, Python {sys.version.split()[0]})"
+
+
+class _LazyVersion(argparse._VersionAction):
+    """``--version``, worked out only when asked: importlib.metadata would cost every start
+    (the app's first frame included) ~40 ms."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        self.version = _version()
+        super().__call__(parser, namespace, values, option_string)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
             "5 data or config folder unusable, 130 interrupted."
         ),
     )
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action=_LazyVersion)
     parser.add_argument(
         "-p",
         "--prompt",

@@ -154,9 +154,9 @@ def cmd_app(settings: Settings, ask: AskSetAside | None = None) -> int:
     try:
         entry = resolve_model(settings, settings.model)
         model_path = entry.path
-        chats = store.list_chats()  # the app opens the most recent chat
+        recent = store.most_recent_chat()  # the chat the app opens
         if not is_remote_entry(entry):  # a server decides its own context
-            placement = plan_placement(settings, entry, chats[0].settings if chats else None)
+            placement = plan_placement(settings, entry, recent.settings if recent else None)
     except EngineError as exc:
         startup_error = str(exc)
     except ValueError as exc:  # TierError

@@ -8,15 +8,18 @@ tokenizes exactly what ``render`` returns, so token counts made from it are exac
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
-import jinja2.ext
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+if TYPE_CHECKING:
+    import jinja2.ext
+
+# jinja2 is imported when a template is first compiled (not with this module): the app's
+# first frame needs no template, and jinja2 costs it ~25 ms.
 
 Messages = Sequence[dict[str, str]]
 
@@ -33,14 +36,21 @@ class RenderedPrompt:
     stop: tuple[str, ...]
 
 
-class _IgnoreGeneration(jinja2.ext.Extension):
-    """Pass-through for Hugging Face's ``{% generation %}`` template tag."""
+@functools.cache
+def _ignore_generation() -> type[jinja2.ext.Extension]:
+    """The extension passing Hugging Face's ``{% generation %}`` template tag through."""
+    import jinja2.ext
 
-    tags = {"generation"}  # noqa: RUF012 (jinja2's Extension API: a plain class attribute)
+    class _IgnoreGeneration(jinja2.ext.Extension):
+        """Pass-through for Hugging Face's ``{% generation %}`` template tag."""
 
-    def parse(self, parser: jinja2.parser.Parser) -> Any:
-        parser.stream.skip(1)
-        return parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        tags = {"generation"}  # noqa: RUF012 (jinja2's Extension API: a plain class attribute)
+
+        def parse(self, parser: jinja2.parser.Parser) -> Any:
+            parser.stream.skip(1)
+            return parser.parse_statements(("name:endgeneration",), drop_needle=True)
+
+    return _IgnoreGeneration
 
 
 def _tojson(x: Any, ensure_ascii: bool = False, indent: int | None = None, **kw: Any) -> str:
@@ -59,11 +69,15 @@ class TemplateFormat:
     name = "gguf template"
 
     def __init__(self, template: str, bos_token: str, eos_token: str) -> None:
+        import jinja2
+        import jinja2.ext
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
         env = ImmutableSandboxedEnvironment(
             loader=jinja2.BaseLoader(),
             trim_blocks=True,
             lstrip_blocks=True,
-            extensions=[_IgnoreGeneration, jinja2.ext.loopcontrols],
+            extensions=[_ignore_generation(), jinja2.ext.loopcontrols],
         )
         env.filters["tojson"] = _tojson
         try:
@@ -75,6 +89,8 @@ class TemplateFormat:
 
     def render(self, messages: Messages) -> RenderedPrompt:
         """The prompt for ``messages`` followed by the assistant's turn opener."""
+        import jinja2
+
         try:
             text = self._template.render(
                 messages=list(messages),

@@ -111,6 +111,19 @@ class ProbeUnavailable(Exception):
 # -- NVIDIA ----------------------------------------------------------------------------------
 
 
+def _nvml_library_loads() -> bool:
+    """Whether the library pynvml opens on Linux (``libnvidia-ml.so.1``) loads. Asked before
+    importing pynvml, which costs the app's first frame ~25 ms and, without the library,
+    can only fail with the same "NVML Shared Library Not Found"."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")
+    except OSError:
+        return False
+    return True
+
+
 class NvmlSource:
     """NVIDIA GPUs through NVML; initialises once, and after a failure stops trying."""
 
@@ -127,6 +140,9 @@ class NvmlSource:
             raise ProbeUnavailable(self._failed)
         nvml = self._module
         if nvml is None:
+            if sys.platform.startswith("linux") and not _nvml_library_loads():
+                self._failed = "NVIDIA: NVML unavailable (NVML Shared Library Not Found)"
+                raise ProbeUnavailable(self._failed)
             try:
                 import pynvml
             except ImportError as exc:

@@ -195,7 +195,10 @@ class Store:
 
     @staticmethod
     def _chat(row: sqlite3.Row | tuple) -> Chat:
-        return Chat(row[0], row[1], row[2], row[3], row[4], json.loads(row[5] or "{}"))
+        raw = row[5]
+        # most chats keep no settings: skip the JSON parser for them (list_chats reads all)
+        settings = json.loads(raw) if raw and raw != "{}" else {}
+        return Chat(row[0], row[1], row[2], row[3], row[4], settings)
 
     _CHAT_COLS = "id, title, created_at, updated_at, model, settings_json"
 
@@ -217,6 +220,15 @@ class Store:
                 f"SELECT {self._CHAT_COLS} FROM chats ORDER BY updated_at DESC, id DESC"
             ).fetchall()
         return [self._chat(r) for r in rows]
+
+    def most_recent_chat(self) -> Chat | None:
+        """The chat ``list_chats`` would put first (the one the app opens), or None: one row
+        read, not every chat."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {self._CHAT_COLS} FROM chats ORDER BY updated_at DESC, id DESC LIMIT 1"
+            ).fetchone()
+        return self._chat(row) if row else None
 
     def get_chat(self, chat_id: int) -> Chat | None:
         """The chat with this id, or None."""

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from ollm_tui.engine.base import EngineError, ModelInfo
 from ollm_tui.engine.factory import load_options
 from ollm_tui.engine.registry import ModelEntry, resolve
-from ollm_tui.engine.remote.engine import ServerContextOverflow
 from ollm_tui.settings.servers import is_remote, parse_remote_path
 from ollm_tui.ui.bindings import APP_BINDINGS
 from ollm_tui.ui.screens.dialogs import ConfirmDialog
@@ -113,6 +112,8 @@ class RemoteModels:
             severity="error",
             timeout=15,
         )
+        from ollm_tui.engine.remote.engine import ServerContextOverflow  # httpx: not at start
+
         if not isinstance(failure, ServerContextOverflow):
             self.offer_local("did not deliver the reply")
 

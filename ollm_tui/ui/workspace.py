@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual.app import App
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 
@@ -46,6 +47,23 @@ def docs_search_provider() -> type[Provider]:
     return DocsSearch
 
 
+def _first_theme(app: App[None], name: str) -> None:
+    """Start on theme ``name``. Setting ``App.theme`` before the app runs schedules a full
+    re-parse and restyle of the CSS for the first frame (~40 ms); when the theme is as dark
+    as the one the app was built with, its variables and class are set directly instead,
+    which is all that watcher would change before anything is mounted."""
+    theme = app.get_theme(name)
+    if name == app.theme:
+        return
+    if theme is None or theme.dark != app.current_theme.dark:
+        app.theme = name  # a light theme also changes the ANSI colour filter
+        return
+    before = app.current_theme.name
+    app.set_reactive(App.theme, name)
+    app.stylesheet.set_variables(app.get_css_variables())
+    app.update_classes({f"-theme-{before}": False, f"-theme-{name}": True}, update=False)
+
+
 class Workspace:
     """Panes, keymap, themes, settings and export for the app."""
 
@@ -77,7 +95,7 @@ class Workspace:
         if wanted not in app.available_themes:
             problems.append(f"Theme {wanted!r} is not available: using {DEFAULT_THEME}")
             wanted = DEFAULT_THEME if DEFAULT_THEME in app.available_themes else "textual-dark"
-        app.theme = wanted
+        _first_theme(app, wanted)
         found: list[tuple[str, SeverityLevel]] = [(p, "warning") for p in problems]
         self._problems = found + [(e, "error") for e in theme_errors]
 

@@ -208,3 +208,75 @@ async def test_quitting_while_a_chat_opens_ends_cleanly(settings: Settings, stor
         # leaving the block shuts the app down; the chat goes on opening meanwhile
         asyncio.get_running_loop().call_later(0.3, gate.set)
     assert not app.is_running
+
+
+def test_a_title_prompt_is_as_high_as_textual_measures_it():
+    from textual.content import Content
+
+    from ollm_tui.ui.widgets.chat_list import _LazyTitle, _Title, _title_prompt
+
+    texts = [
+        "short",
+        "a title far longer than the narrow chat list is wide",
+        "two\nlines",
+        "",
+        "escapes \x1b[2J\r\x85 and \u202e bidi",
+    ]
+    for text in texts:
+        for rules in (
+            {},
+            {"text_wrap": "nowrap"},
+            {"text_wrap": "nowrap", "text_overflow": "ellipsis"},
+            {"text_wrap": "nowrap", "text_overflow": "clip", "line_pad": 1},
+            {"text_overflow": "ellipsis", "line_pad": 1},
+        ):
+            for width in (4, 10, 26, 200):
+                expected = Content(text).get_height(rules, width)  # type: ignore[arg-type]
+                assert _Title(text).get_height(rules, width) == expected, (text, rules, width)  # type: ignore[arg-type]
+                for is_open in (True, False):
+                    eager = Content.get_height(_title_prompt(text, is_open), rules, width)  # type: ignore[arg-type]
+                    lazy = _LazyTitle(text, is_open)
+                    assert lazy.get_height(rules, width) == eager, (text, rules, width)  # type: ignore[arg-type]
+
+
+def test_a_title_prompt_is_what_assembling_the_safe_title_gives():
+    from textual.content import Content
+
+    from ollm_tui.ui.safe_text import safe
+
+    for title in ["plain", "with \x1b[31m escape \u202e bidi", "", "wide 🎉 emoji"]:
+        for is_open in (True, False):
+            shown = safe(title)
+            if is_open:
+                expected = Content.assemble(("▸ ", "bold"), shown.stylize("bold"))
+            else:
+                expected = Content.assemble("  ", shown)
+            prompt = ChatList._prompt(1, title, is_open)
+            assert (prompt.plain, list(prompt.spans)) == (expected.plain, list(expected.spans))
+            assert prompt.cell_length == expected.cell_length
+
+
+async def test_many_chats_listed_marked_and_prompts_kept(settings: Settings, store: Store):
+    ids = [store.create_chat(f"Chat {i} \x1b[31mred").id for i in range(300)]
+    app, _ = make_test_app(settings, store, FakeEngine())
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: app.chat_list.option_count == 300)
+        chat_list = app.chat_list
+        assert chat_list.border_subtitle == "300 chats"
+        assert [c.id for c in chat_list.chats] == ids[::-1]
+        assert "\x1b" not in rendered_text(chat_list)  # titles still go through the sanitiser
+        assert "▸ Chat 299" in rendered_text(chat_list)
+        before = [chat_list.get_option_at_index(i).prompt for i in range(300)]
+        app.chat_screen.refresh_chat_list()  # nothing changed: the same prompts
+        assert [chat_list.get_option_at_index(i).prompt for i in range(300)] == before
+        await choose_chat(pilot, ids[0])
+        await wait_until(pilot, lambda: chat_list.open_chat_id == ids[0])
+        assert chat_list.highlighted_chat_id == ids[0]
+        after = [chat_list.get_option_at_index(i).prompt for i in range(300)]
+        index = [c.id for c in chat_list.chats].index(ids[0])
+        changed = [i for i in range(300) if after[i] is not before[i]]
+        assert changed == sorted({0, index})  # only the two marks moved
+        assert after[index].plain.startswith("▸ ") and not after[0].plain.startswith("▸ ")
+        store.rename_chat(ids[5], "Renamed")
+        app.chat_screen.refresh_chat_list()
+        assert any(chat_list.get_option_at_index(i).prompt.plain == "  Renamed" for i in range(300))

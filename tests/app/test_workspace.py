@@ -332,3 +332,27 @@ async def test_a_chat_command_from_another_pane_goes_back_to_the_chat(settings, 
         await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*"chat: new chat", "enter")
         await wait_until(pilot, lambda: app.pane == "chat" and len(store.list_chats()) == chats + 1)
+
+
+async def test_starting_on_a_theme_looks_like_switching_to_it(
+    settings: Settings, store: Store
+) -> None:
+    def looks(app) -> list[object]:
+        widgets = [app.screen, *app.screen.query("*")]
+        styles = [
+            (type(w).__name__, w.id, str(w.styles.background), str(w.styles.color)) for w in widgets
+        ]
+        return [app.theme, sorted(app.classes), app.get_css_variables(), styles]
+
+    for theme in ("nord", "ollm-light", DEFAULT_THEME):
+        app, _ = make_test_app(settings.with_(theme=theme), store, FakeEngine())
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            started = looks(app)
+        app, _ = make_test_app(settings.with_(theme="textual-dark"), store, FakeEngine())
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            app.theme = theme
+            await pilot.pause()
+            switched = looks(app)
+        assert started == switched, theme

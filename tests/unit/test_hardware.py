@@ -86,6 +86,41 @@ def test_nvml_missing_library_is_the_real_case_here() -> None:
     assert any(n.startswith("NVIDIA") for n in snap.notes)
 
 
+def test_without_the_nvml_library_pynvml_is_not_imported(monkeypatch) -> None:
+    import ctypes
+    import sys
+
+    def no_library(name: str, *args: object, **kwargs: object) -> None:
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(ctypes, "CDLL", no_library)
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # importing it would raise ImportError
+    snap = HardwareProbe(gpu_sources=(NvmlSource(),), ram_source=_ram).snapshot()
+    assert snap.gpus == ()
+    assert "NVIDIA: NVML unavailable (NVML Shared Library Not Found)" in snap.notes
+
+
+def test_the_early_no_library_note_is_what_pynvml_says() -> None:
+    import ctypes
+
+    import pytest
+
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")
+    except OSError:
+        pass
+    else:
+        pytest.skip("this machine has the NVML library")
+    import pynvml
+
+    with pytest.raises(pynvml.NVMLError) as failure:
+        pynvml.nvmlInit()
+    assert f"NVIDIA: NVML unavailable ({failure.value})" == (
+        "NVIDIA: NVML unavailable (NVML Shared Library Not Found)"
+    )
+
+
 def test_a_source_raising_anything_is_survived() -> None:
     def broken() -> list[DeviceMemory]:
         raise ZeroDivisionError("boom")

@@ -34,6 +34,18 @@ def test_chat_lifecycle(store: Store) -> None:
     assert store.messages(a.id) == []  # cascade
 
 
+def test_most_recent_chat_is_the_first_of_the_list(store: Store) -> None:
+    assert store.most_recent_chat() is None
+    a = store.create_chat("first")
+    b = store.create_chat("second")
+    store.update_chat_settings(b.id, tier=8192)
+    assert store.most_recent_chat() == store.list_chats()[0]
+    assert store.most_recent_chat().settings == {"tier": 8192}
+    store.add_message(a.id, "user", "hello")  # using a chat moves it to the top
+    assert store.most_recent_chat() == store.list_chats()[0]
+    assert store.most_recent_chat().id == a.id
+
+
 def test_messages_keep_order_status_and_meta(store: Store) -> None:
     chat = store.create_chat()
     u = store.add_message(chat.id, "user", "q")

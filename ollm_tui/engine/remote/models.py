@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ollm_tui.engine.base import EngineError
 from ollm_tui.engine.registry import ModelEntry, ModelNotFound, resolve
-from ollm_tui.engine.remote.engine import RemoteError, Timeouts, list_models
 from ollm_tui.settings import Settings
 from ollm_tui.settings.servers import (
     SERVER_SOURCE,
     ServerConfig,
+    Timeouts,
     display_name,
     find_server,
     parse_remote_path,
@@ -40,6 +40,9 @@ def is_remote_entry(entry: ModelEntry) -> bool:
 
 
 def _one_server(server: ServerConfig, timeouts: Timeouts) -> list[ModelEntry]:
+    # imported here: httpx costs the app's first frame ~30 ms, and resolving a name needs none
+    from ollm_tui.engine.remote.http import RemoteError, list_models
+
     try:
         models = list_models(server, timeouts)
     except RemoteError as exc:

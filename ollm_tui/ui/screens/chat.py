@@ -127,8 +127,8 @@ class ChatScreen(Screen[None]):
         self.composer.border_subtitle = "Enter send · ^J new line"
         self.composer.take_back = self.ollm.queue.take_back
         self.ollm.started()
-        chats = self.store.list_chats()
-        await self.open_chat(chats[0] if chats else self.store.create_chat())
+        recent = self.store.most_recent_chat()
+        await self.open_chat(recent or self.store.create_chat())
         self.composer.focus()
         self.ollm.fit_screen(self.app.size)
 
