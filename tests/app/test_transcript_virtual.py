@@ -6,7 +6,7 @@ from __future__ import annotations
 from ollm_tui.settings import Settings
 from ollm_tui.store.db import Store
 from ollm_tui.ui.app import OllmApp
-from ollm_tui.ui.widgets import transcript as transcript_module
+from ollm_tui.ui.widgets import transcript_view
 from tests.app.helpers import make_test_app, rendered_text, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
 
@@ -89,7 +89,7 @@ async def test_home_and_jump_land_on_the_right_message(settings: Settings, store
 async def test_scrolling_through_everything_keeps_memory_bounded(
     settings: Settings, store: Store, monkeypatch
 ):
-    monkeypatch.setattr(transcript_module, "KEEP_RENDERED", 40)
+    monkeypatch.setattr(transcript_view, "KEEP_RENDERED", 40)
     seed_long_chat(store, pairs=150)
     app, _ = make_test_app(settings, store, FakeEngine())
     async with app.run_test(size=(100, 30)) as pilot:
