@@ -56,24 +56,46 @@ def isolated_env(tmp: str) -> str:
     )
 
 
-def run_in_tmux(
-    command: str, session: str, on_ready: Callable[[str], None] | None = None, timeout: float = 60
-) -> tuple[float, float]:
-    """Seconds from launch to the first frame and to "ready" on screen. ``on_ready`` is
-    called with the session name while the app still runs (e.g. to read its memory)."""
-    for attempt in range(5):  # tmux may still be shutting its server down after the last run
-        start = time.perf_counter()
+def new_tmux_session(
+    session: str,
+    command: str,
+    size: tuple[int, int] = (120, 40),
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """Start ``command`` in a detached tmux session of ``size``; returns ``clock()`` just
+    before the launch that worked (tmux may still be shutting its server down after the
+    last run, so a failed launch is tried again)."""
+    for attempt in range(5):
+        start = clock()
         launched = subprocess.run(
-            ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", command],
+            [
+                "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                session,
+                "-x",
+                str(size[0]),
+                "-y",
+                str(size[1]),
+                command,
+            ],
             capture_output=True,
             text=True,
             check=False,
         )
         if launched.returncode == 0:
-            break
+            return start
         time.sleep(0.2 * (attempt + 1))
-    else:
-        raise SystemExit(f"tmux could not start a session: {launched.stderr.strip()}")
+    raise SystemExit(f"tmux could not start a session: {launched.stderr.strip()}")
+
+
+def run_in_tmux(
+    command: str, session: str, on_ready: Callable[[str], None] | None = None, timeout: float = 60
+) -> tuple[float, float]:
+    """Seconds from launch to the first frame and to "ready" on screen. ``on_ready`` is
+    called with the session name while the app still runs (e.g. to read its memory)."""
+    start = new_tmux_session(session, command)
     first = ready = None
     screen = ""
     try:

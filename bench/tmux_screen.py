@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.first_frame import OLLM, isolated_env
+from bench.first_frame import OLLM, isolated_env, new_tmux_session
 from tests.fake_server import MODEL
 
 MIB = 1024**2
@@ -118,30 +118,7 @@ class TmuxApp:
 
     def __init__(self, command: str, name: str) -> None:
         self.session = f"{name}-{os.getpid()}-{time.time_ns()}"
-        for attempt in range(5):  # tmux may still be shutting its server down
-            self.started = time.monotonic()
-            launched = subprocess.run(
-                [
-                    "tmux",
-                    "new-session",
-                    "-d",
-                    "-s",
-                    self.session,
-                    "-x",
-                    str(SIZE[0]),
-                    "-y",
-                    str(SIZE[1]),
-                    command,
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if launched.returncode == 0:
-                break
-            time.sleep(0.2 * (attempt + 1))
-        else:
-            raise SystemExit(f"tmux could not start a session: {launched.stderr.strip()}")
+        self.started = new_tmux_session(self.session, command, SIZE, time.monotonic)
         self._pid: int | None = None
 
     def capture(self) -> str:
