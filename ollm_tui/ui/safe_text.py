@@ -2,15 +2,17 @@
 
 ``core.display`` decides what is replaced; this module turns the result into what Textual
 shows: ``safe`` gives a ``Content`` with the visible escapes dimmed (the ``escape`` style,
-plain ``dim``), ``safe_markdown`` a Markdown source, ``safe_str`` a plain string for APIs
-that take one (toasts, tooltips, border titles given as text), and ``safe_line`` the
-same-length form the composer draws while the real text is being edited.
+plain ``dim``), ``safe_rich`` the same as a Rich ``Text``, ``safe_markdown`` a Markdown
+source, ``safe_str`` a plain string for APIs that take one (toasts, tooltips, border titles
+given as text), and ``safe_line`` the same-length form the composer draws while the real
+text is being edited.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.style import Style
 from rich.text import Text
 from textual.content import Content, Span
 from textual.widgets import Input, TextArea
@@ -31,6 +33,16 @@ def safe(text: str) -> Content:
     if not spans:
         return Content(shown)
     return Content(shown, [Span(start, end, ESCAPE_STYLE) for start, end in spans])
+
+
+def safe_rich(text: str, style: Style | None = None) -> Text:
+    """``safe`` for code that renders Rich objects itself (the transcript's lines): a Rich
+    ``Text`` in ``style`` with the visible escapes dimmed."""
+    shown, spans = escapes(text)
+    out = Text(shown, style=style or "", end="")
+    for start, end in spans:
+        out.stylize(ESCAPE_STYLE, start, end)
+    return out
 
 
 def safe_str(text: str) -> str:

@@ -24,6 +24,7 @@ from ollm_tui.store.db import Store
 from ollm_tui.ui.app import OllmApp
 from ollm_tui.ui.screens.dialogs import ConfirmDialog, RenameDialog
 from ollm_tui.ui.widgets.markdown_doc import MarkdownDoc
+from ollm_tui.ui.widgets.transcript import ReplyEntry
 from tests.app.helpers import make_test_app, screen_lines, send, wait_ready, wait_until
 from tests.fakes import FakeEngine
 from tests.unit.test_display import HOSTILE, hostile_text
@@ -138,17 +139,23 @@ def test_every_hostile_sequence_at_once(tmp_path: Path) -> None:
     asyncio.run(scenario(tmp_path, ALL_HOSTILE))
 
 
+async def reply_to_go(pilot: Pilot[Any], app: OllmApp) -> ReplyEntry:
+    """Send "go" and wait for the whole reply."""
+    await wait_ready(pilot)
+    await send(pilot, "go")
+    view = app.transcript.last_reply()
+    assert view is not None
+    await wait_until(pilot, lambda: view.status == "complete", what="the reply")
+    return view
+
+
 async def test_a_reply_shows_its_escapes_and_keeps_its_text(
     settings: Settings, store: Store
 ) -> None:
     reply = "Hi \x1b[2J\x1b[H and \x1b]0;PWNED\x07 and \u202eabc"
     app, _ = make_test_app(settings, store, FakeEngine(reply=reply, delay_s=0.002))
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_ready(pilot)
-        await send(pilot, "go")
-        view = app.transcript.last_reply()
-        assert view is not None
-        await wait_until(pilot, lambda: view.status == "complete", what="the reply")
+        view = await reply_to_go(pilot, app)
         await pilot.pause()
         screen = "\n".join(screen_lines(app))
         assert "␛[2J␛[H" in screen and "␛]0;PWNED␇" in screen and "⟪RLO⟫abc" in screen
@@ -174,11 +181,7 @@ async def test_a_streamed_reply_is_not_rendered_again_when_it_holds_escapes(
     reply = "one\r\ntwo\r three \x1b[31mred\x1b[0m " * 20
     app, _ = make_test_app(settings, store, FakeEngine(reply=reply, delay_s=0.001))
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_ready(pilot)
-        await send(pilot, "go")
-        view = app.transcript.last_reply()
-        assert view is not None
-        await wait_until(pilot, lambda: view.status == "complete", what="the reply")
+        view = await reply_to_go(pilot, app)
         assert view.doc.source.startswith("one\ntwo␍ three ␛[31mred␛[0m")
         assert updates == [True], "the stored reply's display form is what streamed in"
 
@@ -191,11 +194,7 @@ async def test_a_link_in_a_reply_shows_its_target_and_is_no_terminal_hyperlink(
     reply = "See [the docs](https://evil.example/steal) for more."
     app, _ = make_test_app(settings, store, FakeEngine(reply=reply))
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_ready(pilot)
-        await send(pilot, "go")
-        view = app.transcript.last_reply()
-        assert view is not None
-        await wait_until(pilot, lambda: view.status == "complete", what="the reply")
+        view = await reply_to_go(pilot, app)
         await pilot.pause()
         screen = "\n".join(screen_lines(app))
         assert "the docs (https://evil.example/steal)" in screen

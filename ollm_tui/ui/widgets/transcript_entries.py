@@ -22,9 +22,9 @@ from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 
-from ollm_tui.core.display import DisplayStream, escapes
+from ollm_tui.core.display import DisplayStream
 from ollm_tui.store.db import Message
-from ollm_tui.ui.safe_text import ESCAPE_STYLE, safe_markdown
+from ollm_tui.ui.safe_text import safe_markdown, safe_rich
 from ollm_tui.ui.widgets.markdown_doc import MarkdownDoc
 
 if TYPE_CHECKING:
@@ -42,15 +42,6 @@ MARKERS: dict[str, str] = {
 
 Styler = Callable[[str], Style]
 """Looks up a transcript component style by its short name (``"user-role"``)."""
-
-
-def safe_text(text: str, style: Style | None = None) -> Text:
-    """``text`` as a Rich ``Text`` with its unsafe characters shown as dimmed escapes."""
-    shown, spans = escapes(text)
-    out = Text(shown, style=style or "", end="")
-    for start, end in spans:
-        out.stylize(ESCAPE_STYLE, start, end)
-    return out
 
 
 def render_lines(renderable: RenderableType, width: int, console: Console) -> list[Strip]:
@@ -154,7 +145,7 @@ class UserEntry(MessageEntry):
         return "bar-user"
 
     def render(self, width: int, console: Console, style: Styler) -> list[Strip]:
-        body = safe_text(self._content, style("user-body"))
+        body = safe_rich(self._content, style("user-body"))
         role = Text(self.ROLE_LABEL, style=style("user-role"), end="")
         return render_lines(role, width, console) + render_lines(body, width, console)
 
@@ -186,7 +177,6 @@ class ReplyEntry(MessageEntry):
         self._streamed: list[str] = []
         self._display = DisplayStream()
         self._finished = False
-        self._doc_cache: tuple[int, int, list[Strip]] | None = None
 
     @classmethod
     def from_message(cls, message: Message) -> ReplyEntry:
@@ -289,14 +279,14 @@ class ReplyEntry(MessageEntry):
 
     def render(self, width: int, console: Console, style: Styler) -> list[Strip]:
         role = self.ROLE_LABEL + (f" · {self.model}" if self.model else "")
-        lines = render_lines(safe_text(role, style("assistant-role")), width, console)
+        lines = render_lines(safe_rich(role, style("assistant-role")), width, console)
         lines += self.doc.lines(width, console)
         marker = self.marker_text()
         if marker:
             name = {"stopped": "marker-warning", "interrupted": "marker-warning"}.get(
                 self._status, "marker-error" if self._status == "error" else "marker"
             )
-            lines += render_lines(safe_text(marker, style(name)), width, console)
+            lines += render_lines(safe_rich(marker, style(name)), width, console)
         return lines
 
     def estimate(self, width: int) -> int:
@@ -318,7 +308,7 @@ class NoteEntry(Entry):
         return self.message.content
 
     def render(self, width: int, console: Console, style: Styler) -> list[Strip]:
-        text = safe_text(self.message.content, style("note"))
+        text = safe_rich(self.message.content, style("note"))
         text.justify = "center"
         return render_lines(text, width, console)
 
@@ -374,9 +364,9 @@ class CheckpointEntry(Entry):
     def render(self, width: int, console: Console, style: Styler) -> list[Strip]:
         name = "checkpoint" if self.active else "checkpoint-inactive"
         arrow = "▼ " if self.expanded else "▶ "
-        lines = render_lines(safe_text(arrow + self.title, style(name)), width, console)
+        lines = render_lines(safe_rich(arrow + self.title, style(name)), width, console)
         if self.expanded:
-            summary = safe_text(self.checkpoint.summary, style("summary"))
+            summary = safe_rich(self.checkpoint.summary, style("summary"))
             lines += [
                 Strip.join([Strip.blank(2), line])
                 for line in render_lines(summary, max(width - 2, 1), console)
